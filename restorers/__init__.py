@@ -1,0 +1,31 @@
+"""Torch networks for face hallucination: patch restorers, full-image generators, auxiliary nets, losses.
+
+Knows nothing of RL. Networks are registered by name (``restorers.registry``) and built from typed
+blocks: ``build_restorer({"type": "FSRCNN", "scale": 8})``.
+"""
+
+from restorers.base import Generator, PatchRestorer, RepairContext
+from restorers.checkpoint import CheckpointError, load_network, save_network
+from restorers.registry import (
+    build_generator,
+    build_network,
+    build_restorer,
+    get_arch,
+    list_archs,
+    register_arch,
+)
+
+__all__ = [
+    "CheckpointError",
+    "Generator",
+    "PatchRestorer",
+    "RepairContext",
+    "build_generator",
+    "build_network",
+    "build_restorer",
+    "get_arch",
+    "list_archs",
+    "load_network",
+    "register_arch",
+    "save_network",
+]

@@ -1,0 +1,203 @@
+"""Checkpoints that carry their own configuration, written atomically and read with ``weights_only=True``.
+
+A network checkpoint is a plain dict::
+
+    {"format": "fh-gym/network-v1", "arch": {"type": Name, **kwargs}, "state_dict": {...}, "meta": {...}}
+
+so :func:`load_network` rebuilds the architecture from the file itself and refuses a file whose
+architecture differs from the one the caller asked for. Training checkpoints add the optimiser states,
+the step count and the random-generator states so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+NETWORK_FORMAT = "fh-gym/network-v1"
+TRAINING_FORMAT = "fh-gym/training-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or holds a different architecture than expected."""
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path`` then rename it over ``path``.
+
+    A crash mid-write leaves the previous checkpoint intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def safe_load(path: str | os.PathLike) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``; clear errors for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(data, dict) or "format" not in data:
+        raise CheckpointError(f"{path} is not an fh-gym checkpoint (no 'format' key)")
+    return data
+
+
+def arch_block(model: nn.Module) -> dict:
+    """The ``{type, **kwargs}`` block a model was built from (stored by :func:`remember_config`)."""
+    block = getattr(model, "arch_config", None)
+    if block is None:
+        raise CheckpointError(
+            f"{type(model).__name__} has no arch_config; build it with restorers.build_network or "
+            "call restorers.checkpoint.remember_config(model, block)")
+    return dict(block)
+
+
+def remember_config(model: nn.Module, block: Mapping[str, Any]) -> nn.Module:
+    """Attach the typed block a model was built from so checkpoints can rebuild it."""
+    model.arch_config = {k: v for k, v in block.items() if k != "checkpoint"}
+    return model
+
+
+def network_payload(model: nn.Module, meta: Mapping[str, Any] | None = None) -> dict:
+    return {"format": NETWORK_FORMAT, "arch": arch_block(model), "state_dict": model.state_dict(),
+            "meta": dict(meta or {})}
+
+
+def save_network(model: nn.Module, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> Path:
+    """Save weights plus the architecture block (atomically)."""
+    return atomic_torch_save(network_payload(model, meta), path)
+
+
+def _describe(block: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(block.items()))
+
+
+def load_network(path: str | os.PathLike, expected: Mapping[str, Any] | None = None,
+                 kind: str | None = None) -> nn.Module:
+    """Rebuild the network stored in ``path`` and load its weights.
+
+    Args:
+        path: A network checkpoint, or a training checkpoint (its ``"network"`` entry is used).
+        expected: The ``{type, **kwargs}`` the caller wants; keys given here must match the stored ones.
+        kind: Required network kind (``"patch"``, ``"generator"``, ``"aux"``).
+
+    Raises:
+        CheckpointError: If the file is unreadable or holds another architecture.
+    """
+    from restorers.registry import get_arch
+
+    data = safe_load(path)
+    if data["format"] == TRAINING_FORMAT:
+        data = data["network"]
+    if data.get("format") != NETWORK_FORMAT:
+        raise CheckpointError(f"{path} has unsupported format {data.get('format')!r}")
+    stored = dict(data["arch"])
+    if expected:
+        wanted = {k: v for k, v in expected.items() if k != "checkpoint"}
+        clash = {k: v for k, v in wanted.items() if stored.get(k, _MISSING) != v}
+        if clash:
+            raise CheckpointError(
+                f"checkpoint {path} holds {{{_describe(stored)}}}, which does not match the requested "
+                f"{{{_describe(wanted)}}} (differs in {sorted(clash)})")
+    cls = get_arch(stored["type"], kind)
+    model = cls(**{k: v for k, v in stored.items() if k != "type"})
+    try:
+        model.load_state_dict(data["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit {stored['type']}: {exc}") from exc
+    remember_config(model, stored)
+    model.checkpoint_meta = dict(data.get("meta", {}))
+    return model
+
+
+_MISSING = object()
+
+
+def rng_state() -> dict:
+    """Python, NumPy (legacy global) and torch generator states, in a ``weights_only``-safe form."""
+    np_state = np.random.get_state()
+    return {
+        "python": repr(random.getstate()),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    import ast
+
+    random.setstate(ast.literal_eval(state["python"]))
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["gauss"]))
+    torch.set_rng_state(state["torch"])
+
+
+def save_training_state(path: str | os.PathLike, *, networks: Mapping[str, nn.Module],
+                        optimizers: Mapping[str, torch.optim.Optimizer], step: int,
+                        config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Path:
+    """Atomically write everything needed to resume a run: weights, optimisers, step, config, RNG."""
+    payload = {
+        "format": TRAINING_FORMAT,
+        "networks": {name: network_payload(m) for name, m in networks.items()},
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "step": int(step),
+        "config": dict(config),
+        "rng": rng_state(),
+        "extra": dict(extra or {}),
+    }
+    # The first network doubles as the file's network checkpoint (load_network accepts the file).
+    payload["network"] = next(iter(payload["networks"].values()))
+    return atomic_torch_save(payload, path)
+
+
+def load_training_state(path: str | os.PathLike, *, networks: Mapping[str, nn.Module],
+                        optimizers: Mapping[str, torch.optim.Optimizer], restore_rng: bool = True) -> dict:
+    """Load a training checkpoint into existing networks and optimisers; returns the payload.
+
+    Raises:
+        CheckpointError: If a network's stored architecture differs from the one being resumed.
+    """
+    data = safe_load(path)
+    if data["format"] != TRAINING_FORMAT:
+        raise CheckpointError(f"{path} is not a training checkpoint")
+    for name, model in networks.items():
+        if name not in data["networks"]:
+            raise CheckpointError(f"{path} has no network '{name}' (has {sorted(data['networks'])})")
+        stored = data["networks"][name]["arch"]
+        mine = getattr(model, "arch_config", None)
+        if mine is not None and dict(mine) != dict(stored):
+            raise CheckpointError(f"{path} holds {name}={{{_describe(stored)}}}, "
+                                  f"the run builds {{{_describe(mine)}}}")
+        try:
+            model.load_state_dict(data["networks"][name]["state_dict"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint {path} does not fit network '{name}': {exc}") from exc
+    for name, opt in optimizers.items():
+        opt.load_state_dict(data["optimizers"][name])
+    if restore_rng:
+        set_rng_state(data["rng"])
+    return data
