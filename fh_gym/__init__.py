@@ -1,3 +1,10 @@
-"""fh-gym: Gymnasium environments for patch-selection face hallucination."""
+"""fh-gym: Gymnasium environments for patch-selection face hallucination.
+
+``import fh_gym`` registers the env ids (``fh_gym.ENV_IDS``) with Gymnasium.
+"""
+
+from fh_gym.envs import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv
+from fh_gym.registration import ENV_IDS
 
 __version__ = "0.1.0"
+__all__ = ["ENV_IDS", "FaceRepairEnv", "FaceRepairSB3VecEnv", "FaceRepairVectorEnv", "__version__"]

@@ -137,7 +137,7 @@ _MISSING = object()
 
 def rng_state() -> dict:
     """Python, NumPy (legacy global) and torch generator states, in a ``weights_only``-safe form."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002  (the legacy global generator is what libraries seed)
     return {
         "python": repr(random.getstate()),
         "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
@@ -151,8 +151,9 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
     random.setstate(ast.literal_eval(state["python"]))
     np_state = state["numpy"]
-    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["gauss"]))
+    legacy = ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"],
+              np_state["gauss"])
+    np.random.set_state(legacy)  # noqa: NPY002
     torch.set_rng_state(state["torch"])
 
 

@@ -1,0 +1,357 @@
+"""The batched repair engine: N faces stepped at once in torch, on any device.
+
+``FaceRepairEnv`` is its N=1 view, ``FaceRepairVectorEnv`` and the SB3 adapter its N>1 views. Per step it
+crops one window per face around the chosen box, restores the windows in one restorer call, pastes the
+boxes back and updates coverage, the uint8 observation buffers and the whole-image MSE *incrementally*
+(only the windows change), so a step costs O(N * window) and never loops over faces in Python.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor, nn
+
+from fh_gym.config import ConfigError
+from fh_gym.engine.actions import build_action_type
+from fh_gym.engine.rewards import StepRecord, build_reward
+from fh_gym.engine.windows import (
+    box_mask,
+    gather_windows,
+    scatter_windows,
+    window_coords,
+    window_side,
+    window_starts,
+)
+from restorers.base import RepairContext
+
+
+@dataclass
+class StepOutput:
+    """Result of :meth:`RepairEngine.step` for the faces stepped (B = len(faces))."""
+
+    reward: np.ndarray
+    terms: dict[str, np.ndarray]
+    terminated: np.ndarray
+    boxes: np.ndarray
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{name}' requested but CUDA is not available")
+    return device
+
+
+class RepairEngine:
+    """State and dynamics of N face-repair episodes.
+
+    Args:
+        config: A full env config (``FaceRepairEnv.default_config()`` merged with overrides).
+        num_envs: Number of faces N.
+        restorer: A ready patch restorer (shared between envs); built from ``config["restorer"]`` if None.
+        dataset: A :class:`fh_gym.data.FaceDataset`; built from ``config["data"]`` if None.
+    """
+
+    def __init__(self, config: Mapping[str, Any], num_envs: int, *, restorer: nn.Module | None = None,
+                 dataset: Any = None) -> None:
+        from fh_gym.degradations import Degradation
+
+        self.config = copy.deepcopy(dict(config))
+        cfg = self.config
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = int(num_envs)
+        self.device = resolve_device(cfg["device"])
+        self.image_size = int(cfg["image_size"])
+        self.horizon = int(cfg["horizon"])
+        if self.horizon < 1:
+            raise ConfigError(f"horizon must be >= 1, got {self.horizon}")
+        if cfg["mode"] not in ("train", "inference"):
+            raise ConfigError(f"mode must be 'train' or 'inference', got {cfg['mode']!r}")
+        self.inference = cfg["mode"] == "inference"
+        self.degradation = Degradation.from_config(cfg["degradation"])
+        self.scale = self.degradation.scale
+        if self.image_size % self.scale:
+            raise ConfigError(f"image_size {self.image_size} is not divisible by the scale {self.scale}")
+        self.lr_size = self.image_size // self.scale
+        self.actions = build_action_type(cfg["action"], self.image_size)
+        self.margin = int(cfg["repair"]["margin"])
+        self.feather = int(cfg["repair"]["feather"])
+        self.window = window_side(self.actions.max_box_side, self.margin, self.scale, self.image_size,
+                                  self.actions.aligned_to)
+        self._dataset = dataset
+        self.frontend = self.build_scaled_network(cfg["frontend"], kind="generator").eval()
+        self.restorer = restorer if restorer is not None else self.build_scaled_network(cfg["restorer"], "patch")
+        self.restorer.to(self.device).eval()
+        if getattr(self.restorer, "scale", self.scale) != self.scale:
+            raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
+        self.reward_fn = build_reward(cfg["reward"])
+        self._allocate()
+        self.reward_fn.setup(self)
+        #: the last step's restorer inputs and HR targets (joint restorer fine-tuning reads them)
+        self.last_context: RepairContext | None = None
+        self.last_record: StepRecord | None = None
+
+    # ----------------------------------------------------------------- construction
+    def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
+        """Build a network block, filling in this engine's scale when the network takes one."""
+        import inspect
+
+        from restorers.registry import build_network, get_arch
+
+        block = dict(block)
+        cls = get_arch(str(block.get("type")), kind)
+        takes_scale = "scale" in inspect.signature(cls).parameters
+        if takes_scale and block.setdefault("scale", self.scale) != self.scale:
+            raise ConfigError(f"{kind} network {block['type']} has scale {block['scale']} "
+                              f"but the degradation is x{self.scale}")
+        return build_network(block, kind=kind).to(self.device)
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            from fh_gym.data import build_dataset
+
+            self._dataset = build_dataset(self.config["data"])
+            if self._dataset.image_size != self.image_size:
+                raise ConfigError(f"dataset faces are {self._dataset.image_size}px but image_size is "
+                                  f"{self.image_size}")
+        return self._dataset
+
+    def _allocate(self) -> None:
+        n, s, lr, dev = self.num_envs, self.image_size, self.lr_size, self.device
+        self.hr = torch.zeros(n, 3, s, s, device=dev)
+        self.lr = torch.zeros(n, 3, lr, lr, device=dev)
+        self.start = torch.zeros(n, 3, s, s, device=dev)
+        self.current = torch.zeros(n, 3, s, s, device=dev)
+        self.occlusion = torch.zeros(n, 1, lr, lr, device=dev)
+        self.coverage = torch.zeros(n, s, s, dtype=torch.uint8, device=dev)
+        self.obs_image = torch.zeros(n, s, s, 3, dtype=torch.uint8, device=dev)
+        self.obs_start = torch.zeros(n, s, s, 3, dtype=torch.uint8, device=dev)
+        self.t = torch.zeros(n, dtype=torch.long, device=dev)
+        self.mse = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.start_mse = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.history = torch.zeros(n, self.horizon, 4, dtype=torch.long, device=dev)
+        self.last_box = torch.zeros(n, 4, device=dev)
+        self.has_truth = torch.zeros(n, dtype=torch.bool, device=dev)
+        self.face_index = np.full(n, -1, dtype=np.int64)
+        mask_len = self.actions.mask_size() if isinstance(self.actions.space, spaces.Discrete) else 0
+        self.visited = torch.zeros(n, mask_len, dtype=torch.bool, device=dev)
+
+    # ----------------------------------------------------------------- spaces
+    @property
+    def single_observation_space(self) -> spaces.Dict:
+        s = self.image_size
+        return spaces.Dict({
+            "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
+            "start": spaces.Box(0, 255, (s, s, 3), np.uint8),
+            "coverage": spaces.Box(0, 255, (s, s, 1), np.uint8),
+            "last_action": spaces.Box(0.0, 1.0, (4,), np.float32),
+            "step": spaces.Box(0.0, 1.0, (1,), np.float32),
+        })
+
+    @property
+    def single_action_space(self) -> spaces.Space:
+        return self.actions.space
+
+    # ----------------------------------------------------------------- episodes
+    def all_faces(self) -> Tensor:
+        return torch.arange(self.num_envs, device=self.device)
+
+    def reset(self, faces: Tensor, rng: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
+        """Start new episodes for ``faces`` (indices into the N slots), drawing from ``rng`` only.
+
+        Options: ``index`` (dataset index or list, one per face) picks faces deterministically; ``hr``
+        (uint8 HxWx3 or NxHxWx3) supplies your own HR faces; ``lr`` (uint8 hxwx3 or Nxhxwx3, h = image_size
+        / scale) supplies LR inputs without ground truth (inference: no reward is computed).
+        """
+        options = dict(options or {})
+        unknown = set(options) - {"index", "hr", "lr"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: index, hr, lr")
+        k = len(faces)
+        occlusion = None
+        if "lr" in options:
+            lr = _images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
+            hr = torch.zeros(k, 3, self.image_size, self.image_size, device=self.device)
+            truth = False
+            self.face_index[faces.cpu().numpy()] = -1
+        else:
+            if self.inference:
+                raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
+            if "hr" in options:
+                hr = _images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
+                index = np.full(k, -1)
+            else:
+                index = np.asarray(options["index"]) if "index" in options else \
+                    rng.integers(len(self.dataset), size=k)
+                index = np.broadcast_to(index, (k,)).astype(np.int64)
+                if np.any((index < 0) | (index >= len(self.dataset))):
+                    raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
+                hr = self.dataset.hr_float(index, self.device)
+            self.face_index[faces.cpu().numpy()] = index
+            degraded = self.degradation(hr, rng)
+            lr, occlusion = degraded.lr.to(self.device), degraded.occlusion_mask
+            truth = True
+        with torch.no_grad():
+            start = self.frontend(lr).clamp(0, 1)
+        self.hr[faces], self.lr[faces], self.start[faces], self.current[faces] = hr, lr, start, start
+        self.occlusion[faces] = 0.0 if occlusion is None else occlusion.to(self.device, torch.float32)
+        self.has_truth[faces] = truth
+        q = _quantize_hwc(start)
+        self.obs_image[faces], self.obs_start[faces] = q, q
+        self.coverage[faces] = 0
+        self.t[faces] = 0
+        self.history[faces] = 0
+        self.last_box[faces] = 0.0
+        self.visited[faces] = False
+        mse = ((start.double() - hr.double()) ** 2).mean(dim=(1, 2, 3))
+        self.mse[faces], self.start_mse[faces] = mse, mse
+        if truth:
+            self.reward_fn.reset(self, faces)
+
+    def context(self, faces: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
+        """The restorer input for repairing ``boxes`` (B, 4) of ``faces`` (B,), and the window corners."""
+        w, s = self.window, self.scale
+        starts = window_starts(boxes, w, self.margin, s, self.image_size)
+        everyone = len(faces) == self.num_envs and bool((faces == self.all_faces()).all())
+        return RepairContext(
+            current=gather_windows(self.current, faces, starts, w),
+            start=gather_windows(self.start, faces, starts, w),
+            lr=gather_windows(self.lr, faces, torch.div(starts, s, rounding_mode="floor"), w // s),
+            mask=box_mask(boxes, starts, w),
+            coords=window_coords(starts, w, self.image_size),
+            image=self.current if everyone else self.current[faces],
+            start_image=self.start if everyone else self.start[faces],
+            scale=s,
+        ), starts
+
+    def restore(self, ctx: RepairContext) -> Tensor:
+        """Run the restorer (no gradient) and clamp to [0, 1]."""
+        with torch.no_grad():
+            return self.restorer(ctx).clamp(0, 1)
+
+    def step(self, actions: np.ndarray, faces: Tensor | None = None) -> StepOutput:
+        """Repair one box per face. ``actions`` has one row per face in ``faces`` (default: all)."""
+        faces = self.all_faces() if faces is None else faces
+        actions = self.actions.validate(actions)
+        if len(actions) != len(faces):
+            raise ValueError(f"got {len(actions)} actions for {len(faces)} faces")
+        if bool((self.t[faces] >= self.horizon).any()):
+            raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
+        boxes = self.actions.to_boxes(actions).to(self.device)
+        ctx, starts = self.context(faces, boxes)
+        restored = self.restore(ctx)
+        before = ctx.current
+        paste = ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)
+        after = before + paste * (restored - before)
+        scatter_windows(self.current, faces, starts, after)
+        self._update_observation(faces, starts, after, ctx.mask)
+
+        truth = self.has_truth[faces]
+        hr = gather_windows(self.hr, faces, starts, self.window)
+        mse_before = self.mse[faces]
+        change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((before.double() - hr) ** 2).sum(dim=(1, 2, 3))
+        mse_after = (mse_before + change / (3 * self.image_size**2)).clamp(min=0.0)
+        self.mse[faces] = mse_after
+
+        t = self.t[faces]
+        self.history[faces, t] = boxes
+        self.last_box[faces] = self.actions.normalised(boxes).to(self.device)
+        if self.visited.shape[1]:
+            self.visited[faces, torch.as_tensor(actions, device=self.device)] = True
+        self.t[faces] = t + 1
+        done = self.t[faces] >= self.horizon
+        record = StepRecord(faces=faces, boxes=boxes, starts=starts, box_mask=ctx.mask, before=before,
+                            after=after, lr=ctx.lr, hr=hr, mse_before=mse_before, mse_after=mse_after,
+                            done=done)
+        self.last_context, self.last_record = ctx, record
+
+        terms: dict[str, np.ndarray] = {}
+        reward = np.zeros(len(faces), dtype=np.float32)
+        if bool(truth.any()):
+            for name, value in self.reward_fn.terms(self, record).items():
+                value = torch.where(truth, value, torch.zeros_like(value))
+                terms[name] = value.detach().cpu().numpy().astype(np.float32)
+                reward += terms[name]
+        return StepOutput(reward=reward, terms=terms, terminated=done.cpu().numpy(),
+                          boxes=boxes.cpu().numpy())
+
+    def _update_observation(self, faces: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
+        w = self.window
+        q = _quantize_hwc(after)  # (B, w, w, 3)
+        rows = starts[:, 0, None] + torch.arange(w, device=self.device)
+        cols = starts[:, 1, None] + torch.arange(w, device=self.device)
+        idx = (faces[:, None, None], rows[:, :, None], cols[:, None, :])
+        self.obs_image[idx] = q
+        cov = self.coverage[idx].to(torch.int16) + (mask[:, 0] > 0).to(torch.int16)
+        self.coverage[idx] = cov.clamp(max=255).to(torch.uint8)
+
+    # ----------------------------------------------------------------- views
+    def observe(self, faces: Tensor | None = None) -> dict[str, np.ndarray]:
+        """Batched observation (one row per face) as NumPy copies (safe to keep)."""
+        faces = self.all_faces() if faces is None else faces
+        return {
+            "image": self.obs_image[faces].cpu().numpy(),
+            "start": self.obs_start[faces].cpu().numpy(),
+            "coverage": self.coverage[faces].unsqueeze(-1).cpu().numpy(),
+            "last_action": self.last_box[faces].cpu().numpy().astype(np.float32),
+            "step": (self.t[faces].to(torch.float32) / self.horizon).unsqueeze(-1).cpu().numpy(),
+        }
+
+    def psnr(self, faces: Tensor | None = None) -> np.ndarray:
+        """Current whole-image PSNR in dB (from the running MSE; nan without ground truth)."""
+        faces = self.all_faces() if faces is None else faces
+        value = (10 * torch.log10(1.0 / self.mse[faces].clamp(min=1e-12))).cpu().numpy()
+        return np.where(self.has_truth[faces].cpu().numpy(), value, np.nan)
+
+    def action_masks(self, faces: Tensor | None = None) -> np.ndarray:
+        """(B, mask_size) bool: for ``grid`` with ``mask_repeats`` forbids cells already repaired."""
+        faces = self.all_faces() if faces is None else faces
+        size = self.actions.mask_size()
+        if not self.visited.shape[1] or not getattr(self.actions, "mask_repeats", False):
+            return np.ones((len(faces), size), dtype=bool)
+        allowed = ~self.visited[faces]
+        # Once every cell is used, allow them all again rather than leave no legal action.
+        allowed[~allowed.any(dim=1)] = True
+        return allowed.cpu().numpy()
+
+    def info(self, faces: Tensor | None = None) -> dict[str, np.ndarray]:
+        faces = self.all_faces() if faces is None else faces
+        return {"psnr": self.psnr(faces).astype(np.float32), "t": self.t[faces].cpu().numpy(),
+                "face_index": self.face_index[faces.cpu().numpy()]}
+
+
+def _quantize_hwc(images: Tensor) -> Tensor:
+    """(B, 3, H, W) float [0, 1] -> (B, H, W, 3) uint8 (rounded)."""
+    return (images.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def _images_to_tensor(images: Any, size: int, what: str, count: int) -> Tensor:
+    """Validate uint8 RGB image(s) of side ``size`` and return (count, 3, size, size) float [0, 1]."""
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"{what} image must be HxWx3 RGB (or NxHxWx3), got shape {np.asarray(images).shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{what} image must be uint8 in [0, 255], got dtype {arr.dtype}")
+    if arr.shape[1:3] != (size, size):
+        raise ValueError(f"{what} image must be {size}x{size}x3 for this env, got {arr.shape[1]}x{arr.shape[2]}")
+    if arr.shape[0] != count:
+        if arr.shape[0] != 1:
+            raise ValueError(f"got {arr.shape[0]} {what} images for {count} faces")
+        arr = np.repeat(arr, count, axis=0)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).to(torch.float32) / 255.0

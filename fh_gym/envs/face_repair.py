@@ -1,0 +1,170 @@
+"""``FaceRepairEnv``: the single-face Gymnasium view of the batched repair engine."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from torch import nn
+
+from fh_gym.config import merge_config
+from fh_gym.engine.core import RepairEngine
+from fh_gym.render import frame_shape, render_frame
+
+
+def default_config() -> dict:
+    """Defaults of every env (the dense x8 variant); YAML variants override a subset of these keys."""
+    from fh_gym.degradations import Degradation
+
+    return {
+        "image_size": 128,
+        "horizon": 16,
+        "mode": "train",
+        "device": "cpu",
+        "data": {"type": "synthetic", "split": "train"},
+        "degradation": Degradation.default_config(),
+        "frontend": {"type": "Bicubic"},
+        "restorer": {"type": "AttentionFHEnhancer"},
+        "action": {"type": "grid", "patch_size": 32, "stride": 16, "mask_repeats": True},
+        "repair": {"margin": 8, "feather": 0},
+        "reward": {"type": "psnr_gain"},
+        "render": {"scale": 2, "history": True},
+    }
+
+
+def make_config(config: dict | None = None, variant: str | None = None) -> dict:
+    """``default_config()`` updated by a registered variant's YAML, then by ``config``."""
+    base = default_config()
+    if variant is not None:
+        from fh_gym.registration import variant_overrides
+
+        base = merge_config(base, variant_overrides(variant))
+    return merge_config(base, config)
+
+
+class FaceRepairEnv(gym.Env):
+    """Repair a degraded face one patch at a time.
+
+    ## Description
+    A high-resolution face ``y`` (128x128 by default) is degraded to ``x`` (16x16 at x8) and brought back
+    to full size by a front-end (bicubic, or a trained generator) giving the start image ``I_0``. At each
+    of ``T`` steps the agent chooses a box; a patch restorer network repairs the image inside it (with
+    the context it asks for: the window of ``I_t`` and ``I_0``, the LR pixels, the box mask, the whole
+    image) and the result is pasted back. Attention-FH (Shi et al., TPAMI 2020) and IPFH are both this
+    MDP with different actions, rewards and restorers.
+
+    ## Observation
+    ``Dict``: ``image`` (128, 128, 3) uint8 current image ``I_t``; ``start`` (128, 128, 3) uint8 ``I_0``;
+    ``coverage`` (128, 128, 1) uint8 number of times each pixel was inside a box; ``last_action`` (4,)
+    float32 last box ``(top, left, height, width) / 128``; ``step`` (1,) float32 ``t / T``. The ground truth
+    is never in the observation.
+
+    ## Action
+    ``action.type``: ``grid`` (``Discrete``: a 32x32 patch on a stride-16 grid, IPFH), ``box``
+    (``MultiDiscrete((x, y, ratio, scale))``, Attention-FH size-free boxes) or ``continuous``
+    (``Box(-1, 1, (4,))``). Boxes are clipped to the image. ``action_masks()`` serves MaskablePPO.
+    Actions outside the space (or NaN) raise ``ValueError``.
+
+    ## Reward
+    ``reward.type``: ``psnr_gain`` (dense PSNR improvement, default), ``attention_fh`` (delayed gain over
+    a reference + coverage) or ``ipfh`` (dual-domain MSE + texture per step, whole-image terms at T).
+    Every term is also in ``info["rewards"]`` and the reward is their sum. No reward in inference mode.
+
+    ## Episode end
+    Terminates after ``horizon`` repairs (T). There is no truncation.
+
+    ## Arguments
+    ``config``: dict overriding :func:`default_config` (deep merge; unknown keys raise ``ConfigError``
+    listing the valid ones). ``render_mode``: ``"rgb_array"`` or None. ``variant``: name of a registered
+    YAML variant (set by ``gymnasium.make``). ``restorer``/``dataset``: ready objects to share between envs.
+    ``reset(options=...)``: ``index`` (dataset face), ``hr`` (your HR face) or ``lr`` (your LR face,
+    no ground truth).
+
+    ## Registered configurations
+    See ``fh_gym.registration.ENV_IDS`` and ``envs_configs/envs/*.yaml``: ``FaceRepair-Dense-x4/x8/x16-v0``,
+    ``FaceRepair-AttentionFH-v0``, ``FaceRepair-IPFH-v0``, ``FaceRepair-IPFH-Delta-v0``,
+    ``FaceRepair-Occluded-v0``, ``FaceRepair-Continuous-v0``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, config: dict | None = None, render_mode: str | None = None, *,
+                 variant: str | None = None, restorer: nn.Module | None = None, dataset: Any = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = make_config(config, variant)
+        self.variant = variant
+        self.render_mode = render_mode
+        self._dataset_given = dataset is not None
+        self.engine = RepairEngine(self.config, 1, restorer=restorer, dataset=dataset)
+        self.observation_space = self.engine.single_observation_space
+        self.action_space = self.engine.single_action_space
+        self._faces = self.engine.all_faces()
+        self._last_terms: dict[str, float] = {}
+
+    default_config = staticmethod(default_config)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        self.engine.reset(self._faces, self.np_random, options)
+        self._last_terms = {}
+        return self._observation(), self._info()
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        out = self.engine.step(action, self._faces)
+        self._last_terms = {name: float(value[0]) for name, value in out.terms.items()}
+        info = self._info()
+        info["box"] = out.boxes[0]
+        return self._observation(), float(out.reward[0]), bool(out.terminated[0]), False, info
+
+    def action_masks(self) -> np.ndarray:
+        """Legal actions for MaskablePPO (for ``grid`` with ``mask_repeats``: cells not yet repaired)."""
+        return self.engine.action_masks(self._faces)[0]
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self.render_frame()
+
+    def render_frame(self) -> np.ndarray:
+        """The ``rgb_array`` frame whatever the render mode (see :func:`fh_gym.render.render_frame`)."""
+        return render_faces(self.engine, self._faces)[0]
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return frame_shape(self.engine.image_size, self.config["render"]["scale"], not self.engine.inference)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {key: value[0] for key, value in self.engine.observe(self._faces).items()}
+
+    def _info(self) -> dict[str, Any]:
+        info = {key: value[0].item() for key, value in self.engine.info(self._faces).items()}
+        info["rewards"] = dict(self._last_terms)
+        return info
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if not self._dataset_given:
+            # Datasets built from config are rebuilt (from the in-process or disk cache) on unpickling.
+            engine = copy.copy(self.engine)
+            engine._dataset = None
+            state["engine"] = engine
+        return state
+
+
+def render_faces(engine: RepairEngine, faces) -> list[np.ndarray]:
+    """One ``rgb_array`` frame per face index in ``faces``."""
+    render_cfg = engine.config["render"]
+    frames = []
+    for face in faces.tolist():
+        t = int(engine.t[face])
+        truth = bool(engine.has_truth[face])
+        lr = (engine.lr[face].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        hr = (engine.hr[face] * 255).round().byte().permute(1, 2, 0).cpu().numpy() if truth else None
+        psnr = float(engine.psnr(engine.all_faces()[face:face + 1])[0]) if truth else None
+        frames.append(render_frame(lr, engine.obs_image[face].cpu().numpy(), hr,
+                                   engine.history[face, :t].cpu().numpy(), t, engine.horizon, psnr,
+                                   render_cfg["scale"], render_cfg["history"]))
+    return frames
