@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from fh_gym.config import ConfigError, check_kwargs, split_type
+from restorers.config import ConfigError, check_kwargs, split_type
 
 T = TypeVar("T", bound=type[nn.Module])
 

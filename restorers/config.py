@@ -1,0 +1,114 @@
+"""Configuration dictionaries: deep merge with unknown-key rejection, typed blocks and YAML loading.
+
+Every component of fh-gym is configured by a plain nested ``dict`` (highway-env style): a class exposes
+``default_config()`` and a user (or a YAML file in ``envs_configs/``) overrides some of its keys.
+Unlike highway-env we merge *deeply* and *reject unknown keys*, listing the valid ones, so a typo
+never silently falls back to a default.
+
+A *typed block* is a dict with a ``"type"`` key (``{"type": "FSRCNN", "d": 56}``). Its valid keys
+depend on the type, so:
+
+* overriding it with another ``type`` replaces the whole block;
+* overriding it with the same ``type`` merges key by key;
+* its keys are validated by the builder of that type (:func:`check_kwargs`), not by the merge.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names the key and the valid choices."""
+
+
+def _is_typed(block: Any) -> bool:
+    return isinstance(block, Mapping) and "type" in block
+
+
+def merge_config(base: Mapping[str, Any], override: Mapping[str, Any] | None, path: str = "") -> dict:
+    """Return ``base`` updated recursively by ``override`` (neither is modified).
+
+    Args:
+        base: The defaults; its keys are the only valid keys (except inside typed blocks).
+        override: Keys to change. ``None`` means no change.
+        path: Dotted prefix used in error messages.
+
+    Raises:
+        ConfigError: If ``override`` has a key ``base`` lacks; the message lists the valid keys.
+    """
+    result = copy.deepcopy(dict(base))
+    if override is None:
+        return result
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"config {path or '<root>'} must be a mapping, got {type(override).__name__}")
+    typed = _is_typed(base)
+    for key, value in override.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in result:
+            if typed:
+                result[key] = copy.deepcopy(value)
+                continue
+            valid = ", ".join(sorted(map(str, result))) or "(none)"
+            raise ConfigError(f"unknown config key '{where}'; valid keys here: {valid}")
+        current = result[key]
+        if _is_typed(current) and isinstance(value, Mapping):
+            if "type" in value and value["type"] != current["type"]:
+                result[key] = copy.deepcopy(dict(value))
+            else:
+                result[key] = merge_config(current, value, where)
+        elif isinstance(current, Mapping) and isinstance(value, Mapping):
+            result[key] = merge_config(current, value, where)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
+                 extra: tuple[str, ...] = ()) -> None:
+    """Raise :class:`ConfigError` if ``kwargs`` has a key that ``target``'s signature does not accept.
+
+    Args:
+        target: A class or function whose keyword parameters are the valid keys.
+        kwargs: The keys to check (``type`` is always allowed).
+        what: Name used in the message, such as ``"restorer FSRCNN"``.
+        extra: Further keys that the caller consumes itself (``checkpoint``...).
+    """
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = {n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL}
+    valid |= set(extra) | {"type"}
+    unknown = sorted(set(kwargs) - valid)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} for {what}; valid keys: {', '.join(sorted(valid))}")
+
+
+def split_type(block: Mapping[str, Any], what: str) -> tuple[str, dict]:
+    """Split a typed block into its type name and the remaining keyword arguments."""
+    if not _is_typed(block):
+        raise ConfigError(f"{what} must be a mapping with a 'type' key, got {block!r}")
+    kwargs = {k: v for k, v in block.items() if k != "type"}
+    return str(block["type"]), kwargs
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping from ``path`` with a clear error when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
