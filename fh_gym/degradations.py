@@ -1,0 +1,400 @@
+"""Seeded, composable, batched LR degradations (HR -> LR), see SPEC.md "Data: Degradations".
+
+Layout and range: HR and LR are ``N x 3 x H x W`` float tensors in ``[0, 1]`` on any device.
+The pipeline, in this fixed order, is
+
+1. **blur**: Gaussian blur of the HR image with a per-image sigma (HR pixels);
+2. **downsample**: ``"bicubic"`` (antialiased bicubic, ``F.interpolate(..., antialias=True)``) or
+   ``"blur_decimate"`` (C-SRIP: the blur of step 1, then every ``scale``-th pixel);
+3. **noise**: additive Gaussian noise, sigma in [0, 255] units, on the LR image;
+4. **JPEG**: compression of the LR image with OpenCV (the only per-image Python loop: cv2 codes one
+   image at a time; the LR is rounded to uint8 by the codec);
+5. **occlusion** (OFHNet): one random axis-aligned rectangle covering a fraction of the LR area.
+
+All randomness comes from the ``numpy.random.Generator`` passed to :meth:`Degradation.__call__`:
+per-image parameters are drawn from it directly and noise tensors from a CPU ``torch.Generator``
+seeded from it (so results do not depend on the device's RNG). Every stage draws its parameters
+even when it is disabled, so switching one stage on or off never changes another stage's draws
+for the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fh_gym.config import ConfigError, merge_config
+
+__all__ = [
+    "DOWNSAMPLE_MODES",
+    "OCCLUSION_FILLS",
+    "Degradation",
+    "DegradedBatch",
+    "decimation_sigma",
+    "downsample_bicubic",
+    "gaussian_blur",
+    "upsample_bicubic",
+]
+
+DOWNSAMPLE_MODES = ("bicubic", "blur_decimate")
+OCCLUSION_FILLS = ("noise", "gray", "black")
+_OCCLUSION_DEFAULTS: dict[str, Any] = {"area": [0.0625, 0.25], "fill": "noise"}
+_ASPECT_RANGE = (0.5, 2.0)  # occlusion width/height ratio, log-uniform
+_FILL_VALUES = {"gray": 0.5, "black": 0.0}
+
+
+# --------------------------------------------------------------------------- helpers for reuse
+
+def _check_nchw(x: Tensor, name: str) -> None:
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name} must be Nx3xHxW, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} has dtype {x.dtype}; expected float in [0, 1]")
+
+
+def downsample_bicubic(hr: Tensor, scale: int) -> Tensor:
+    """Antialiased bicubic downscale by ``scale`` (``align_corners=False``), clamped to [0, 1].
+
+    Args:
+        hr: ``N x 3 x H x W`` float in [0, 1]; H and W divisible by ``scale``.
+        scale: Integer factor.
+
+    Returns:
+        ``N x 3 x H/scale x W/scale`` float in [0, 1].
+    """
+    _check_nchw(hr, "hr")
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {h}x{w} is not divisible by scale {scale}")
+    out = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", align_corners=False,
+                        antialias=True)
+    return out.clamp(0.0, 1.0)
+
+
+def upsample_bicubic(lr: Tensor, scale: int) -> Tensor:
+    """Bicubic upscale by ``scale`` (``align_corners=False``), clamped to [0, 1] (bicubic overshoots).
+
+    Args:
+        lr: ``N x 3 x h x w`` float in [0, 1].
+        scale: Integer factor.
+
+    Returns:
+        ``N x 3 x h*scale x w*scale`` float in [0, 1].
+    """
+    _check_nchw(lr, "lr")
+    h, w = lr.shape[-2:]
+    out = F.interpolate(lr, size=(h * scale, w * scale), mode="bicubic", align_corners=False)
+    return out.clamp(0.0, 1.0)
+
+
+def decimation_sigma(scale: int) -> float:
+    """Default blur for ``blur_decimate``: ``(scale - 1) / 2`` HR pixels.
+
+    This is scikit-image's anti-aliasing rule for downscaling (``transform.rescale``): 3.5 at x8,
+    1.5 at x4, 7.5 at x16.
+    """
+    return (scale - 1) / 2.0
+
+
+def gaussian_blur(x: Tensor, sigma: Tensor | np.ndarray | Sequence[float] | float, step: int = 1) -> Tensor:
+    """Separable Gaussian blur with one sigma per image, batched (grouped convolution).
+
+    Each image's kernel has radius ``ceil(3 * sigma)`` (capped at ``min(H, W) - 1``), so the result
+    does not depend on the other images in the batch; borders are reflected (``cv2.BORDER_REFLECT_101``);
+    sigma 0 leaves an image unchanged.
+
+    Args:
+        x: ``N x C x H x W`` float.
+        sigma: Scalar or ``(N,)`` standard deviations in pixels, >= 0.
+        step: Return only pixels ``(step//2 + i*step, step//2 + j*step)`` (blur then decimate), computed
+            with strided convolutions (step^2 fewer products); H and W must be divisible by ``step``.
+
+    Returns:
+        Blurred tensor, ``N x C x H/step x W/step``, same dtype and device.
+    """
+    n, c, h, w = x.shape
+    if h % step or w % step:
+        raise ValueError(f"size {h}x{w} is not divisible by step {step}")
+    off = step // 2
+    sig = torch.as_tensor(np.asarray(sigma, dtype=np.float64), dtype=torch.float64).reshape(-1)
+    if sig.numel() == 1:
+        sig = sig.expand(n)
+    if sig.numel() != n:
+        raise ValueError(f"need one sigma per image: {sig.numel()} sigmas for {n} images")
+    if bool((sig < 0).any()):
+        raise ValueError(f"blur sigma must be >= 0, got {sig.tolist()}")
+    radius = min(math.ceil(3.0 * float(sig.max())), h - 1, w - 1)
+    if radius <= 0:
+        return x[..., off::step, off::step]
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    # A tiny floor turns sigma 0 into a delta kernel instead of 0/0.
+    g = torch.exp(-(taps[None, :] ** 2) / (2.0 * sig.clamp_min(1e-3)[:, None] ** 2))
+    # Truncate each kernel at its own radius, so an image's blur does not depend on its batch mates.
+    g = g * (taps[None, :].abs() <= torch.ceil(3.0 * sig)[:, None])
+    g = (g / g.sum(dim=1, keepdim=True)).to(dtype=x.dtype, device=x.device)
+    g = g.repeat_interleave(c, dim=0)  # (N*C, K): one kernel per (image, channel) group
+    k = g.shape[1]
+    flat = x.reshape(1, n * c, h, w)
+    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")[..., off:, off:]
+    flat = F.conv2d(flat, g.view(n * c, 1, k, 1), stride=(step, 1), groups=n * c)
+    flat = F.conv2d(flat, g.view(n * c, 1, 1, k), stride=(1, step), groups=n * c)
+    return flat[..., :h // step, :w // step].reshape(n, c, h // step, w // step)
+
+
+# --------------------------------------------------------------------------- config parsing
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _parse_range(key: str, value: Any, lo_ok: float, hi_ok: float, *, integer: bool = False,
+                 open_interval: bool = False) -> tuple[float, float]:
+    """Turn a number or ``[lo, hi]`` into a checked ``(lo, hi)`` pair."""
+    kind = "an int" if integer else "a number"
+    bounds = f"({lo_ok:g}, {hi_ok:g})" if open_interval else f"[{lo_ok:g}, {hi_ok:g}]"
+    if _is_number(value):
+        pair = (value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2 \
+            and all(_is_number(v) for v in value):
+        pair = (value[0], value[1])
+    else:
+        raise ConfigError(f"degradation.{key} must be {kind} or [lo, hi], got {value!r}")
+    if integer and any(float(v) != int(v) for v in pair):
+        raise ConfigError(f"degradation.{key} must be integer-valued, got {value!r}")
+    lo, hi = float(pair[0]), float(pair[1])
+    inside = (lambda v: lo_ok < v < hi_ok) if open_interval else (lambda v: lo_ok <= v <= hi_ok)
+    if not (inside(lo) and inside(hi)):
+        raise ConfigError(f"degradation.{key} must lie in {bounds}, got {value!r}")
+    if lo > hi:
+        raise ConfigError(f"degradation.{key} range [lo, hi] has lo > hi: {value!r}")
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+@dataclass
+class DegradedBatch:
+    """Output of :class:`Degradation`.
+
+    Attributes:
+        lr: ``N x 3 x H/s x W/s`` float in [0, 1], on the device of the HR input.
+        occlusion_mask: ``N x 1 x H/s x W/s`` float, 1 where occluded; ``None`` without occlusion.
+        params: Per-image sampled values as numpy arrays of length N: ``blur_sigma`` (HR pixels,
+            as applied), ``noise_sigma`` ([0, 255] units), ``jpeg_quality`` (int, 0 = no JPEG),
+            ``occlusion_box`` (N x 4 int: top, left, height, width in LR pixels; zeros without
+            occlusion) and ``occlusion_area`` (fraction of the LR area, 0 without occlusion).
+    """
+
+    lr: Tensor
+    occlusion_mask: Tensor | None
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Degradation:
+    """HR -> LR degradation pipeline configured by a flat, YAML-friendly dict.
+
+    Args:
+        scale: Downscale factor, a power of two >= 2 (4, 8, 16...).
+        downsample: ``"bicubic"`` or ``"blur_decimate"``.
+        blur_sigma: Gaussian blur before downsampling (HR pixels), a number or ``[lo, hi]`` sampled
+            per image. For ``blur_decimate`` the value 0 means :func:`decimation_sigma` (``(scale-1)/2``).
+        noise_sigma: Additive Gaussian noise std on the LR image in [0, 255] units, number or ``[lo, hi]``.
+        jpeg_quality: ``None``, an int in 1..100, or ``[lo, hi]`` (sampled per image, inclusive).
+        occlusion: ``None`` or ``{"area": [lo, hi] or number in (0, 1), "fill": "noise"|"gray"|"black"}``;
+            missing keys take ``{"area": [0.0625, 0.25], "fill": "noise"}`` (OFHNet: 1/16..1/4).
+    """
+
+    def __init__(self, scale: int = 8, downsample: str = "bicubic",
+                 blur_sigma: float | Sequence[float] = 0.0, noise_sigma: float | Sequence[float] = 0.0,
+                 jpeg_quality: int | Sequence[int] | None = None,
+                 occlusion: Mapping[str, Any] | None = None) -> None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
+                or scale & (scale - 1):
+            raise ConfigError(f"degradation.scale must be a power of two >= 2 (4, 8, 16), got {scale!r}")
+        if downsample not in DOWNSAMPLE_MODES:
+            raise ConfigError(f"degradation.downsample must be one of {list(DOWNSAMPLE_MODES)}, "
+                              f"got {downsample!r}")
+        self.scale = int(scale)
+        self.downsample = downsample
+        self.blur_range = _parse_range("blur_sigma", blur_sigma, 0.0, math.inf)
+        if downsample == "blur_decimate" and self.blur_range == (0.0, 0.0):
+            s = decimation_sigma(self.scale)
+            self.blur_range = (s, s)
+        self.noise_range = _parse_range("noise_sigma", noise_sigma, 0.0, math.inf)
+        self.jpeg_range = None if jpeg_quality is None else \
+            _parse_range("jpeg_quality", jpeg_quality, 1, 100, integer=True)
+        self.occlusion: dict[str, Any] | None = None
+        self.area_range: tuple[float, float] | None = None
+        if occlusion is not None:
+            if not isinstance(occlusion, Mapping):
+                raise ConfigError(f"degradation.occlusion must be null or a mapping with keys "
+                                  f"{sorted(_OCCLUSION_DEFAULTS)}, got {occlusion!r}")
+            occ = merge_config(_OCCLUSION_DEFAULTS, occlusion, "degradation.occlusion")
+            self.area_range = _parse_range("occlusion.area", occ["area"], 0.0, 1.0, open_interval=True)
+            if occ["fill"] not in OCCLUSION_FILLS:
+                raise ConfigError(f"degradation.occlusion.fill must be one of {list(OCCLUSION_FILLS)}, "
+                                  f"got {occ['fill']!r}")
+            self.occlusion = occ
+        self._config = {"scale": self.scale, "downsample": downsample, "blur_sigma": blur_sigma,
+                        "noise_sigma": noise_sigma, "jpeg_quality": jpeg_quality,
+                        "occlusion": self.occlusion}
+
+    @staticmethod
+    def default_config() -> dict[str, Any]:
+        """The defaults: x8 antialiased bicubic, no blur, noise, JPEG or occlusion."""
+        return {"scale": 8, "downsample": "bicubic", "blur_sigma": 0.0, "noise_sigma": 0.0,
+                "jpeg_quality": None, "occlusion": None}
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> Degradation:
+        """Build from a (partial) config dict merged over :meth:`default_config`.
+
+        Raises:
+            ConfigError: For an unknown key (the message lists the valid keys) or a bad value
+                (the message names the key and the value).
+        """
+        merged = merge_config(cls.default_config(), cfg, "degradation")
+        return cls(**merged)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The configuration this instance was built from (occlusion with defaults filled in)."""
+        return merge_config(self._config, None)
+
+    def __repr__(self) -> str:
+        return f"Degradation({self._config})"
+
+    # ----------------------------------------------------------------------- sampling
+
+    @staticmethod
+    def _draw_occlusion(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Raw uniforms for the occlusion boxes (drawn even when occlusion is off, see module doc)."""
+        return rng.random(n), rng.random(n), rng.random(n), rng.random(n)
+
+    def _occlusion_boxes(self, raw: tuple[np.ndarray, ...], h: int, w: int) -> np.ndarray:
+        """Per-image boxes (top, left, height, width) whose area fraction lies in the configured range.
+
+        The target area fraction is uniform in ``[lo, hi]`` and the aspect ratio (width / height)
+        log-uniform in [1/2, 2]; the position is uniform over all placements inside the image.
+        """
+        lo, hi = self.area_range or (0.0, 1.0)
+        u_area, u_aspect, u_top, u_left = raw
+        target = lo + (hi - lo) * u_area
+        log_lo, log_hi = math.log(_ASPECT_RANGE[0]), math.log(_ASPECT_RANGE[1])
+        aspect = np.exp(log_lo + (log_hi - log_lo) * u_aspect)
+        # Candidate integer sizes whose area is inside [lo, hi]; pick the one nearest (in log size)
+        # to the continuous target, so rounding never pushes the area out of range.
+        hh, ww = np.meshgrid(np.arange(1, h + 1), np.arange(1, w + 1), indexing="ij")
+        hh, ww = hh.ravel(), ww.ravel()
+        frac = hh * ww / float(h * w)
+        ok = (frac >= lo - 1e-12) & (frac <= hi + 1e-12)
+        if not ok.any():
+            raise ValueError(f"no rectangle in a {h}x{w} LR image covers an area fraction in "
+                             f"[{lo:g}, {hi:g}]; use a larger image or a wider occlusion.area")
+        hh, ww = hh[ok], ww[ok]
+        area = target * h * w
+        th, tw = np.sqrt(area / aspect), np.sqrt(area * aspect)
+        cost = (np.log(hh)[None] - np.log(th)[:, None]) ** 2 + (np.log(ww)[None] - np.log(tw)[:, None]) ** 2
+        pick = cost.argmin(axis=1)
+        bh, bw = hh[pick], ww[pick]
+        top = np.floor(u_top * (h - bh + 1)).astype(np.int64)
+        left = np.floor(u_left * (w - bw + 1)).astype(np.int64)
+        return np.stack([top, left, bh, bw], axis=1).astype(np.int64)
+
+    def __call__(self, hr: Tensor, rng: np.random.Generator) -> DegradedBatch:
+        """Degrade a batch of HR faces.
+
+        Args:
+            hr: ``N x 3 x H x W`` float in [0, 1] (not checked, to avoid a device sync); H and W
+                divisible by ``scale``.
+            rng: Source of all randomness; the same state gives identical outputs.
+
+        Returns:
+            :class:`DegradedBatch` with the LR batch (float in [0, 1], same device and dtype),
+            the occlusion mask and the per-image parameters.
+
+        Raises:
+            ValueError: If ``hr`` has the wrong shape or dtype, or H / W is not divisible by ``scale``.
+            TypeError: If ``rng`` is not a ``numpy.random.Generator``.
+        """
+        _check_nchw(hr, "hr")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        n, _, h, w = hr.shape
+        s = self.scale
+        if h % s or w % s:
+            raise ValueError(f"HR size {h}x{w} is not divisible by scale {s}")
+        lh, lw = h // s, w // s
+
+        # Draw every stage's parameters up front, in a fixed order (see module docstring).
+        blur = rng.uniform(*self.blur_range, n)
+        noise = rng.uniform(*self.noise_range, n)
+        noise_seed, fill_seed = (int(v) for v in rng.integers(0, 2**63 - 1, 2))
+        jr = self.jpeg_range or (1, 100)
+        quality = rng.integers(int(jr[0]), int(jr[1]) + 1, n)
+        occ_raw = self._draw_occlusion(n, rng)
+
+        if self.downsample == "bicubic":
+            lr = downsample_bicubic(gaussian_blur(hr, blur) if blur.max() > 0 else hr, s)
+        else:
+            # Keep the sample nearest the centre of each s x s block (index s//2), which matches
+            # bicubic's pixel alignment to within half an HR pixel; only those pixels are blurred.
+            lr = gaussian_blur(hr, blur, step=s).clamp(0.0, 1.0)
+
+        if noise.max() > 0:
+            gen = torch.Generator().manual_seed(noise_seed)
+            eps = torch.randn(lr.shape, generator=gen, dtype=torch.float32).to(lr.device, lr.dtype)
+            sig = torch.as_tensor(noise / 255.0, dtype=lr.dtype, device=lr.device).view(n, 1, 1, 1)
+            lr = (lr + sig * eps).clamp(0.0, 1.0)
+
+        if self.jpeg_range is not None:
+            lr = _jpeg(lr, quality)
+        else:
+            quality = np.zeros(n, dtype=np.int64)
+
+        mask = None
+        if self.occlusion is not None:
+            boxes = self._occlusion_boxes(occ_raw, lh, lw)
+            bt = torch.as_tensor(boxes, device=lr.device)
+            rows = torch.arange(lh, device=lr.device).view(1, lh, 1)
+            cols = torch.arange(lw, device=lr.device).view(1, 1, lw)
+            top, left, bh, bw = (bt[:, i].view(n, 1, 1) for i in range(4))
+            inside = (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
+            mask = inside.unsqueeze(1).to(lr.dtype)
+            if self.occlusion["fill"] == "noise":
+                gen = torch.Generator().manual_seed(fill_seed)
+                fill = torch.rand(lr.shape, generator=gen, dtype=torch.float32).to(lr.device, lr.dtype)
+            else:
+                fill = torch.full_like(lr, _FILL_VALUES[self.occlusion["fill"]])
+            lr = lr * (1.0 - mask) + fill * mask
+            area = boxes[:, 2] * boxes[:, 3] / float(lh * lw)
+        else:
+            boxes = np.zeros((n, 4), dtype=np.int64)
+            area = np.zeros(n)
+
+        params = {"blur_sigma": blur, "noise_sigma": noise, "jpeg_quality": quality.astype(np.int64),
+                  "occlusion_box": boxes, "occlusion_area": area}
+        return DegradedBatch(lr=lr, occlusion_mask=mask, params=params)
+
+
+def _jpeg(lr: Tensor, quality: np.ndarray) -> Tensor:
+    """JPEG-compress each LR image with its own quality (cv2 codes one image at a time)."""
+    u8 = torch.round(lr.detach().clamp(0.0, 1.0) * 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    out = np.empty_like(u8)
+    for i in range(u8.shape[0]):
+        bgr = np.ascontiguousarray(u8[i, :, :, ::-1])  # cv2 codes BGR; chroma must see the right channels
+        ok, buf = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality[i])])
+        if not ok:
+            raise RuntimeError(f"cv2.imencode failed for JPEG quality {int(quality[i])}")
+        out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    return torch.from_numpy(out).permute(0, 3, 1, 2).to(device=lr.device, dtype=lr.dtype) / 255.0
