@@ -54,6 +54,20 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu") -> nn.Module:
+    """Build a network block, filling in ``scale`` when the network takes one (and refusing another)."""
+    import inspect
+
+    from restorers.registry import build_network, get_arch
+
+    block = dict(block)
+    cls = get_arch(str(block.get("type")), kind)
+    takes_scale = "scale" in inspect.signature(cls).parameters
+    if takes_scale and block.setdefault("scale", scale) != scale:
+        raise ConfigError(f"{kind} network {block['type']} has scale {block['scale']} but the degradation is x{scale}")
+    return build_network(block, kind=kind).to(device)
+
+
 class RepairEngine:
     """State and dynamics of N face-repair episodes.
 
@@ -106,18 +120,8 @@ class RepairEngine:
 
     # ----------------------------------------------------------------- construction
     def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
-        """Build a network block, filling in this engine's scale when the network takes one."""
-        import inspect
-
-        from restorers.registry import build_network, get_arch
-
-        block = dict(block)
-        cls = get_arch(str(block.get("type")), kind)
-        takes_scale = "scale" in inspect.signature(cls).parameters
-        if takes_scale and block.setdefault("scale", self.scale) != self.scale:
-            raise ConfigError(f"{kind} network {block['type']} has scale {block['scale']} "
-                              f"but the degradation is x{self.scale}")
-        return build_network(block, kind=kind).to(self.device)
+        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`)."""
+        return build_scaled(block, kind, self.scale, self.device)
 
     @property
     def dataset(self):
@@ -288,6 +292,34 @@ class RepairEngine:
                 reward += terms[name]
         return StepOutput(reward=reward, terms=terms, terminated=done.cpu().numpy(),
                           boxes=boxes.cpu().numpy())
+
+    def candidate_gains(self, faces: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
+
+        Uses the ground truth (the greedy oracle's lookahead). Windows are restored ``chunk`` at a time.
+        """
+        if not bool(self.has_truth[faces].all()):
+            raise ValueError("candidate gains need the ground truth (not available in inference)")
+        candidates = self.actions.validate(candidates)
+        k, b = len(candidates), len(faces)
+        boxes_all = self.actions.to_boxes(candidates).to(self.device)
+        total = self.image_size**2 * 3
+        gains = torch.empty(b, k, dtype=torch.float64)
+        per_call = max(1, chunk // b)
+        for lo in range(0, k, per_call):
+            hi = min(k, lo + per_call)
+            rep_faces = faces.repeat_interleave(hi - lo)
+            boxes = boxes_all[lo:hi].repeat(b, 1)
+            ctx, starts = self.context(rep_faces, boxes)
+            restored = self.restore(ctx)
+            after = ctx.current + ctx.mask * (restored - ctx.current)
+            hr = gather_windows(self.hr, rep_faces, starts, self.window).double()
+            change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((ctx.current.double() - hr) ** 2).sum(
+                dim=(1, 2, 3))
+            mse = self.mse[rep_faces]
+            gain = 10 * torch.log10(mse.clamp(min=1e-12) / (mse + change / total).clamp(min=1e-12))
+            gains[:, lo:hi] = gain.view(b, hi - lo).cpu()
+        return gains.numpy()
 
     def _update_observation(self, faces: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
         w = self.window

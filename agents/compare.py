@@ -1,0 +1,113 @@
+"""Strategy x metric tables: mean and 95% CI per strategy, plus the bicubic row; Markdown, CSV and a plot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from agents.evaluate import METRICS, EpisodeResults
+from fh_gym.metrics import format_mean_ci, mean_ci
+
+COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y",
+           "identity": "ID cosine"}
+
+
+def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
+    """One row per strategy, preceded by ``bicubic`` (and ``start`` when the front-end is not bicubic)."""
+    if not results:
+        raise ValueError("no results to compare")
+    first = results[0]
+    rows = [_row("bicubic", 0, first.bicubic_metrics)]
+    start_psnr = first.start_metrics["psnr"]
+    if not np.allclose(start_psnr, first.bicubic_metrics["psnr"], atol=1e-6):
+        rows.append(_row("start (front-end)", 0, first.start_metrics))
+    rows.extend(_row(r.name, r.horizon, r.metrics) for r in results)
+    return rows
+
+
+def _row(name: str, horizon: int, metrics: dict[str, np.ndarray]) -> dict[str, object]:
+    row: dict[str, object] = {"strategy": name, "T": horizon, "n": len(next(iter(metrics.values())))}
+    for key in (*METRICS, "identity"):
+        if key in metrics:
+            row[key] = mean_ci(metrics[key])
+    return row
+
+
+def to_markdown(rows: Sequence[dict[str, object]]) -> str:
+    keys = [k for k in COLUMNS if any(k in r for r in rows)]
+    header = "| strategy | T | n | " + " | ".join(COLUMNS[k] for k in keys) + " |"
+    lines = [header, "|" + "---|" * (3 + len(keys))]
+    for row in rows:
+        cells = []
+        for key in keys:
+            if key not in row:
+                cells.append("")
+                continue
+            mean, hw = row[key]
+            cells.append(format_mean_ci(mean, hw, 2 if key.startswith("psnr") else 4))
+        lines.append(f"| {row['strategy']} | {row['T']} | {row['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[dict[str, object]]) -> str:
+    keys = [k for k in COLUMNS if any(k in r for r in rows)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["strategy", "T", "n"] + [f"{k}{suffix}" for k in keys for suffix in ("_mean", "_ci95")])
+    for row in rows:
+        values = []
+        for key in keys:
+            values.extend(row.get(key, ("", "")))
+        writer.writerow([row["strategy"], row["T"], row["n"], *values])
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def plot(rows: Sequence[dict[str, object]], metric: str = "psnr") -> bytes:
+    """PNG bytes of a bar chart of ``metric`` with 95% CI error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [str(r["strategy"]) for r in rows if metric in r]
+    means = [r[metric][0] for r in rows if metric in r]
+    errors = [r[metric][1] for r in rows if metric in r]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5), dpi=120)
+    ax.bar(names, means, yerr=errors, capsize=4, color="#4c72b0")
+    low = min(m - e for m, e in zip(means, errors, strict=True))
+    high = max(m + e for m, e in zip(means, errors, strict=True))
+    pad = 0.15 * (high - low) + 1e-3
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_ylabel(COLUMNS[metric])
+    ax.set_title(f"{COLUMNS[metric]}: mean and 95% CI")
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_report(rows: Sequence[dict[str, object]], out_dir: str | os.PathLike,
+                 stem: str = "compare") -> dict[str, Path]:
+    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.png`` atomically; returns their paths."""
+    out = Path(out_dir)
+    paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "png": out / f"{stem}.png"}
+    _atomic_write(paths["md"], to_markdown(rows).encode())
+    _atomic_write(paths["csv"], to_csv(rows).encode())
+    _atomic_write(paths["png"], plot(rows))
+    return paths

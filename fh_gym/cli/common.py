@@ -1,0 +1,79 @@
+"""Arguments shared by the ``fh-gym`` commands: which env, which data, which restorer, config overrides."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fh_gym.config import ConfigError, load_yaml, merge_config
+from fh_gym.envs.face_repair import make_config
+from fh_gym.registration import env_ids
+
+
+def add_env_args(parser: argparse.ArgumentParser, default_split: str = "test") -> None:
+    group = parser.add_argument_group("environment")
+    group.add_argument("--env", default="FaceRepair-Dense-x8-v0",
+                       help=f"registered env id ({', '.join(env_ids())})")
+    group.add_argument("--env-config", type=Path, help="YAML file of env config overrides")
+    group.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one env config key, e.g. --set horizon=20 --set action.stride=8")
+    group.add_argument("--data", choices=["synthetic", "lfw", "celeba", "folder"],
+                       help="face source (default: the env's, i.e. the built-in synthetic faces)")
+    group.add_argument("--data-root", help="dataset folder (LFW default: $FH_GYM_DATA/lfw-deepfunneled)")
+    group.add_argument("--split", default=default_split, choices=["train", "val", "test", "all"])
+    group.add_argument("--max-images", type=int, help="use at most this many faces of the split")
+    group.add_argument("--restorer", type=Path, help="trained restorer checkpoint (.pt) to repair with")
+    group.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return result
+
+
+def restorer_block(checkpoint: Path) -> dict[str, Any]:
+    """``{type, **kwargs, checkpoint}`` of a restorer checkpoint (network or training checkpoint)."""
+    from restorers.checkpoint import TRAINING_FORMAT, safe_load
+
+    data = safe_load(checkpoint)
+    arch = data["network"]["arch"] if data["format"] == TRAINING_FORMAT else data["arch"]
+    return {**arch, "checkpoint": str(checkpoint)}
+
+
+def env_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The full env config the command line describes (variant, then file, then flags)."""
+    ids = env_ids()
+    if args.env not in ids:
+        raise ConfigError(f"unknown env id '{args.env}'; registered: {', '.join(ids)}")
+    overrides = load_yaml(args.env_config) if args.env_config else {}
+    data: dict[str, Any] = {}
+    if args.data:
+        data["type"] = args.data
+    if args.data_root:
+        data["root"] = args.data_root
+    if args.split:
+        data["split"] = args.split
+    if args.max_images:
+        data["max_images"] = args.max_images
+    config = make_config(overrides, ids[args.env])
+    if data:
+        base = config["data"] if data.get("type", config["data"]["type"]) == config["data"]["type"] else {}
+        config["data"] = {**base, **data}
+    if args.restorer:
+        config["restorer"] = restorer_block(args.restorer)
+    if args.device:
+        config["device"] = args.device
+    return merge_config(config, parse_overrides(args.overrides))

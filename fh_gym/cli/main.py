@@ -1,0 +1,38 @@
+"""The ``fh-gym`` command line. It is the application layer: it composes ``fh_gym``, ``agents`` and
+``restorers`` (the libraries themselves never import the CLI, and ``fh_gym`` never imports ``agents``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fh_gym import __version__
+from fh_gym.cli import bench, compare, demo, pretrain, record
+from fh_gym.config import ConfigError
+
+COMMANDS = (demo, pretrain, compare, record, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fh-gym", description="Patch-selection face hallucination gym.")
+    parser.add_argument("--version", action="version", version=f"fh-gym {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"fh-gym {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(f"fh-gym {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
