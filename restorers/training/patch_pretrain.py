@@ -48,5 +48,5 @@ def restorer_step(restorer: nn.Module, optimizer: torch.optim.Optimizer, ctx: Re
     optimizer.step()
     with torch.no_grad():
         clipped = masked_mse(restored.detach().clamp(0, 1), target, ctx.mask)
-    return {"mse": float(mse), "psnr_box": float(-10 * torch.log10(clipped.clamp(min=1e-12))),
-            "loss": float(loss)}
+    return {"mse": mse.item(), "psnr_box": float(-10 * torch.log10(clipped.clamp(min=1e-12))),
+            "loss": loss.item()}
