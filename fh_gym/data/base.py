@@ -40,6 +40,9 @@ class FaceDataset:
         landmarks: (N, 5, 2) float32 (x, y) pixel coordinates in the HR image, in the order of
             ``LANDMARK_NAMES``; ``None`` when the source has none. Sources with 68 points may store (N, 68, 2).
         source: a short description of where the faces came from.
+        meta: free-form source details (crop, cache file...). A numpy array whose first dimension equals
+            the number of images is per-image (e.g. ``meta["split"]``, an official partition 0/1/2) and
+            is indexed along with the images by :meth:`subset`; store other arrays as lists or tuples.
     """
 
     images: torch.Tensor
@@ -82,8 +85,11 @@ class FaceDataset:
             names=[self.names[i] for i in idx],
             landmarks=None if self.landmarks is None else self.landmarks[idx],
             source=self.source,
-            meta=dict(self.meta),
+            meta={key: value[idx] if self._per_image(value) else value for key, value in self.meta.items()},
         )
+
+    def _per_image(self, value: Any) -> bool:
+        return isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == len(self)
 
     def hr_float(self, indices: Sequence[int] | np.ndarray | torch.Tensor,
                  device: torch.device | str = "cpu") -> torch.Tensor:
