@@ -29,6 +29,8 @@ from fh_gym.data.base import DatasetError
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# OpenCV >= 4.10 decodes straight to RGB; older versions decode BGR and need a conversion.
+_DECODE_FLAG = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR)
 # Bump when the cache layout or the decoding changes, so old cache files are never reused.
 CACHE_VERSION = 1
 
@@ -94,10 +96,10 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise DatasetError(f"cannot read image file {path}: {exc}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB) if data.size else None
+    image = cv2.imdecode(data, _DECODE_FLAG) if data.size else None
     if image is None:
         raise DatasetError(f"corrupt or unreadable image file {path} ({data.size} bytes)")
-    return image
+    return image if _DECODE_FLAG != cv2.IMREAD_COLOR else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def crop_resize(image: np.ndarray, box: tuple[int, int, int], size: int, path: str | os.PathLike) -> np.ndarray:
