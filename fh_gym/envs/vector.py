@@ -164,7 +164,7 @@ class FaceRepairSB3VecEnv(VecEnv):
         if done.any():
             finished = np.flatnonzero(done)
             for i in finished:
-                infos[i]["terminal_observation"] = {k: v[i] for k, v in obs.items()}
+                infos[i]["terminal_observation"] = {k: v[i].copy() for k, v in obs.items()}
             self.engine.reset(self._faces[torch.as_tensor(finished)], self._rng)
             fresh = self.engine.observe(self._faces[torch.as_tensor(finished)])
             for key in obs:

@@ -1,0 +1,177 @@
+"""Every registered env id: Gymnasium and SB3 env checkers, determinism, rendering, pickling, errors."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import fh_gym
+from fh_gym.config import ConfigError
+from fh_gym.render import frame_shape
+
+SMALL_DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3}
+
+
+def make(env_id: str, **config):
+    return gym.make(env_id, config={"data": SMALL_DATA, **config})
+
+
+def rollout(env: gym.Env, seed: int, steps: int) -> tuple[list[np.ndarray], list[float]]:
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    images, rewards = [obs["image"]], []
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        images.append(obs["image"])
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    return images, rewards
+
+
+def test_registered_ids_are_the_documented_variants():
+    assert set(fh_gym.ENV_IDS) == {
+        "FaceRepair-Dense-x4-v0", "FaceRepair-Dense-x8-v0", "FaceRepair-Dense-x16-v0",
+        "FaceRepair-AttentionFH-v0", "FaceRepair-IPFH-v0", "FaceRepair-IPFH-Delta-v0",
+        "FaceRepair-Occluded-v0", "FaceRepair-Continuous-v0",
+    }
+
+
+@pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
+def test_gymnasium_check_env(env_id):
+    env = make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Gymnasium warns about image-like Dict entries; the checks still run
+        gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
+def test_sb3_check_env(env_id):
+    sb3_check_env(make(env_id).unwrapped, warn=False)
+
+
+@pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
+def test_same_seed_same_rollout_and_episode_length(env_id):
+    env_a, env_b = make(env_id), make(env_id)
+    images_a, rewards_a = rollout(env_a, 7, 100)
+    images_b, rewards_b = rollout(env_b, 7, 100)
+    horizon = env_a.unwrapped.engine.horizon
+    assert len(rewards_a) == horizon
+    assert rewards_a == rewards_b
+    assert all(np.array_equal(a, b) for a, b in zip(images_a, images_b, strict=True))
+    other, _ = rollout(env_b, 8, 1)
+    assert not np.array_equal(other[0], images_a[0])
+
+
+@pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
+def test_render_frame_has_documented_shape(env_id):
+    env = gym.make(env_id, config={"data": SMALL_DATA}, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    frame = env.render()
+    assert frame.dtype == np.uint8
+    assert frame.shape == frame_shape(128, 2, with_truth=True) == (284, 768, 3)
+
+
+@pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
+def test_env_pickles_and_continues_identically(env_id):
+    env = make(env_id).unwrapped
+    env.reset(seed=3)
+    env.action_space.seed(3)
+    first = env.action_space.sample()
+    env.step(first)
+    clone = pickle.loads(pickle.dumps(env))
+    action = env.action_space.sample()
+    obs_a, r_a, *_ = env.step(action)
+    obs_b, r_b, *_ = clone.step(action)
+    assert r_a == r_b
+    assert all(np.array_equal(obs_a[k], obs_b[k]) for k in obs_a)
+
+
+def test_info_reward_terms_sum_to_reward():
+    for env_id in ("FaceRepair-IPFH-v0", "FaceRepair-AttentionFH-v0", "FaceRepair-Dense-x8-v0"):
+        env = make(env_id)
+        env.reset(seed=1)
+        terminated = False
+        while not terminated:
+            _, reward, terminated, _, info = env.step(env.action_space.sample())
+            assert reward == pytest.approx(sum(info["rewards"].values()), abs=1e-5)
+
+
+def test_psnr_gain_telescopes_to_the_episode_gain():
+    env = make("FaceRepair-Dense-x8-v0")
+    _, info = env.reset(seed=2)
+    start = info["psnr"]
+    total, terminated = 0.0, False
+    while not terminated:
+        _, reward, terminated, _, info = env.step(env.action_space.sample())
+        total += reward
+    assert total == pytest.approx(info["psnr"] - start, abs=1e-3)
+
+
+def test_bad_actions_and_config_give_clear_errors():
+    env = make("FaceRepair-Dense-x8-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.unwrapped.step(10_000)
+    cont = make("FaceRepair-Continuous-v0")
+    cont.reset(seed=0)
+    with pytest.raises(ValueError, match="NaN"):
+        cont.unwrapped.step(np.array([0.0, np.nan, 0.0, 0.0], dtype=np.float32))
+    with pytest.raises(ConfigError, match="unknown config key 'horizn'; valid keys here: .*horizon"):
+        gym.make("FaceRepair-Dense-x8-v0", config={"horizn": 3})
+    with pytest.raises(ConfigError, match="unknown config key 'repair.margn'"):
+        gym.make("FaceRepair-Dense-x8-v0", config={"repair": {"margn": 3}})
+
+
+def test_step_after_the_end_requires_reset():
+    env = make("FaceRepair-Dense-x8-v0", horizon=2).unwrapped
+    env.reset(seed=0)
+    env.step(0)
+    env.step(1)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(2)
+
+
+def test_user_faces_are_validated():
+    env = make("FaceRepair-Dense-x8-v0").unwrapped
+    with pytest.raises(ValueError, match="uint8"):
+        env.reset(options={"hr": np.zeros((128, 128, 3), dtype=np.float32)})
+    with pytest.raises(ValueError, match="HxWx3"):
+        env.reset(options={"hr": np.zeros((128, 128, 4), dtype=np.uint8)})
+    with pytest.raises(ValueError, match="16x16x3"):
+        env.reset(options={"lr": np.zeros((32, 32, 3), dtype=np.uint8)})
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"face": 1})
+
+
+def test_inference_mode_repairs_without_ground_truth():
+    env = make("FaceRepair-Dense-x8-v0", mode="inference").unwrapped
+    lr = np.random.default_rng(0).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    _obs, info = env.reset(seed=0, options={"lr": lr})
+    assert np.isnan(info["psnr"])
+    _, reward, _, _, info = env.step(0)
+    assert reward == 0.0 and info["rewards"] == {}
+    frame = env.render_frame()
+    assert frame.shape == frame_shape(128, 2, with_truth=False)
+    with pytest.raises(ValueError, match="no ground truth"):
+        env.reset(seed=0)
+
+
+def test_grid_action_masks_forbid_repeats_until_all_cells_used():
+    env = make("FaceRepair-Dense-x8-v0", horizon=60).unwrapped
+    env.reset(seed=0)
+    assert env.action_masks().all() and env.action_masks().shape == (49,)
+    env.step(5)
+    mask = env.action_masks()
+    assert not mask[5] and mask.sum() == 48
+    for cell in range(49):
+        if cell != 5:
+            env.step(cell)
+    assert env.action_masks().all()
