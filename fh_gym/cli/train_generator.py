@@ -91,7 +91,8 @@ def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bo
                               min_images_per_identity=config["min_images_per_identity"])
         val = PairSampler({**config["data"], "split": "val"}, config["degradation"], seed=seed, device=device)
         ctx = RecipeContext(config=config, out_dir=out_dir, train_batch=sampler,
-                            val_batch=val.fixed(config["val_size"]), num_identities=sampler.num_identities, scale=sampler.scale,
+                            val_batch=val.fixed(config["val_size"]), num_identities=sampler.num_identities,
+                            scale=sampler.scale,
                             image_size=sampler.dataset.image_size, device=device, resume=resume,
                             progress=progress and rank == 0, rank=rank, world_size=world)
         return recipe.fn(ctx)
