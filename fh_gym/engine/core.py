@@ -114,7 +114,9 @@ class RepairEngine:
         self.reward_fn = build_reward(cfg["reward"])
         self._allocate()
         self.reward_fn.setup(self)
-        #: the last step's restorer inputs and HR targets (joint restorer fine-tuning reads them)
+        #: set True to keep each step's restorer inputs (``last_context``, with the full images as they were
+        #: *before* the paste) and targets (``last_record.hr``) for joint restorer fine-tuning during RL
+        self.keep_training_batch = False
         self.last_context: RepairContext | None = None
         self.last_record: StepRecord | None = None
 
@@ -257,6 +259,9 @@ class RepairEngine:
             raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
         boxes = self.actions.to_boxes(actions).to(self.device)
         ctx, starts = self.context(faces, boxes)
+        if self.keep_training_batch and ctx.image.data_ptr() == self.current.data_ptr():
+            # The paste below writes into self.current; a training replay must see the pre-repair image.
+            ctx.image = ctx.image.clone()
         restored = self.restore(ctx)
         before = ctx.current
         paste = ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)
