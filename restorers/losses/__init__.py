@@ -1,0 +1,26 @@
+"""Losses shared by the training recipes (one module per idea).
+
+* :mod:`~restorers.losses.ssim` — differentiable SSIM, ``1 - SSIM`` and C-SRIP's multi-scale SSIM loss;
+* :mod:`~restorers.losses.texture` — Gram-matrix texture distance (IPFH);
+* :mod:`~restorers.losses.adversarial` — standard GAN losses (SRGAN, OFHNet);
+* :mod:`~restorers.losses.landmark` — landmark regression and OFHNet's semantic structure loss.
+"""
+
+from restorers.losses.adversarial import discriminator_loss, generator_adversarial_loss, set_requires_grad
+from restorers.losses.landmark import landmark_regression_loss, semantic_structure_loss
+from restorers.losses.ssim import SSIMLoss, multiscale_ssim_loss, ssim, ssim_loss, ssim_map
+from restorers.losses.texture import GramTexture
+
+__all__ = [
+    "GramTexture",
+    "SSIMLoss",
+    "discriminator_loss",
+    "generator_adversarial_loss",
+    "landmark_regression_loss",
+    "multiscale_ssim_loss",
+    "semantic_structure_loss",
+    "set_requires_grad",
+    "ssim",
+    "ssim_loss",
+    "ssim_map",
+]
