@@ -260,8 +260,9 @@ class RepairEngine:
         boxes = self.actions.to_boxes(actions).to(self.device)
         ctx, starts = self.context(faces, boxes)
         if self.keep_training_batch and ctx.image.data_ptr() == self.current.data_ptr():
-            # The paste below writes into self.current; a training replay must see the pre-repair image.
-            ctx.image = ctx.image.clone()
+            # The paste below writes into self.current (and an SB3 same-step reset into self.start); a
+            # training replay must see this step's images.
+            ctx.image, ctx.start_image = ctx.image.clone(), ctx.start_image.clone()
         restored = self.restore(ctx)
         before = ctx.current
         paste = ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)

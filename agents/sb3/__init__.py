@@ -1,0 +1,2 @@
+"""Stable-Baselines3 / sb3-contrib integration: features extractor, hyperparameters, callbacks, checkpoints,
+actors for trained models and the training entry point (registered in :mod:`agents.algos.sb3_algos`)."""
