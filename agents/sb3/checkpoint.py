@@ -4,7 +4,7 @@ An agent file is the ordinary SB3 ``.zip`` (``model.save``) with extra members:
 
 * ``fh_gym.json``: ``{"format", "algo", "env_id", "env_config", "hyperparams", "seed", "num_timesteps"}``
   (:func:`agents.registry.agent_algo` dispatches on ``algo``);
-* ``vecnormalize.json``: the ``VecNormalize`` statistics when the run normalised rewards/observations;
+* ``vecnormalize.json``: the ``VecNormalize`` return statistics when the run normalised rewards;
 * ``restorer_finetune.pt``: the jointly fine-tuned restorer and its optimiser (``weights_only``-safe).
 
 SB3 stores some entries (spaces, policy class, schedules) with cloudpickle. :func:`load_model` never
@@ -72,6 +72,7 @@ def _atomic_write(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; agent files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -161,6 +161,7 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
         save(last)
         raise KeyboardInterrupt(f"interrupted at step {model.num_timesteps}; checkpoint {last}; resume with "
                                 f"fh-gym train --resume {run_dir}") from None
+    model.logger.dump(model.num_timesteps)  # SB3 records the last update's losses after its last dump
     if validation.eval_every > 0 and validation.last_step != model.num_timesteps:
         validation.evaluate()  # the final numbers are for the final model
     save(last)

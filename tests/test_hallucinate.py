@@ -1,0 +1,91 @@
+"""``fh-gym hallucinate`` and trained agents in ``fh-gym compare`` / ``record``."""
+
+from __future__ import annotations
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from sb3_helpers import tiny_context
+
+from agents.sb3.checkpoint import save_agent
+from agents.sb3.specs import SPECS
+from agents.sb3.train import build_model, make_vec_env
+from fh_gym.cli.main import main
+
+DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def agent_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("agent")
+    ctx = tiny_context(folder, "ppo", horizon=16)
+    env, _ = make_vec_env(ctx, ctx.algo_config)
+    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config, seed=0)  # untrained is enough here
+    meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
+            "seed": 0}
+    return save_agent(model, folder / "final.zip", meta)
+
+
+def _lr_folder(tmp_path, sizes=((16, 16), (16, 16))):
+    folder = tmp_path / "lr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k, (h, w) in enumerate(sizes):
+        cv2.imwrite(str(folder / f"face{k}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    return folder
+
+
+def test_hallucinate_with_an_agent_writes_hr_pngs(tmp_path, agent_file):
+    out = tmp_path / "out"
+    rc = main(["hallucinate", str(_lr_folder(tmp_path)), "--agent", str(agent_file), "--out", str(out),
+               "--save-steps"])
+    assert rc == 0
+    for k in range(2):
+        image = cv2.imread(str(out / f"face{k}.png"))
+        assert image.shape == (128, 128, 3)
+        assert (out / f"face{k}_step00.png").is_file() and (out / f"face{k}_step16.png").is_file()
+
+
+def test_hallucinate_with_a_strategy_resizes_other_sizes(tmp_path, capsys):
+    folder = _lr_folder(tmp_path, sizes=((16, 16), (40, 32)))
+    out = tmp_path / "out"
+    assert main(["hallucinate", str(folder), "--strategy", "even", "--out", str(out), "--video"]) == 0
+    assert "face1.png: 32x40 resized to 16x16 with area interpolation" in capsys.readouterr().out
+    assert cv2.imread(str(out / "face1.png")).shape == (128, 128, 3)
+    assert (out / "face0.mp4").stat().st_size > 0
+
+
+def test_hallucinate_errors_are_clear(tmp_path, capsys):
+    folder = _lr_folder(tmp_path, sizes=((20, 20),))
+    assert main(["hallucinate", str(folder), "--strict-size", "--out", str(tmp_path / "o")]) == 2
+    assert "takes 16x16 LR faces" in capsys.readouterr().err
+    assert main(["hallucinate", str(folder), "--strategy", "greedy", "--out", str(tmp_path / "o")]) == 2
+    assert "ground truth" in capsys.readouterr().err
+    assert main(["hallucinate", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_compare_includes_the_agent_row(tmp_path, agent_file):
+    out = tmp_path / "cmp"
+    rc = main(["compare", *DATA_FLAGS, "--agent", str(agent_file), "--strategies", "random", "--faces", "4",
+               "--out", str(out)])
+    assert rc == 0
+    with open(out / "compare.csv") as fh:
+        names = [row["strategy"] for row in csv.DictReader(fh)]
+    assert names == ["bicubic", "random", "ppo-final"]
+
+
+def test_record_runs_an_agent(tmp_path, agent_file):
+    rc = main(["record", *DATA_FLAGS, "--agent", str(agent_file), "--episodes", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    assert (tmp_path / "ppo-final_000.mp4").stat().st_size > 0

@@ -1,0 +1,131 @@
+"""Training infrastructure: the train CLI, resume, TensorBoard tags, checkpoints, restorer fine-tuning."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from sb3_helpers import env_config
+
+from agents.registry import load_agent
+from agents.sb3.checkpoint import load_finetune_state, read_metadata
+from agents.training.finetune import RestorerFineTuner, finetune_settings
+from fh_gym.cli.main import main
+from fh_gym.config import ConfigError
+from fh_gym.engine.core import RepairEngine
+
+DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3", "--set", "horizon=4"]
+TINY_FLAGS = ["--set-algo", "n_envs=4", "--set-algo", "n_steps=16", "--set-algo", "batch_size=32",
+              "--set-algo", "n_epochs=1", "--set-algo", "policy_kwargs.features_dim=16",
+              "--set-algo", "policy_kwargs.width=4", "--set-algo", "checkpoint_every=32"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tags(run_dir) -> dict[str, list]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict[str, list] = {"scalars": [], "images": []}
+    for events in sorted(run_dir.glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0, "images": 0})
+        acc.Reload()
+        tags["scalars"] += acc.Tags()["scalars"]
+        tags["images"] += acc.Tags()["images"]
+        for tag in acc.Tags()["scalars"]:
+            tags.setdefault(tag + ":steps", []).extend(e.step for e in acc.Scalars(tag))
+    return tags
+
+
+def test_train_then_resume_continues_the_same_run(tmp_path):
+    out = tmp_path / "runs"
+    rc = main(["train", "--algo", "ppo", *DATA_FLAGS, *TINY_FLAGS, "--set-algo", "image_every=1",
+               "--timesteps", "64", "--eval-every", "64", "--eval-faces", "2", "--out", str(out), "--quiet"])
+    assert rc == 0
+    (run_dir,) = out.iterdir()
+    assert read_metadata(run_dir / "checkpoints" / "last.zip")["num_timesteps"] == 64
+
+    rc = main(["train", "--resume", str(run_dir), "--timesteps", "128", "--quiet"])
+    assert rc == 0
+    assert list(out.iterdir()) == [run_dir]  # no new run folder
+    meta = read_metadata(run_dir / "final.zip")
+    assert meta["num_timesteps"] == 128 and meta["algo"] == "ppo" and meta["env_id"] == "FaceRepair-Dense-x8-v0"
+    assert load_agent(run_dir / "checkpoints" / "last.zip").model.num_timesteps == 128
+
+    tags = _tags(run_dir)
+    for tag in ("charts/episodic_return", "charts/episode_psnr", "charts/episode_psnr_gain", "charts/episode_ssim",
+                "charts/reward_terms/psnr_gain", "losses/value_loss", "losses/policy_gradient_loss",
+                "charts/learning_rate", "eval/psnr", "eval/ssim", "eval/psnr_gain"):
+        assert tag in tags["scalars"], tag
+    assert "eval/episodes" in tags["images"]
+    assert max(tags["losses/value_loss:steps"]) == 128  # the resumed half logs at the continued step count
+    assert min(tags["losses/value_loss:steps"]) <= 64
+
+
+def test_resume_needs_a_run_folder(tmp_path):
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 2
+
+
+def test_unknown_hyperparameter_is_a_clear_cli_error(tmp_path, capsys):
+    rc = main(["train", "--algo", "a2c", "--set-algo", "n_stepz=3", "--out", str(tmp_path), "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "n_stepz" in err and "n_steps" in err
+
+
+def test_finetuning_during_training_saves_the_restorer(tmp_path):
+    from restorers.checkpoint import load_network
+
+    out = tmp_path / "runs"
+    rc = main(["train", "--algo", "a2c", *DATA_FLAGS, "--set-algo", "n_envs=2", "--set-algo", "n_steps=4",
+               "--set-algo", "policy_kwargs.features_dim=8", "--set-algo", "policy_kwargs.width=4",
+               "--set-algo", "finetune_restorer={lr: 0.01, every: 1}", "--timesteps", "16", "--eval-every", "0",
+               "--out", str(out), "--quiet"])
+    assert rc == 0
+    (run_dir,) = out.iterdir()
+    state = load_finetune_state(run_dir / "final.zip")
+    assert state["updates"] == 8 and state["optimizer"]["state"]  # one update per env step, Adam moments kept
+    saved = load_network(run_dir / "restorer.pt")
+    for name, value in saved.state_dict().items():
+        assert torch.equal(value, state["network"]["state_dict"][name]), name
+    actor = load_agent(run_dir / "final.zip")
+    assert actor.restorer is not None  # compare / record / hallucinate repair with the fine-tuned one
+    with zipfile.ZipFile(run_dir / "final.zip") as archive:
+        assert json.loads(archive.read("fh_gym.json"))["hyperparams"]["finetune_restorer"]["lr"] == 0.01
+
+
+def test_finetuner_changes_the_shared_restorer_and_resumes():
+    config = env_config(horizon=4)
+    engine = RepairEngine(config, 2)
+    engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0, 1]})
+    before = {k: v.clone() for k, v in engine.restorer.state_dict().items()}
+    tuner = RestorerFineTuner(engine, lr=0.01)
+    assert engine.keep_training_batch
+    for action in (0, 24):
+        engine.step(np.array([action, action]))
+        stats = tuner.after_step()
+        assert stats is not None and np.isfinite(stats["mse"])
+    changed = [k for k, v in engine.restorer.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed
+    assert not engine.restorer.training  # the env keeps repairing in eval mode
+
+    other = RepairEngine(config, 2)
+    twin = RestorerFineTuner(other, lr=0.01)
+    twin.load_state_dict(tuner.state_dict())
+    assert twin.updates == 2
+    for k, v in other.restorer.state_dict().items():
+        assert torch.equal(v, engine.restorer.state_dict()[k])
+
+
+def test_finetune_settings_validation():
+    assert finetune_settings(None) is None and finetune_settings(True)["lr"] == 1e-4
+    with pytest.raises(ConfigError, match="valid: lr, every, grad_clip"):
+        finetune_settings({"learning_rate": 1e-3})
