@@ -1,0 +1,122 @@
+"""Baseline strategies, the greedy oracle's lookahead, evaluation runs and comparison reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.baselines import (
+    EvenGridStrategy,
+    GreedyOracleStrategy,
+    Random30Strategy,
+    RandomStrategy,
+    SequentialStrategy,
+    build_strategy,
+)
+from agents.compare import table_rows, to_csv, to_markdown, write_report
+from agents.evaluate import run_episodes
+from fh_gym.cli.compare import sample_faces
+from fh_gym.engine.core import RepairEngine, build_scaled
+from fh_gym.envs.face_repair import make_config
+
+SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}
+
+
+@pytest.fixture(scope="module")
+def active_restorer():
+    """A restorer that changes what it repairs (random, non-zero tail) so strategies differ."""
+    torch.manual_seed(0)
+    restorer = build_scaled({"type": "FSRCNN"}, "patch", 8)
+    with torch.no_grad():
+        for p in restorer.parameters():  # small perturbation: activations stay in a normal range
+            p.add_(0.01 * torch.randn_like(p))
+    return restorer.eval()
+
+
+def engine_for(variant: str, restorer, n: int = 3, **config) -> RepairEngine:
+    return RepairEngine(make_config({**SMALL, **config}, variant), n, restorer=restorer)
+
+
+def test_even_grid_tiles_the_image_once_per_pass(active_restorer):
+    engine = engine_for("dense_x8", active_restorer)
+    faces = engine.all_faces()
+    rng = np.random.default_rng(0)
+    engine.reset(faces, rng)
+    strategy = EvenGridStrategy()
+    for _ in range(16):
+        engine.step(strategy.act(engine, faces, rng), faces)
+    assert torch.all(engine.coverage == 1)
+    assert len(strategy.sequence(engine)) == 16
+
+
+def test_even_grid_on_box_actions_covers_the_image(active_restorer):
+    engine = engine_for("attention_fh", active_restorer)
+    faces = engine.all_faces()
+    rng = np.random.default_rng(0)
+    engine.reset(faces, rng)
+    for _ in range(9):
+        engine.step(EvenGridStrategy().act(engine, faces, rng), faces)
+    assert torch.all(engine.coverage >= 1)
+
+
+def test_sequential_scans_in_raster_order(active_restorer):
+    engine = engine_for("dense_x8", active_restorer)
+    seq = SequentialStrategy().sequence(engine)
+    assert len(seq) == 16 and seq[0] == 0 and seq[-1] == 48
+    assert np.all(np.diff(seq) > 0)
+
+
+def test_random30_has_its_own_horizon(active_restorer):
+    result = run_episodes(make_config(SMALL, "dense_x8"), Random30Strategy(), np.arange(4),
+                          restorer=active_restorer, batch_size=4)
+    assert result.horizon == 30 and result.boxes.shape == (4, 30, 4)
+
+
+def test_greedy_lookahead_predicts_the_real_gain(active_restorer):
+    engine = engine_for("dense_x8", active_restorer)
+    faces = engine.all_faces()
+    engine.reset(faces, np.random.default_rng(1))
+    engine.step(np.array([3, 10, 20]), faces)  # not from the start image only
+    candidates = engine.actions.candidate_actions()
+    gains = engine.candidate_gains(faces, candidates, chunk=37)
+    before = engine.psnr(faces)
+    chosen = GreedyOracleStrategy().act(engine, faces, np.random.default_rng(0))
+    assert np.array_equal(chosen, candidates[gains.argmax(axis=1)])
+    engine.step(chosen, faces)
+    np.testing.assert_allclose(engine.psnr(faces) - before, gains.max(axis=1), atol=1e-4)
+
+
+def test_strategies_see_identical_inputs_and_greedy_wins_one_step(active_restorer):
+    config = make_config({**SMALL, "horizon": 1}, "dense_x8")
+    results = {name: run_episodes(config, build_strategy(name), np.arange(6), restorer=active_restorer,
+                                  batch_size=3, seed=4)
+               for name in ("random", "even", "greedy")}
+    starts = [r.start_psnr for r in results.values()]
+    assert all(np.array_equal(starts[0], s) for s in starts)
+    assert np.all(results["greedy"].final_psnr >= results["even"].final_psnr - 1e-6)
+    assert np.all(results["greedy"].final_psnr >= results["random"].final_psnr - 1e-6)
+
+
+def test_report_has_bicubic_row_and_ci_columns(tmp_path, active_restorer):
+    config = make_config(SMALL, "dense_x8")
+    results = [run_episodes(config, s, np.arange(5), restorer=active_restorer, batch_size=5)
+               for s in (RandomStrategy(), EvenGridStrategy())]
+    rows = table_rows(results)
+    assert [r["strategy"] for r in rows] == ["bicubic", "random", "even"]
+    mean, half_width = rows[2]["psnr"]
+    assert mean == pytest.approx(float(np.mean(results[1].metrics["psnr"])))
+    assert half_width > 0
+    markdown = to_markdown(rows)
+    assert markdown.splitlines()[0].startswith("| strategy | T | n | PSNR (dB) | SSIM")
+    assert " ± " in markdown
+    assert to_csv(rows).splitlines()[0].startswith("strategy,T,n,psnr_mean,psnr_ci95")
+    paths = write_report(rows, tmp_path)
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_face_sample_spreads_over_people():
+    identities = np.array([0] * 50 + [1, 2, 3, 4])
+    chosen = sample_faces(identities, 5, seed=0)
+    assert sorted(set(identities[chosen])) == [0, 1, 2, 3, 4]
+    assert np.array_equal(chosen, sample_faces(identities, 5, seed=0))
