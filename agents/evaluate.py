@@ -74,7 +74,8 @@ def run_episodes(env_config: dict[str, Any], act: Any, indices: Sequence[int] | 
         env_config: A full env config (``fh_gym.envs.make_config(...)``).
         act: A strategy (``.act(engine, faces, rng)``) or a plain ``act`` function.
         indices: Dataset indices of the faces (test people for reports).
-        restorer/dataset: Ready objects to share (built from the config otherwise).
+        restorer/dataset: Ready objects to share (built from the config otherwise). An actor with its own
+            ``restorer`` attribute (paper agents) repairs with that one instead.
         batch_size: Faces stepped together.
         seed: Seeds the per-batch generators (degradations and random strategies).
         horizon: Episode length; default the strategy's own (``random30``) or the env's T.
@@ -82,6 +83,8 @@ def run_episodes(env_config: dict[str, Any], act: Any, indices: Sequence[int] | 
         extra_metrics: ``fn(final, hr, faces) -> {name: (B,) array}`` (identity similarity...).
     """
     act_fn: ActFn = act.act if hasattr(act, "act") else act
+    if getattr(act, "restorer", None) is not None:  # trained agents repair with their jointly trained restorer
+        restorer = act.restorer
     horizon = horizon or getattr(act, "horizon", None) or env_config["horizon"]
     config = merge_config(env_config, {"horizon": int(horizon)})
     indices = np.asarray(indices, dtype=np.int64)

@@ -107,9 +107,12 @@ def agent_algo(path: str | Path) -> str:
         raise FileNotFoundError(f"agent checkpoint not found: {path}")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            if "fh_gym.json" not in archive.namelist():
-                raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata (fh_gym.json)")
-            return json.loads(archive.read("fh_gym.json"))["algo"]
+            names = archive.namelist()
+            if "fh_gym.json" in names:
+                return json.loads(archive.read("fh_gym.json"))["algo"]
+        # torch.save writes zip archives too (<name>/data.pkl): those are read below.
+        if not any(name.endswith("/data.pkl") for name in names):
+            raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata (fh_gym.json)")
     from restorers.checkpoint import safe_load
 
     data = safe_load(path)

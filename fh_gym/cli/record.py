@@ -37,7 +37,9 @@ def record_episodes(env_config: dict[str, Any], actor: Any, episodes: int, out_d
     from fh_gym.video import write_mp4
 
     horizon = getattr(actor, "horizon", None) or env_config["horizon"]
-    engine = RepairEngine(merge_config(env_config, {"horizon": int(horizon)}), episodes)
+    # Trained paper agents carry the restorer trained with them (None: the env's restorer).
+    engine = RepairEngine(merge_config(env_config, {"horizon": int(horizon)}), episodes,
+                          restorer=getattr(actor, "restorer", None))
     faces = engine.all_faces()
     rng = np.random.default_rng(seed)
     chosen = indices if indices is not None else np.arange(episodes) % len(engine.dataset)

@@ -1,0 +1,94 @@
+"""IPFH restoration losses: the patch loss (Eq. 16) each step and the image loss (Eq. 17) at T.
+
+* Patch loss ``L_p`` (Eq. 16): MSE + Gram texture between the restored patch and the HR truth (HR domain)
+  and between the restored patch brought down to the LR grid and the LR input patch (LR domain), each
+  over the repaired box only.
+* Image loss ``L_im`` (Eq. 17): whole-image MSE + Gram texture against the HR truth, MSE in the LR domain
+  (the hallucinated face brought down vs the LR input: the paper's dual-domain consistency), plus the
+  identity-feature distance ``L_f`` and identity loss ``L_id`` when an identity network is configured.
+
+The texture features (``phi``) and the LR-domain mapping are the same choices as the env's ``ipfh``
+reward: a fixed Gabor bank by default (the paper uses SphereFace features) and antialiased bicubic
+("resize", IPFH Table X "down-sampling") or a conv downsampler block (``IPFHDualDownsampler``,
+Table X "convolution"); both are kept fixed here (the paper trains neither jointly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fh_gym.config import ConfigError
+from fh_gym.degradations import downsample_bicubic
+from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.texture import GramTexture
+
+PATCH_TERMS = ("mse", "texture", "lr_mse", "lr_texture")
+IMAGE_TERMS = ("mse", "texture", "lr_mse", "feature", "identity")
+
+
+def _frozen(module: torch.nn.Module) -> torch.nn.Module:
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+class IPFHLosses:
+    """The Eq. 16 / Eq. 17 terms, differentiable in the restored pixels.
+
+    Args:
+        engine: The training engine (its scale, device and network builder).
+        texture_features: Network block for phi (default: ``{type: GaborTextureFeatures}``).
+        lr_domain: ``"resize"`` or a network block mapping HR to LR.
+        identity_net: Identity network block for ``L_f`` / ``L_id`` (None: no identity terms).
+    """
+
+    def __init__(self, engine: RepairEngine, texture_features: Mapping[str, Any] | None = None,
+                 lr_domain: str | Mapping[str, Any] = "resize", identity_net: Mapping[str, Any] | None = None) -> None:
+        self.scale = engine.scale
+        block = dict(texture_features or {"type": "GaborTextureFeatures"})
+        self.phi = GramTexture(_frozen(engine.build_scaled_network(block, kind="aux")))
+        self.down = None
+        if lr_domain != "resize":
+            if not isinstance(lr_domain, Mapping):
+                raise ConfigError(f"restorer_loss.lr_domain must be 'resize' or a network block, got {lr_domain!r}")
+            self.down = _frozen(engine.build_scaled_network(lr_domain, kind="aux"))
+        self.identity = None
+        if identity_net is not None:
+            try:
+                from fh_gym.engine.identity import IdentityTerms
+            except ImportError as exc:
+                raise ConfigError("restorer_loss.identity_net needs fh_gym.engine.identity (the env's identity "
+                                  "terms), which this checkout does not have") from exc
+            self.identity = IdentityTerms(engine, identity_net)
+
+    def downsample(self, hr: Tensor) -> Tensor:
+        return downsample_bicubic(hr, self.scale) if self.down is None else self.down(hr)
+
+    def patch(self, restored: Tensor, hr: Tensor, lr: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Eq. 16 terms (scalars, mean over the batch) for windows (B, 3, w, w) with box ``mask`` (B, 1, w, w)."""
+        area = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
+        mse = ((restored - hr) ** 2 * mask).sum(dim=(1, 2, 3)) / (3 * area)
+        lr_restored = self.downsample(restored)
+        lr_mask = F.avg_pool2d(mask, self.scale)
+        lr_area = lr_mask.sum(dim=(1, 2, 3)).clamp(min=1e-6)
+        lr_mse = ((lr_restored - lr) ** 2 * lr_mask).sum(dim=(1, 2, 3)) / (3 * lr_area)
+        return {"mse": mse.mean(), "texture": self.phi.distance(restored, hr, mask).mean(),
+                "lr_mse": lr_mse.mean(), "lr_texture": self.phi.distance(lr_restored, lr, lr_mask).mean()}
+
+    def image(self, images: Tensor, hr: Tensor, lr: Tensor, faces: Tensor) -> dict[str, Tensor]:
+        """Eq. 17 terms (scalars) for whole images (B, 3, H, W); ``faces`` index the engine's slots."""
+        out = {"mse": ((images - hr) ** 2).mean(), "texture": self.phi.distance(images, hr).mean(),
+               "lr_mse": ((self.downsample(images) - lr) ** 2).mean()}
+        if self.identity is not None:
+            out.update({k: v.mean() for k, v in self.identity.losses(images, faces).items()})
+        return out
+
+
+def weighted_sum(terms: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
+    """``sum_k weights[k] * terms[k]`` over the terms present."""
+    return sum(float(weights[k]) * v for k, v in terms.items())

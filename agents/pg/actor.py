@@ -1,0 +1,176 @@
+"""A trained paper agent as an actor: its policy *and* its jointly trained restorer.
+
+``agents.evaluate.run_episodes`` and ``fh-gym record`` repair with ``actor.restorer`` when an actor has one
+(the restorer was trained together with the policy, Attention-FH Algorithm 1 / IPFH Sec. III-B.2, and the
+policy's choices assume it). The actor keeps per-slot recurrent state, so it follows the engine's faces
+independently (``start_episodes`` resets some slots; an episode that starts at t = 0 resets itself).
+
+Action spaces: the actor acts in the space it was trained in. On an env whose action type differs (e.g.
+the ``fixed_box`` ablation, one 48x48 box, on the full ``box`` env) each of its actions is translated
+to the env action with the *same box*; when some box has no exact counterpart a ``ValueError`` says so.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from agents.pg.distributions import FactorisedCategorical
+from agents.pg.policy_base import EpisodePolicy, State, select_state
+from fh_gym.engine.actions import build_action_type
+from fh_gym.engine.core import RepairEngine
+
+
+class PolicyActor:
+    """``act(engine, faces, rng)`` with a paper policy; argmax actions by default (both papers at test time).
+
+    Args:
+        policy: The trained policy network.
+        restorer: The restorer trained with it (replaces the env's restorer in evaluation / record).
+        action: The action block the policy was trained with (``{type: box, ...}``).
+        name: Row name in comparison tables.
+        deterministic: Argmax (True) or sample from ``rng`` (False).
+    """
+
+    horizon: int | None = None  # the env's T
+
+    def __init__(self, policy: EpisodePolicy, restorer: nn.Module | None, action: dict[str, Any], name: str,
+                 deterministic: bool = True) -> None:
+        self.policy = policy.eval()
+        self.restorer = None if restorer is None else restorer.eval()
+        self.action_block = dict(action)
+        self.name = name
+        self.deterministic = deterministic
+        self.last_logits: Tensor | None = None
+        self._engine: weakref.ref | None = None
+        self._slots: dict[str, Any] = {}
+        self._translate: np.ndarray | None = None
+
+    # ------------------------------------------------------------ env compatibility
+    def _attach(self, engine: RepairEngine) -> None:
+        if self._engine is not None and self._engine() is engine:
+            return
+        self.policy.check_engine(engine)
+        self._translate = action_translation(self.action_block, engine)
+        # The previous action is read back from the env's box history (the env may have been stepped with
+        # other actions than ours); boxes are looked up among the agent's own candidate boxes.
+        own = build_action_type(self.action_block, engine.image_size)
+        raw = own.candidate_actions()
+        candidates = torch.as_tensor(raw).reshape(len(raw), len(self.policy.spec.sizes))
+        keys = box_keys(own.to_boxes(raw), engine.image_size)
+        order = torch.argsort(keys)
+        self._box_keys, self._box_actions = keys[order].to(engine.device), candidates[order].to(engine.device)
+        n, device = engine.num_envs, engine.device
+        k = len(self.policy.spec.sizes)
+        self._slots = {"t": torch.full((n,), -1, dtype=torch.long, device=device),
+                       "prev_in": torch.zeros(n, k, dtype=torch.long, device=device),
+                       "action": torch.zeros(n, k, dtype=torch.long, device=device),
+                       "state_in": None, "state_out": None}
+        self._engine = weakref.ref(engine)
+
+    def _store(self, key: str, faces: Tensor, state: State) -> None:
+        slots = self._slots
+        if slots[key] is None:
+            slots[key] = {k: torch.zeros((len(slots["t"]), *v.shape[1:]), dtype=v.dtype, device=v.device)
+                          for k, v in state.items()}
+        for k, v in state.items():
+            slots[key][k][faces] = v
+
+    def _taken(self, engine: RepairEngine, faces: Tensor, t: Tensor) -> Tensor:
+        """(B, K) the agent-space action whose box the env repaired at t - 1 (our own choice if none matches)."""
+        keys = box_keys(engine.history[faces, (t - 1).clamp(min=0)], engine.image_size)
+        index = torch.searchsorted(self._box_keys, keys).clamp(max=len(self._box_keys) - 1)
+        found = self._box_keys[index] == keys
+        return torch.where(found[:, None], self._box_actions[index], self._slots["action"][faces])
+
+    # ------------------------------------------------------------ actor protocol
+    @torch.no_grad()
+    def start_episodes(self, engine: RepairEngine, faces: Tensor) -> None:
+        """Reset the slots ``faces`` (call after ``engine.reset``)."""
+        self._attach(engine)
+        begin = self.policy.initial_state(engine, faces)
+        self._store("state_out", faces, begin)
+        self._store("state_in", faces, begin)
+        self._slots["t"][faces] = -1
+        self._slots["action"][faces] = 0
+
+    @torch.no_grad()
+    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
+        self._attach(engine)
+        slots = self._slots
+        t, seen = engine.t[faces], slots["t"][faces]
+        fresh = (t == 0) & (seen != -1)  # a new episode that nobody announced with start_episodes
+        if bool(fresh.any()):
+            self.start_episodes(engine, faces[fresh])
+            seen = slots["t"][faces]
+        again = t == seen  # asked twice for the same step: recompute from the saved inputs
+        bad = ~again & (t != seen + 1)
+        if bool(bad.any()):
+            raise RuntimeError(f"actor state is at step {seen[bad].tolist()} but the env is at {t[bad].tolist()}: "
+                               "call start_episodes(engine, faces) after engine.reset")
+        out_state = {k: v[faces] for k, v in (slots["state_out"] or {}).items()}
+        in_state = {k: v[faces] for k, v in (slots["state_in"] or {}).items()}
+        state = select_state(again, in_state, out_state)
+        prev = torch.where(again[:, None], slots["prev_in"][faces], self._taken(engine, faces, t))
+        out, allowed = self.policy.step(engine, faces, state, prev, t == 0)
+        mask = engine_mask(engine, faces, self._translate)
+        mask = None if mask is None else torch.as_tensor(mask, device=out.logits.device)
+        dist = FactorisedCategorical(out.logits, self.policy.spec, mask, allowed)
+        action = dist.mode() if self.deterministic else dist.sample_numpy(rng)
+        self.last_logits = out.logits
+        self._store("state_in", faces, state)
+        self._store("state_out", faces, out.state)
+        slots["prev_in"][faces] = prev
+        slots["action"][faces] = action
+        slots["t"][faces] = t
+        own = self.policy.spec.to_numpy(action)
+        if self._translate is None:
+            return own
+        return self._translate[flat_index(own, self.policy.spec.sizes)]
+
+
+def box_keys(boxes: Tensor, image_size: int) -> Tensor:
+    """(N,) int64 key of each box ``(top, left, h, w)`` (distinct boxes get distinct keys)."""
+    base = image_size + 1
+    b = boxes.to(torch.long)
+    return ((b[:, 0] * base + b[:, 1]) * base + b[:, 2]) * base + b[:, 3]
+
+
+def flat_index(actions: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
+    """Row index of each action in ``ActionType.candidate_actions()`` order (C order over the factors)."""
+    arr = np.asarray(actions).reshape(len(actions), len(sizes))
+    return np.ravel_multi_index(tuple(arr.T), sizes)
+
+
+def action_translation(action_block: dict[str, Any], engine: RepairEngine) -> np.ndarray | None:
+    """None when the env acts in the agent's space; else the env action for each of the agent's actions.
+
+    Raises:
+        ValueError: If the env cannot reproduce one of the agent's boxes exactly.
+    """
+    own = build_action_type(action_block, engine.image_size)
+    env = engine.actions
+    candidates = own.candidate_actions()
+    own_boxes = own.to_boxes(candidates)
+    if own.space == env.space and torch.equal(own_boxes, env.to_boxes(candidates)):
+        return None
+    env_actions = env.candidate_actions()
+    by_box: dict[tuple[int, ...], np.ndarray] = {}
+    for action, box in zip(env_actions, env.to_boxes(env_actions).tolist(), strict=True):
+        by_box.setdefault(tuple(box), action)
+    missing = [box for box in own_boxes.tolist() if tuple(box) not in by_box]
+    if missing:
+        raise ValueError(f"this agent was trained with action {action_block} and the env's action "
+                         f"{engine.config['action']} cannot reproduce its boxes; evaluate it on its own action "
+                         f"space (e.g. --set action=\"{action_block}\"); missing boxes (top, left, h, w): "
+                         f"{missing[:3]}")
+    return np.stack([by_box[tuple(box)] for box in own_boxes.tolist()])
+
+
+def engine_mask(engine: RepairEngine, faces: Tensor, translate: np.ndarray | None) -> np.ndarray | None:
+    """The env's action mask in the agent's space (None when translating: masks are per env action)."""
+    return engine.action_masks(faces) if translate is None else None

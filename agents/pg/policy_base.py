@@ -1,0 +1,125 @@
+"""The interface of the paper agents' policy networks, and their registry (for loading checkpoints).
+
+A policy reads the batched engine directly (no NumPy observations): ``begin`` prepares per-episode state
+for some faces (e.g. the feature vector of I_0), ``forward`` maps the engine's current state plus the
+previous action to logits over the action factors and a baseline value. Recurrent state (the GRUs of
+Attention-FH) travels in a dict of (B, ...) tensors, so the same code runs batched training rollouts and
+the actor's per-slot bookkeeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from agents.pg.distributions import ActionSpec
+from fh_gym.config import ConfigError
+
+State = dict[str, Tensor]
+
+POLICY_REGISTRY: dict[str, type[EpisodePolicy]] = {}
+
+
+def register_policy(cls: type[EpisodePolicy]) -> type[EpisodePolicy]:
+    """Class decorator: make a policy rebuildable from ``{type: cls.__name__, **kwargs}``."""
+    POLICY_REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def build_policy(arch: dict[str, Any]) -> EpisodePolicy:
+    """Rebuild a policy from its stored ``arch_config`` block."""
+    kwargs = {k: v for k, v in arch.items() if k != "type"}
+    name = str(arch.get("type"))
+    if name not in POLICY_REGISTRY:
+        raise ConfigError(f"unknown policy type '{name}'; registered: {', '.join(sorted(POLICY_REGISTRY))}")
+    return POLICY_REGISTRY[name](**kwargs)
+
+
+@dataclass
+class PolicyOutput:
+    """One policy step for B faces: ``logits`` (B, spec.total), ``value`` (B,), the next ``state``."""
+
+    logits: Tensor
+    value: Tensor
+    state: State
+
+
+def to_signed(images: Tensor) -> Tensor:
+    """[0, 1] images -> [-1, 1] (Attention-FH Sec. 4.2: "we normalize the input images into [-1, 1]")."""
+    return images * 2.0 - 1.0
+
+
+class EpisodePolicy(nn.Module):
+    """Base class. Subclasses set ``spec`` and ``arch_config`` (``{type, **kwargs}``, JSON-like values).
+
+    Args:
+        sizes: Choices per action factor (``ActionSpec.sizes``).
+        multi: Whether actions are ``MultiDiscrete`` rows.
+        image_size: Side of the square images the policy reads.
+        avoid_repeats: Forbid positions already chosen in the episode (see :meth:`step`).
+    """
+
+    def __init__(self, sizes: list[int], multi: bool, image_size: int, avoid_repeats: bool = False) -> None:
+        super().__init__()
+        self.spec = ActionSpec(tuple(int(s) for s in sizes), bool(multi))
+        self.image_size = int(image_size)
+        self.avoid_repeats = bool(avoid_repeats)
+
+    def remember(self, **kwargs: Any) -> None:
+        """Record the constructor arguments (saved in checkpoints; TrainingRun refuses a resume that differs)."""
+        self.arch_config = {"type": type(self).__name__, **kwargs}
+
+    def check_engine(self, engine: Any) -> None:
+        if engine.image_size != self.image_size:
+            raise ValueError(f"{type(self).__name__} reads {self.image_size}px images but the env has "
+                             f"image_size {engine.image_size}")
+
+    def initial_state(self, engine: Any, faces: Tensor) -> State:
+        """:meth:`begin` plus the visited positions when ``avoid_repeats`` (what rollouts and actors call)."""
+        state = self.begin(engine, faces)
+        if self.avoid_repeats:
+            state["visited"] = torch.zeros(len(faces), self.spec.positions, dtype=torch.bool,
+                                           device=engine.device)
+        return state
+
+    def step(self, engine: Any, faces: Tensor, state: State, prev_actions: Tensor,
+             first: Tensor) -> tuple[PolicyOutput, Tensor | None]:
+        """:meth:`forward`, and the allowed positions (None unless ``avoid_repeats``): a position chosen
+        earlier in the episode is forbidden (Attention-FH Sec. 1: previously attended regions "are also
+        recorded to avoid duplicated selection of a region")."""
+        out = self(engine, faces, state, prev_actions, first)
+        if not self.avoid_repeats:
+            return out, None
+        taken = F.one_hot(self.spec.position_index(prev_actions), self.spec.positions).to(torch.bool)
+        visited = (state["visited"] | taken) & ~first[:, None]
+        out.state["visited"] = visited
+        return out, ~visited
+
+    def begin(self, engine: Any, faces: Tensor) -> State:
+        """Per-episode state for ``faces`` right after ``engine.reset`` (t = 0)."""
+        raise NotImplementedError
+
+    def forward(self, engine: Any, faces: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
+        """Logits for the next action of ``faces``.
+
+        Args:
+            engine: The engine, in the state *after* the previous repair (image I_t).
+            faces: (B,) slots.
+            state: The state returned by ``begin`` or the previous ``forward``.
+            prev_actions: (B, K) long, the action taken at t - 1 (ignored where ``first``).
+            first: (B,) bool, True where t = 0 (no previous action: the paper's initial action h_0).
+        """
+        raise NotImplementedError
+
+
+def select_state(keep: Tensor, a: State, b: State) -> State:
+    """Per face: ``a`` where ``keep`` else ``b`` (both dicts share keys and shapes)."""
+    out = {}
+    for key, value in a.items():
+        shape = (-1,) + (1,) * (value.ndim - 1)
+        out[key] = torch.where(keep.view(shape), value, b[key])
+    return out

@@ -1,0 +1,85 @@
+"""REINFORCE with a baseline (Williams 1992), as Attention-FH Algorithm 1 line 21 and IPFH's policy gradient.
+
+``grad = a * (G_t - b_t) * grad log pi(a_t | s_t)`` with ``G_t`` the (discounted) return-to-go. Attention-FH's
+reward is delayed (0 before T), so ``G_t = r_T`` for every step; IPFH's short-term rewards make ``G_t``
+vary along the episode. Baselines:
+
+* ``value`` — a learned state-dependent baseline (the policies' value head, trained by MSE to ``G_t``);
+  face difficulty dominates the return's variance and ``v_0`` / the holistic feature can predict it;
+* ``moving_average`` — an exponential moving average of the batch-mean return per time step;
+* ``none``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+BASELINES = ("value", "moving_average", "none")
+
+
+def returns_to_go(rewards: Tensor, gamma: float) -> Tensor:
+    """(T, B) ``G_t = sum_{k >= t} gamma^(k - t) r_k``."""
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        out[t] = running
+    return out
+
+
+class MovingAverageBaseline:
+    """Per-time-step EMA of the batch-mean return (state kept as plain tensors for checkpoints)."""
+
+    def __init__(self, horizon: int, momentum: float = 0.9) -> None:
+        self.momentum = float(momentum)
+        self.mean = torch.zeros(horizon, dtype=torch.float64)
+        self.count = 0
+
+    def __call__(self, returns: Tensor) -> Tensor:
+        """The baseline for ``returns`` (T, B) *before* this batch, then update with it."""
+        base = self.mean.to(returns) if self.count else returns.mean(dim=1)
+        batch_mean = returns.detach().mean(dim=1).double().cpu()
+        self.mean = batch_mean if not self.count else self.momentum * self.mean + (1 - self.momentum) * batch_mean
+        self.count += 1
+        return base[:, None].expand_as(returns)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.clone(), "count": int(self.count)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean, self.count = state["mean"].to(torch.float64), int(state["count"])
+
+
+def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewards: Tensor, *, gamma: float,
+                     baseline: str, moving_average: MovingAverageBaseline | None = None,
+                     normalize_advantages: bool = True, entropy_coef: float = 0.0,
+                     value_coef: float = 0.5) -> dict[str, Tensor]:
+    """The policy, baseline and entropy losses of one batch of episodes (all inputs (T, B)).
+
+    Returns:
+        ``{"loss", "policy", "baseline", "entropy", "advantage_std"}`` (``loss`` to minimise; the rest
+        detached for logging). The policy loss is averaged over steps and faces.
+    """
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    returns = returns_to_go(rewards.to(log_probs.dtype), gamma)
+    zero = torch.zeros((), dtype=log_probs.dtype, device=log_probs.device)
+    if baseline == "value":
+        base = values.detach()
+        value_loss = torch.mean((values - returns) ** 2)
+    elif baseline == "moving_average":
+        if moving_average is None:
+            raise ValueError("baseline 'moving_average' needs a MovingAverageBaseline")
+        base, value_loss = moving_average(returns), zero
+    else:
+        base, value_loss = torch.zeros_like(returns), zero
+    advantages = returns - base
+    std = advantages.std() if advantages.numel() > 1 else torch.ones((), device=advantages.device)
+    if normalize_advantages and advantages.numel() > 1:
+        advantages = (advantages - advantages.mean()) / (std + 1e-8)
+    policy_loss = -(log_probs * advantages.detach()).mean()
+    entropy = entropies.mean()
+    loss = policy_loss - entropy_coef * entropy + (value_coef * value_loss if baseline == "value" else 0.0)
+    return {"loss": loss, "policy": policy_loss.detach(), "baseline": value_loss.detach(),
+            "entropy": entropy.detach(), "advantage_std": std.detach()}

@@ -1,0 +1,82 @@
+"""Batched on-policy episodes: B faces stepped together on one engine, the policy run with gradients.
+
+Used by both paper trainers (Attention-FH Algorithm 1; IPFH's policy-gradient training). The log-
+probabilities, entropies and baseline values stay in the autograd graph (through the GRU states for
+Attention-FH: back-propagation through time over the whole episode), so the REINFORCE loss can be
+formed once the episode's rewards are known. ``on_step`` runs after every repair (joint restorer
+training reads ``engine.last_context`` / ``engine.last_record`` there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from agents.pg.distributions import FactorisedCategorical
+from agents.pg.policy_base import EpisodePolicy
+from fh_gym.engine.core import RepairEngine
+
+
+@dataclass
+class Rollout:
+    """One batch of episodes (T steps, B faces).
+
+    Attributes:
+        log_probs: (T, B) log pi(a_t | s_t), with gradient.
+        entropies: (T, B) policy entropies, with gradient.
+        values: (T, B) baseline values, with gradient.
+        rewards: (T, B) float32 env rewards.
+        actions: (T, B, K) long actions taken.
+        terms: reward term name -> (T, B) array.
+        start_psnr / final_psnr: (B,) PSNR of I_0 and I_T (dB).
+        step_stats: what ``on_step`` returned, one dict per step.
+    """
+
+    log_probs: Tensor
+    entropies: Tensor
+    values: Tensor
+    rewards: Tensor
+    actions: Tensor
+    terms: dict[str, np.ndarray]
+    start_psnr: np.ndarray
+    final_psnr: np.ndarray
+    step_stats: list[dict[str, float]] = field(default_factory=list)
+
+
+def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, generator: torch.Generator | None,
+                deterministic: bool = False,
+                on_step: Callable[[RepairEngine, Tensor], dict[str, float]] | None = None) -> Rollout:
+    """Run ``engine.horizon`` steps on ``faces`` (already reset) with ``policy``, sampling from ``generator``."""
+    spec = policy.spec
+    batch = len(faces)
+    state = policy.initial_state(engine, faces)
+    prev = torch.zeros(batch, len(spec.sizes), dtype=torch.long, device=engine.device)
+    first = torch.ones(batch, dtype=torch.bool, device=engine.device)
+    start_psnr = engine.psnr(faces)
+    log_probs, entropies, values, rewards, actions, stats = [], [], [], [], [], []
+    terms: dict[str, list[np.ndarray]] = {}
+    for _ in range(engine.horizon):
+        out, allowed = policy.step(engine, faces, state, prev, first)
+        mask = torch.as_tensor(engine.action_masks(faces), device=out.logits.device)
+        dist = FactorisedCategorical(out.logits, spec, mask, allowed)
+        action = dist.mode() if deterministic else dist.sample(generator)
+        log_probs.append(dist.log_prob(action))
+        entropies.append(dist.entropy())
+        values.append(out.value)
+        step = engine.step(spec.to_numpy(action), faces)
+        rewards.append(torch.as_tensor(step.reward, device=engine.device))
+        for name, value in step.terms.items():
+            terms.setdefault(name, []).append(value)
+        actions.append(action)
+        if on_step is not None:
+            stats.append(on_step(engine, faces))
+        state, prev = out.state, action
+        first = torch.zeros_like(first)
+    return Rollout(log_probs=torch.stack(log_probs), entropies=torch.stack(entropies), values=torch.stack(values),
+                   rewards=torch.stack(rewards), actions=torch.stack(actions),
+                   terms={k: np.stack(v) for k, v in terms.items()}, start_psnr=start_psnr,
+                   final_psnr=engine.psnr(faces), step_stats=stats)
