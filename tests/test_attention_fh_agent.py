@@ -175,3 +175,16 @@ def test_compare_cli_runs_the_agent(trained, tmp_path):
     assert main(args) == 0
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| attention_fh |" in table and "| random |" in table
+
+
+def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path):
+    import cv2
+
+    from fh_gym.cli.main import main
+
+    run_dir, _ = trained
+    folder = tmp_path / "lr"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.png"), np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    assert main(["hallucinate", str(folder), "--agent", str(run_dir / "agent.pt"), "--out", str(tmp_path / "sr")]) == 0
+    assert cv2.imread(str(tmp_path / "sr" / "face.png")).shape == (64, 64, 3)

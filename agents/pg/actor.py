@@ -36,7 +36,10 @@ class PolicyActor:
         deterministic: Argmax (True) or sample from ``rng`` (False).
     """
 
-    horizon: int | None = None  # the env's T
+    #: episode length for run_episodes / record: None = the env's T (``load_actor`` sets the trained T)
+    horizon: int | None = None
+    #: the training env config (``load_actor`` sets it; ``fh-gym hallucinate --agent`` runs on it)
+    env_config: dict[str, Any] | None = None
 
     def __init__(self, policy: EpisodePolicy, restorer: nn.Module | None, action: dict[str, Any], name: str,
                  deterministic: bool = True) -> None:

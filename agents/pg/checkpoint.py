@@ -4,7 +4,7 @@
 
     {"format": "fh-gym/agent-v1", "algo": "attention_fh", "name": ..., "policy": {"arch", "state_dict"},
      "restorer": <restorers network checkpoint dict>, "env": {"env_id", "image_size", "scale", "horizon",
-     "action"}, "config": {...hyperparameters...}, "meta": {"updates", "env_steps", ...}}
+     "action", "config"}, "config": {...hyperparameters...}, "meta": {"updates", "env_steps", ...}}
 
 Only tensors, dicts, lists, str, int, float, bool and None: it loads with ``torch.load(weights_only=True)``
 (``restorers.checkpoint.safe_load``). ``agents.registry.load_agent`` dispatches on ``algo``.
@@ -12,6 +12,7 @@ Only tensors, dicts, lists, str, int, float, bool and None: it loads with ``torc
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,9 +28,11 @@ AGENT_FORMAT = "fh-gym/agent-v1"
 
 
 def env_record(engine: Any, env_id: str) -> dict[str, Any]:
-    """What a loaded actor checks against the env it is run on."""
+    """What a loaded actor checks against the env it is run on, and the full training env config
+    (``fh-gym hallucinate --agent`` runs on it; a JSON round trip keeps it ``weights_only``-loadable)."""
     return {"env_id": env_id, "image_size": int(engine.image_size), "scale": int(engine.scale),
-            "horizon": int(engine.horizon), "action": dict(engine.config["action"])}
+            "horizon": int(engine.horizon), "action": dict(engine.config["action"]),
+            "config": json.loads(json.dumps(engine.config))}
 
 
 def save_agent(path: str | os.PathLike, *, algo: str, policy: EpisodePolicy, restorer: nn.Module,
@@ -93,5 +96,7 @@ def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", determin
     actor = PolicyActor(load_policy(data, device), load_restorer(data, device), data["env"]["action"],
                         name=str(data["meta"].get("name", algo)), deterministic=deterministic)
     actor.env_record = dict(data["env"])
-    actor.checkpoint_meta = dict(data["meta"])
+    actor.env_config = dict(data["env"]["config"])  # what hallucinate runs on (as the SB3 actors)
+    actor.horizon = int(data["env"]["horizon"])  # the T it was trained for (as the SB3 actors)
+    actor.meta = dict(data["meta"])
     return actor
