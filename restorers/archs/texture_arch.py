@@ -29,15 +29,23 @@ class GaborTextureFeatures(nn.Module):
     its Gram matrix captures the energy in each band and orientation and their correlations. It is the
     default feature network of the IPFH texture reward until a trained identity network is configured.
 
+    The responses are multiplied by ``gain``: the Gram distance grows with the fourth power of the
+    feature scale, and with ``gain=200`` the texture distance between bicubic x8 and HR faces is of the
+    order of their MSE (3e-3 vs 4e-3 on LFW faces in [0, 1]), so the reward's default weights of 1 mix
+    comparable terms.
+
     Args:
         orientations: Number of orientations in [0, pi).
         wavelengths: Wavelengths in HR pixels, one band each (sigma = 0.56 * wavelength, ~1 octave).
+        gain: Multiplier of the responses.
     """
 
     kind = "aux"
 
-    def __init__(self, orientations: int = 4, wavelengths: tuple[float, ...] | list[float] = (3.0, 6.0)) -> None:
+    def __init__(self, orientations: int = 4, wavelengths: tuple[float, ...] | list[float] = (3.0, 6.0),
+                 gain: float = 200.0) -> None:
         super().__init__()
+        self.gain = float(gain)
         self.orientations = int(orientations)
         self.wavelengths = tuple(float(w) for w in wavelengths)
         size = 2 * math.ceil(1.7 * max(self.wavelengths)) + 1
@@ -59,4 +67,4 @@ class GaborTextureFeatures(nn.Module):
         y = (images * self.luma).sum(dim=1, keepdim=True)
         pad = self.kernels.shape[-1] // 2
         mode = "reflect" if min(y.shape[-2:]) > pad else "replicate"
-        return F.conv2d(F.pad(y, (pad, pad, pad, pad), mode=mode), self.kernels)
+        return F.conv2d(F.pad(y, (pad, pad, pad, pad), mode=mode), self.kernels) * self.gain
