@@ -96,11 +96,15 @@ def test_yaml_defaults_are_complete_for_every_env():
     assert "lstm_hidden_size" in SPECS["recurrent_ppo"].defaults("FaceRepair-Dense-x8-v0")["policy_kwargs"]
 
 
-def test_learning_rate_schedules_from_yaml_strings(tmp_path):
-    ctx = tiny_context(tmp_path, "ppo", learning_rate="lin_1e-3")
+def test_learning_rate_schedules_from_yaml_strings_survive_saving(tmp_path):
+    ctx = tiny_context(tmp_path, "ppo", learning_rate="lin_1e-3", clip_range="lin_0.2")
     env, _ = make_vec_env(ctx, ctx.algo_config)
     model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config)
     assert model.lr_schedule(1.0) == pytest.approx(1e-3) and model.lr_schedule(0.5) == pytest.approx(5e-4)
+    meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
+            "seed": 0}
+    loaded = load_agent(save_agent(model, tmp_path / "lin.zip", meta)).model
+    assert loaded.lr_schedule(0.5) == pytest.approx(5e-4) and loaded.clip_range(0.5) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("encoder", ["small", "attention_fh"])

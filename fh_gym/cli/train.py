@@ -65,6 +65,7 @@ def write_run_record(run_dir: Path, record: dict[str, Any]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=run_dir)
     with os.fdopen(fd, "w") as fh:
         json.dump(record, fh, indent=2, default=str)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600
     os.replace(tmp, run_dir / RUN_RECORD)
     return run_dir / RUN_RECORD
 
