@@ -46,6 +46,7 @@ def test_train_save_load_predicts_the_same(tmp_path, algo):
     assert actor.model.num_timesteps == 64
     for (name, mine), (_, theirs) in zip(model.policy.state_dict().items(), actor.model.policy.state_dict().items()):
         assert torch.equal(mine, theirs), name
+    assert type(actor.model.policy.optimizer) is type(model.policy.optimizer)  # A2C: RMSprop, not Adam
 
     engine = RepairEngine(ctx.env_config, 3)
     engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0, 1, 2]})

@@ -129,3 +129,19 @@ def test_finetune_settings_validation():
     assert finetune_settings(None) is None and finetune_settings(True)["lr"] == 1e-4
     with pytest.raises(ConfigError, match="valid: lr, every, grad_clip"):
         finetune_settings({"learning_rate": 1e-3})
+
+
+def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
+    from sb3_helpers import tiny_context
+
+    from agents.registry import get_algo
+    from agents.sb3.checkpoint import read_member
+
+    def ret_count() -> float:
+        return json.loads(read_member(tmp_path / "checkpoints" / "last.zip", "vecnormalize.json"))["ret_rms"]["count"]
+
+    algo = get_algo("a2c")  # its RMSprop optimiser state must come back as RMSprop
+    assert algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=64))["num_timesteps"] == 64
+    assert ret_count() == pytest.approx(64, abs=1e-3)  # IPFH normalises returns (normalize: true)
+    result = algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=128, resume=True))
+    assert result["num_timesteps"] == 128 and ret_count() == pytest.approx(128, abs=1e-3)
