@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from fh_gym import __version__
-from fh_gym.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator
+from fh_gym.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator, verify
 from fh_gym.config import ConfigError
 
-COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench)
+COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,12 +89,15 @@ def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bo
         torch.manual_seed(seed + rank)
         sampler = PairSampler(data, config["degradation"], seed=(seed << 8) + rank, device=device,
                               min_images_per_identity=config["min_images_per_identity"])
-        val = PairSampler({**config["data"], "split": "val"}, config["degradation"], seed=seed, device=device)
+        # Same people filter as training, so identity recipes get same-person validation pairs.
+        val = PairSampler({**config["data"], "split": "val"}, config["degradation"], seed=seed, device=device,
+                          min_images_per_identity=config["min_images_per_identity"])
         ctx = RecipeContext(config=config, out_dir=out_dir, train_batch=sampler,
                             val_batch=val.fixed(config["val_size"]), num_identities=sampler.num_identities,
                             scale=sampler.scale,
                             image_size=sampler.dataset.image_size, device=device, resume=resume,
-                            progress=progress and rank == 0, rank=rank, world_size=world)
+                            progress=progress and rank == 0, rank=rank, world_size=world,
+                            extras={"class_names": sampler.class_names})
         return recipe.fn(ctx)
     finally:
         if world > 1 and torch.distributed.is_initialized():

@@ -137,8 +137,10 @@ class IPFHReward(Reward):
         lr_domain: ``"resize"`` (antialiased bicubic; IPFH Table X "down-sampling") or a network block
             such as ``{type: IPFHDualDownsampler, checkpoint: ...}`` (the paper's conv downsampler).
         texture_features: Network block giving the feature maps phi for the Gram matrices. The default
-            is a fixed Gabor filter bank; the trained identity network is the paper's choice.
-        identity_net: Identity network block for ``L_f``/``L_id`` (``None``: long-term is ``L_v`` only).
+            is a fixed Gabor filter bank; the trained identity network is the paper's choice:
+            ``{type: CNNR, checkpoint: path, layer: res1}`` (see :mod:`fh_gym.engine.identity`).
+        identity_net: Identity network block for ``L_f``/``L_id`` (``None``: long-term is ``L_v`` only), e.g.
+            ``{type: CNNR, checkpoint: path, margin: 1.5}`` (:class:`fh_gym.engine.identity.IdentityTerms`).
     """
 
     name = "ipfh"
@@ -162,13 +164,14 @@ class IPFHReward(Reward):
         self._identity = None
 
     def setup(self, engine: RepairEngine) -> None:
+        from fh_gym.engine.identity import build_texture_features
         from fh_gym.engine.texture import GramTexture
 
         if self.lr_domain != "resize":
             if not isinstance(self.lr_domain, Mapping):
                 raise ConfigError(f"reward.lr_domain must be 'resize' or a network block, got {self.lr_domain!r}")
             self._down = engine.build_scaled_network(self.lr_domain, kind="aux").eval()
-        self._phi = GramTexture(engine.build_scaled_network(self.texture_block, kind="aux").eval())
+        self._phi = GramTexture(build_texture_features(engine, self.texture_block))
         if self.identity_block is not None:
             from fh_gym.engine.identity import IdentityTerms
 
@@ -206,6 +209,8 @@ class IPFHReward(Reward):
         return losses
 
     def reset(self, engine: RepairEngine, faces: Tensor) -> None:
+        if self._identity is not None:
+            self._identity.reset(faces)  # caches phi(y) and the class labels of the new faces
         if self.form == "delta":
             with torch.no_grad():
                 for name, value in self._long_term(engine, faces, engine.start[faces]).items():

@@ -49,6 +49,8 @@ class PairSampler:
         people, labels = np.unique(dataset.identities, return_inverse=True)
         self.labels = torch.from_numpy(labels.astype(np.int64))
         self.num_identities = len(people)
+        #: the person name of each class label (identity checkpoints store it to map people to classes)
+        self.class_names = [dataset.identity_names[i] for i in people]
 
     def batch(self, indices: np.ndarray, rng: np.random.Generator) -> PairBatch:
         hr = self.dataset.hr_float(indices, self.device)

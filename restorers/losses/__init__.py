@@ -3,10 +3,19 @@
 * :mod:`~restorers.losses.ssim` — differentiable SSIM, ``1 - SSIM`` and C-SRIP's multi-scale SSIM loss;
 * :mod:`~restorers.losses.texture` — Gram-matrix texture distance (IPFH);
 * :mod:`~restorers.losses.adversarial` — standard GAN losses (SRGAN, OFHNet);
-* :mod:`~restorers.losses.landmark` — landmark regression and OFHNet's semantic structure loss.
+* :mod:`~restorers.losses.landmark` — landmark regression and OFHNet's semantic structure loss;
+* :mod:`~restorers.losses.identity` — A-softmax (SphereFace), SICNN super-identity loss, IPFH feature loss.
 """
 
 from restorers.losses.adversarial import discriminator_loss, generator_adversarial_loss, set_requires_grad
+from restorers.losses.identity import (
+    a_softmax_logits,
+    a_softmax_loss,
+    angular_margin_psi,
+    cosine_similarity,
+    feature_distance,
+    super_identity_loss,
+)
 from restorers.losses.landmark import landmark_regression_loss, semantic_structure_loss
 from restorers.losses.ssim import SSIMLoss, multiscale_ssim_loss, ssim, ssim_loss, ssim_map
 from restorers.losses.texture import GramTexture
@@ -14,7 +23,12 @@ from restorers.losses.texture import GramTexture
 __all__ = [
     "GramTexture",
     "SSIMLoss",
+    "a_softmax_logits",
+    "a_softmax_loss",
+    "angular_margin_psi",
+    "cosine_similarity",
     "discriminator_loss",
+    "feature_distance",
     "generator_adversarial_loss",
     "landmark_regression_loss",
     "multiscale_ssim_loss",
@@ -23,4 +37,5 @@ __all__ = [
     "ssim",
     "ssim_loss",
     "ssim_map",
+    "super_identity_loss",
 ]

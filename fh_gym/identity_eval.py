@@ -1,0 +1,168 @@
+"""Identity evaluation: SICNN identity similarity and LFW-pairs face verification of hallucinated faces.
+
+* :func:`identity_similarity` — cosine of identity features of SR vs HR (SICNN Sec. 4.2 "identity recovery",
+  IPFH Eq. 19), the ``identity`` column of ``fh-gym compare --identity-net``.
+* :func:`parse_lfw_pairs` — LFW view-2 pairs (``Name i j`` same person, ``Name1 i Name2 j`` different), with
+  their folds; :func:`verify_pairs` — the standard 10-fold verification protocol on HR faces, bicubic
+  upsampling and any generator's outputs (``fh-gym verify``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fh_gym.data.base import FaceDataset
+from restorers.losses.identity import cosine_similarity
+from restorers.training.verification import VerificationResult, kfold_verification
+
+
+@torch.no_grad()
+def identity_features(net: nn.Module, images: Tensor, batch_size: int = 64) -> Tensor:
+    """(N, D) identity features of (N, 3, H, W) images in [0, 1], computed in chunks in eval mode."""
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([net(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    finally:
+        net.train(was_training)
+
+
+@torch.no_grad()
+def identity_similarity(sr: Tensor, hr: Tensor, net: nn.Module) -> Tensor:
+    """(B,) cosine similarity of the identity features of hallucinated faces ``sr`` and their truth ``hr``
+    (both (B, 3, H, W) in [0, 1]; ``sr`` is clamped) — SICNN's identity-recovery score."""
+    if sr.shape != hr.shape:
+        raise ValueError(f"SR and HR batches must have the same shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
+    device = next(net.parameters()).device
+    return cosine_similarity(identity_features(net, sr.clamp(0, 1).to(device)),
+                             identity_features(net, hr.to(device))).cpu()
+
+
+@dataclass(frozen=True)
+class LFWPair:
+    """One verification pair: image ``index1`` of ``name1`` and image ``index2`` of ``name2`` (1-based, as
+    LFW numbers them), in fold ``fold``."""
+
+    name1: str
+    index1: int
+    name2: str
+    index2: int
+    fold: int
+
+    @property
+    def same(self) -> bool:
+        return self.name1 == self.name2
+
+    @staticmethod
+    def image_name(name: str, index: int) -> str:
+        """The LFW file of image ``index`` of ``name``, relative to the root (``Name/Name_0003.jpg``)."""
+        return f"{name}/{name}_{index:04d}.jpg"
+
+
+def parse_lfw_pairs(path: str | os.PathLike) -> list[LFWPair]:
+    """Read an LFW pairs file (``pairs.txt`` of view 2, or a restriction of it).
+
+    Lines are whitespace-separated ``Name i j`` (same person) or ``Name1 i Name2 j`` (different people). An
+    optional header of integers (the official ``10 300``: folds and pairs per kind per fold) is skipped.
+    Folds: with a header and the full pair count, consecutive blocks of ``2 x 300``; otherwise (restricted
+    files keep the official order: each fold's same pairs, then its different pairs) a new fold starts where
+    a same pair follows a different pair.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        ValueError: For a malformed line (the message names the line number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"LFW pairs file not found: {path}")
+    header: list[int] | None = None
+    rows: list[tuple[str, int, str, int]] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if not rows and header is None and all(t.isdigit() for t in tokens):
+            header = [int(t) for t in tokens]
+            continue
+        try:
+            if len(tokens) == 3:
+                rows.append((tokens[0], int(tokens[1]), tokens[0], int(tokens[2])))
+            elif len(tokens) == 4:
+                rows.append((tokens[0], int(tokens[1]), tokens[2], int(tokens[3])))
+            else:
+                raise ValueError(f"{len(tokens)} fields")
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: expected 'Name i j' or 'Name1 i Name2 j', got {line!r} "
+                             f"({exc})") from exc
+    if not rows:
+        raise ValueError(f"{path} holds no pairs")
+    if header is not None and len(header) == 2 and len(rows) == header[0] * 2 * header[1]:
+        folds = [i // (2 * header[1]) for i in range(len(rows))]
+    else:
+        folds, fold, previous_same = [], 0, True
+        for name1, _, name2, _ in rows:
+            same = name1 == name2
+            if same and not previous_same:
+                fold += 1
+            folds.append(fold)
+            previous_same = same
+    return [LFWPair(n1, i1, n2, i2, f) for (n1, i1, n2, i2), f in zip(rows, folds)]
+
+
+def restrict_pairs(pairs: Sequence[LFWPair], excluded_people: set[str]) -> list[LFWPair]:
+    """The pairs whose two people are both outside ``excluded_people`` (e.g. the identity net's classes)."""
+    return [p for p in pairs if p.name1 not in excluded_people and p.name2 not in excluded_people]
+
+
+def pair_images(pairs: Sequence[LFWPair], dataset: FaceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                        list[LFWPair]]:
+    """Dataset indices of the pairs' images.
+
+    Returns:
+        ``(unique, first, second, found)``: the sorted unique dataset indices needed, and for each pair whose
+        two images are in the dataset, the positions of its images in ``unique``; ``found`` are those pairs.
+    """
+    where = {name: i for i, name in enumerate(dataset.names)}
+    found = [p for p in pairs if LFWPair.image_name(p.name1, p.index1) in where
+             and LFWPair.image_name(p.name2, p.index2) in where]
+    first = np.array([where[LFWPair.image_name(p.name1, p.index1)] for p in found], dtype=np.int64)
+    second = np.array([where[LFWPair.image_name(p.name2, p.index2)] for p in found], dtype=np.int64)
+    unique, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
+    return unique, inverse[: len(found)], inverse[len(found):], found
+
+
+#: ``fn(hr_batch) -> images`` producing the faces to verify from HR faces (identity, bicubic of the LR, a generator)
+FaceSource = Callable[[Tensor], Tensor]
+
+
+@torch.no_grad()
+def verify_pairs(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair], sources: Mapping[str, FaceSource],
+                 batch_size: int = 64, device: torch.device | str = "cpu") -> dict[str, VerificationResult]:
+    """10-fold verification accuracy of each face source on ``pairs``.
+
+    Each source maps a batch of HR faces (B, 3, H, W) in [0, 1] to the faces whose identity features are
+    compared (HR itself, bicubic upsampling of their LR version, a generator's output...). Pairs whose images
+    are not in ``dataset`` are left out.
+    """
+    unique, first, second, found = pair_images(pairs, dataset)
+    if not found:
+        raise ValueError("none of the pairs' images is in the dataset (check the LFW root and the pairs file)")
+    same = np.array([p.same for p in found])
+    folds = np.array([p.fold for p in found])
+    results = {}
+    for name, source in sources.items():
+        chunks = []
+        for lo in range(0, len(unique), batch_size):
+            hr = dataset.hr_float(unique[lo:lo + batch_size], device)
+            chunks.append(identity_features(net, source(hr).clamp(0, 1)))
+        features = torch.cat(chunks)
+        scores = cosine_similarity(features[first], features[second]).cpu().numpy()
+        results[name] = kfold_verification(scores, same, folds if len(np.unique(folds)) >= 2 else 10)
+    return results

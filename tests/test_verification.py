@@ -1,0 +1,181 @@
+"""Verification metrics (ROC AUC, k-fold thresholds), LFW pairs parsing and the ``fh-gym verify`` command."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fh_gym.cli.main import main
+from fh_gym.data.base import FaceDataset
+from fh_gym.identity_eval import LFWPair, identity_similarity, parse_lfw_pairs, restrict_pairs, verify_pairs
+from restorers import save_network
+from restorers.archs.sicnn_arch import CNNR
+from restorers.checkpoint import remember_config
+from restorers.training.verification import batch_pairs, best_threshold, kfold_verification, roc_auc
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def brute_force_auc(scores: np.ndarray, same: np.ndarray) -> float:
+    wins = [1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(scores[same], scores[~same])]
+    return float(np.mean(wins))
+
+
+def test_roc_auc_against_brute_force_and_edge_cases():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(60), 1)  # many ties
+    same = rng.random(60) < 0.4
+    assert roc_auc(scores, same) == pytest.approx(brute_force_auc(scores, same))
+    assert roc_auc(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == 1.0
+    assert roc_auc(np.array([0.1, 0.9]), np.array([True, False])) == 0.0
+    assert np.isnan(roc_auc(np.array([0.1, 0.9]), np.array([True, True])))
+
+
+def test_best_threshold_maximises_accuracy():
+    scores = np.array([0.9, 0.7, 0.4, 0.6, 0.2, 0.1])
+    same = np.array([True, True, True, False, False, False])
+    t = best_threshold(scores, same)
+    # One error (0.4 or 0.6) is unavoidable; of the equally good splits the smallest midpoint is kept.
+    assert t == pytest.approx(0.3)
+    assert np.mean((scores >= t) == same) == pytest.approx(5 / 6)
+
+
+def test_kfold_verification_known_answer():
+    # 10 folds x (10 same + 10 different). Same pairs score 0.8 except one per fold at 0.1; different
+    # pairs score 0.2. Any threshold in (0.2, 0.8] is best, so every fold scores 19/20 = 95%.
+    scores, same, folds = [], [], []
+    for fold in range(10):
+        scores += [0.8] * 9 + [0.1] + [0.2] * 10
+        same += [True] * 10 + [False] * 10
+        folds += [fold] * 20
+    result = kfold_verification(np.array(scores), np.array(same), np.array(folds))
+    assert result.accuracy == pytest.approx(0.95)
+    assert result.std == pytest.approx(0.0)
+    assert result.pairs == 200 and result.positives == 100
+    assert np.all((result.thresholds > 0.2) & (result.thresholds <= 0.8))
+    assert result.auc == pytest.approx(0.9)  # the 10 low same pairs lose to all 100 different pairs
+    contiguous = kfold_verification(np.array(scores), np.array(same), 10)
+    assert contiguous.accuracy == pytest.approx(0.95)
+
+
+def test_batch_pairs_balances_and_finds_all_positives():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    first, second, same = batch_pairs(labels)
+    assert same.sum() == 4 and (~same).sum() == 4
+    assert np.all((labels[first] == labels[second]) == same)
+    _, _, all_same = batch_pairs(labels, max_negatives_per_positive=None)
+    assert len(all_same) == 15
+
+
+# ----------------------------------------------------------------------------- LFW pairs
+
+
+def test_parse_pairs_with_header_and_folds(tmp_path):
+    lines = ["2\t1", "A\t1\t2", "A\t1\tB\t1", "C\t2\t3", "B\t1\tC\t1"]
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n".join(lines) + "\n")
+    pairs = parse_lfw_pairs(path)
+    assert pairs == [LFWPair("A", 1, "A", 2, 0), LFWPair("A", 1, "B", 1, 0), LFWPair("C", 2, "C", 3, 1),
+                     LFWPair("B", 1, "C", 1, 1)]
+    assert [p.same for p in pairs] == [True, False, True, False]
+    assert LFWPair.image_name("A", 7) == "A/A_0007.jpg"
+    # Without a header (restricted file), folds start where a same pair follows a different pair.
+    path.write_text("\n".join([*lines[1:], "D 1 2", "E 1 3"]) + "\n")
+    assert [p.fold for p in parse_lfw_pairs(path)] == [0, 0, 1, 1, 2, 2]
+    assert restrict_pairs(pairs, {"B"}) == [pairs[0], pairs[2]]
+    path.write_text("A 1 2\nA 1 B\n")
+    with pytest.raises(ValueError, match=r"pairs.txt:2: expected"):
+        parse_lfw_pairs(path)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        parse_lfw_pairs(tmp_path / "missing.txt")
+
+
+def test_real_lfw_pairs_file(shared_data):
+    path = shared_data / "lfw_pairs.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    pairs = parse_lfw_pairs(path)
+    assert len(pairs) > 5000
+    folds = np.array([p.fold for p in pairs])
+    same = np.array([p.same for p in pairs])
+    assert sorted(set(folds.tolist())) == list(range(10))  # LFW view 2 has 10 folds
+    for fold in range(10):
+        assert 200 < same[folds == fold].sum() <= 300 and 200 < (~same[folds == fold]).sum() <= 300
+    root = shared_data / "lfw-deepfunneled"
+    for pair in pairs[:: len(pairs) // 20]:
+        assert (root / LFWPair.image_name(pair.name1, pair.index1)).is_file()
+        assert (root / LFWPair.image_name(pair.name2, pair.index2)).is_file()
+
+
+# ----------------------------------------------------------------------------- verification of faces
+
+
+class MeanColour(nn.Module):
+    """A perfect 'identity network' for the toy faces below: the mean colour is the person."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3)) - 0.5
+
+
+def toy_dataset() -> FaceDataset:
+    colours = {"A": (250, 40, 40), "B": (40, 250, 40), "C": (40, 40, 250)}
+    images, identities, names = [], [], []
+    for person, (name, colour) in enumerate(colours.items()):
+        for i in range(1, 4):
+            image = torch.tensor(colour, dtype=torch.uint8).view(3, 1, 1).expand(3, 16, 16).clone()
+            image[:, :2, :2] = 0  # not quite uniform
+            images.append(image)
+            identities.append(person)
+            names.append(LFWPair.image_name(name, i))
+    return FaceDataset(images=torch.stack(images), identities=np.array(identities), identity_names=list(colours),
+                       names=names)
+
+
+def test_verify_pairs_on_a_toy_with_a_known_answer():
+    dataset = toy_dataset()
+    pairs = [LFWPair("A", 1, "A", 2, 0), LFWPair("A", 1, "B", 1, 0), LFWPair("B", 2, "B", 3, 1),
+             LFWPair("B", 1, "C", 1, 1), LFWPair("C", 1, "C", 3, 2), LFWPair("C", 2, "A", 3, 2),
+             LFWPair("Z", 1, "Z", 2, 2)]  # Z has no images: left out
+    sources = {"HR": lambda hr: hr, "grey": lambda hr: hr.mean(dim=1, keepdim=True).expand_as(hr)}
+    results = verify_pairs(MeanColour(), dataset, pairs, sources)
+    assert results["HR"].pairs == 6 and results["HR"].positives == 3
+    assert results["HR"].accuracy == 1.0 and results["HR"].auc == 1.0
+    # All grey faces have the same features: nothing to tell apart, chance level.
+    assert results["grey"].auc == 0.5 and results["grey"].accuracy == pytest.approx(0.5)
+
+
+def test_identity_similarity_is_one_for_identical_faces():
+    net = CNNR(width=2, feature_dim=8, blocks=[1, 1, 1, 1])
+    hr = torch.rand(3, 3, 128, 128)
+    torch.testing.assert_close(identity_similarity(hr, hr, net), torch.ones(3))
+    with pytest.raises(ValueError, match="same shape"):
+        identity_similarity(hr[:2], hr, net)
+
+
+@pytest.mark.lfw
+def test_verify_command_on_lfw(shared_data, tmp_path, capsys):
+    if not (shared_data / "lfw_pairs.txt").is_file():
+        pytest.skip("lfw_pairs.txt not found")
+    torch.manual_seed(0)
+    net = remember_config(CNNR(width=2, feature_dim=8, blocks=[1, 1, 1, 1], num_classes=2),
+                          {"type": "CNNR", "width": 2, "feature_dim": 8, "blocks": [1, 1, 1, 1], "num_classes": 2})
+    first = parse_lfw_pairs(shared_data / "lfw_pairs.txt")[0]
+    checkpoint = save_network(net, tmp_path / "id.pt", meta={"class_names": [first.name1, "Nobody"]})
+    code = main(["verify", "--identity-net", str(checkpoint), "--max-pairs", "40"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| HR |" in out and "| bicubic x8 |" in out
+    assert "40 of" in out and "left out: a person the identity net was trained on" in out
