@@ -188,3 +188,21 @@ def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path
     cv2.imwrite(str(folder / "face.png"), np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
     assert main(["hallucinate", str(folder), "--agent", str(run_dir / "agent.pt"), "--out", str(tmp_path / "sr")]) == 0
     assert cv2.imread(str(tmp_path / "sr" / "face.png")).shape == (64, 64, 3)
+
+
+def test_train_cli_trains_and_resumes(tmp_path):
+    from fh_gym.cli.main import main
+
+    env_flags = ["--env", "FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "data.image_size=64",
+                 "--set", "data.identities=24", "--set", "data.images_per_identity=3", "--set", "horizon=3",
+                 "--set", "action.positions=4"]
+    algo_flags = ["--set-algo", "batch_size=2", "--set-algo", "policy.feature_dim=8", "--set-algo", "variant=fixed_box",
+                  "--set-algo", "action={type: box, positions: 4, ratios: [1.0], scales: [1.0]}"]
+    assert main(["train", "--algo", ALGO, *env_flags, *algo_flags, "--timesteps", "6", "--eval-every", "6",
+                 "--eval-faces", "2", "--out", str(tmp_path), "--quiet"]) == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert safe_load(run_dir / "last.pt")["step"] == 1
+    assert main(["train", "--resume", str(run_dir), "--timesteps", "12", "--quiet"]) == 0
+    assert safe_load(run_dir / "last.pt")["step"] == 2
+    assert list(load_agent(run_dir / "agent.pt").policy.spec.sizes) == [4, 4, 1, 1]
+    assert main(["train", "--algo", ALGO, *env_flags, "--set-algo", "lr_policy=1", "--out", str(tmp_path)]) == 2

@@ -89,3 +89,21 @@ def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients():
     assert engine.restorer.fuse[-1].weight.grad.abs().sum() > 0
     engine.restorer.zero_grad()
     assert trainer.end_episode(engine, faces)["losses/restorer_image"] > 0
+
+
+def test_image_loss_with_an_identity_net_has_identity_gradients():
+    from agents.ipfh.losses import IPFHLosses
+
+    engine = RepairEngine(env_config(ALGO), 2)
+    faces = engine.all_faces()
+    engine.reset(faces, np.random.default_rng(0))
+    block = {"type": "CNNR", "width": 4, "feature_dim": 8, "blocks": [1, 1, 1, 1], "num_classes": 3,
+             "input_height": 64, "input_width": 64}
+    losses = IPFHLosses(engine, identity_net=block, texture_features={**block, "layer": "res1"})
+    losses.start_episode(faces)
+    images = engine.current.clone().requires_grad_(True)
+    terms = losses.image(images, engine.hr, engine.lr, faces)
+    assert set(terms) == {"mse", "texture", "lr_mse", "feature", "identity"}
+    (terms["feature"] + terms["identity"]).backward()
+    assert images.grad.abs().sum() > 0
+    assert all(p.grad is None for p in losses.identity.net.parameters())  # the identity net stays fixed

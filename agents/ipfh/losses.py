@@ -5,7 +5,9 @@
   over the repaired box only.
 * Image loss ``L_im`` (Eq. 17): whole-image MSE + Gram texture against the HR truth, MSE in the LR domain
   (the hallucinated face brought down vs the LR input: the paper's dual-domain consistency), plus the
-  identity-feature distance ``L_f`` and identity loss ``L_id`` when an identity network is configured.
+  identity-feature distance ``L_f`` and identity loss ``L_id`` (A-softmax for people the identity net was
+  trained on, else cosine distance) when an identity network is configured, as the env's reward
+  (:class:`fh_gym.engine.identity.IdentityTerms`, whose truth features and labels are reused).
 
 The texture features (``phi``) and the LR-domain mapping are the same choices as the env's ``ipfh``
 reward: a fixed Gabor bank by default (the paper uses SphereFace features) and antialiased bicubic
@@ -42,7 +44,8 @@ class IPFHLosses:
 
     Args:
         engine: The training engine (its scale, device and network builder).
-        texture_features: Network block for phi (default: ``{type: GaborTextureFeatures}``).
+        texture_features: Network block for phi (default: ``{type: GaborTextureFeatures}``; ``{type: CNNR,
+            checkpoint: ..., layer: res1}`` takes the identity network's maps, as the paper).
         lr_domain: ``"resize"`` or a network block mapping HR to LR.
         identity_net: Identity network block for ``L_f`` / ``L_id`` (None: no identity terms).
     """
@@ -50,8 +53,10 @@ class IPFHLosses:
     def __init__(self, engine: RepairEngine, texture_features: Mapping[str, Any] | None = None,
                  lr_domain: str | Mapping[str, Any] = "resize", identity_net: Mapping[str, Any] | None = None) -> None:
         self.scale = engine.scale
+        from fh_gym.engine.identity import IdentityTerms, build_texture_features
+
         block = dict(texture_features or {"type": "GaborTextureFeatures"})
-        self.phi = GramTexture(_frozen(engine.build_scaled_network(block, kind="aux")))
+        self.phi = GramTexture(_frozen(build_texture_features(engine, block)))
         self.down = None
         if lr_domain != "resize":
             if not isinstance(lr_domain, Mapping):
@@ -59,12 +64,28 @@ class IPFHLosses:
             self.down = _frozen(engine.build_scaled_network(lr_domain, kind="aux"))
         self.identity = None
         if identity_net is not None:
-            try:
-                from fh_gym.engine.identity import IdentityTerms
-            except ImportError as exc:
-                raise ConfigError("restorer_loss.identity_net needs fh_gym.engine.identity (the env's identity "
-                                  "terms), which this checkout does not have") from exc
             self.identity = IdentityTerms(engine, identity_net)
+            _frozen(self.identity.net)
+
+    def start_episode(self, faces: Tensor) -> None:
+        """Cache the truth's identity features / labels of the new episodes' faces."""
+        if self.identity is not None:
+            self.identity.reset(faces)
+
+    def identity_losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
+        """IPFH Eqs. 13-14 *with* gradients to ``images`` (``IdentityTerms.losses`` is a no-grad reward):
+        feature distance, and the A-softmax loss for people the identity net knows (else cosine distance)."""
+        from restorers.losses.identity import a_softmax_loss, cosine_similarity, feature_distance
+
+        terms = self.identity
+        features = terms.net(images)
+        truth, labels = terms.truth_features[faces], terms.labels[faces]
+        identity = 1.0 - cosine_similarity(features, truth)
+        known = labels >= 0
+        if terms.head is not None and bool(known.any()):
+            soft = a_softmax_loss(features, terms.head.weight, labels.clamp(min=0), terms.margin, 0.0, "none")
+            identity = torch.where(known, soft, identity)
+        return {"feature": feature_distance(features, truth).mean(), "identity": identity.mean()}
 
     def downsample(self, hr: Tensor) -> Tensor:
         return downsample_bicubic(hr, self.scale) if self.down is None else self.down(hr)
@@ -85,7 +106,7 @@ class IPFHLosses:
         out = {"mse": ((images - hr) ** 2).mean(), "texture": self.phi.distance(images, hr).mean(),
                "lr_mse": ((self.downsample(images) - lr) ** 2).mean()}
         if self.identity is not None:
-            out.update({k: v.mean() for k, v in self.identity.losses(images, faces).items()})
+            out.update(self.identity_losses(images, faces))
         return out
 
 

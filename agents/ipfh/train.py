@@ -70,6 +70,7 @@ class IPFHRestorerTrainer(RestorerTrainer):
 
     def start_episode(self, engine: RepairEngine, faces: torch.Tensor) -> None:
         self._steps = []
+        self.losses.start_episode(faces)
 
     def after_step(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:
         if self.image_loss:  # keep every step's inputs for the replay at T
