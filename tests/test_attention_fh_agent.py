@@ -206,3 +206,21 @@ def test_train_cli_trains_and_resumes(tmp_path):
     assert safe_load(run_dir / "last.pt")["step"] == 2
     assert list(load_agent(run_dir / "agent.pt").policy.spec.sizes) == [4, 4, 1, 1]
     assert main(["train", "--algo", ALGO, *env_flags, "--set-algo", "lr_policy=1", "--out", str(tmp_path)]) == 2
+
+
+def test_record_uses_the_agents_restorer(trained, tmp_path, monkeypatch):
+    from fh_gym.cli import record
+
+    run_dir, _ = trained
+    actor = load_agent(run_dir / "agent.pt")
+    seen = {}
+    import fh_gym.engine.core as core
+
+    class Spy(core.RepairEngine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen["restorer"] = self.restorer
+
+    monkeypatch.setattr(core, "RepairEngine", Spy)  # record_episodes imports it at call time
+    paths = record.record_episodes(env_config(ALGO, data={"split": "val"}), actor, 1, tmp_path / "videos")
+    assert paths and paths[0].is_file() and seen["restorer"] is actor.restorer
