@@ -14,8 +14,8 @@ import numpy as np
 from agents.evaluate import METRICS, EpisodeResults
 from fh_gym.metrics import format_mean_ci, mean_ci
 
-COLUMNS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y",
-           "identity": "ID cosine"}
+COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
+           "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine"}
 
 
 def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
@@ -23,19 +23,26 @@ def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
     if not results:
         raise ValueError("no results to compare")
     first = results[0]
-    rows = [_row("bicubic", 0, first.bicubic_metrics)]
+    bicubic = first.bicubic_metrics["psnr"]
+    if any(not np.array_equal(r.indices, first.indices) for r in results):
+        raise ValueError("results to compare must cover the same faces")
+    rows = [_row("bicubic", 0, first.bicubic_metrics, None)]
     start_psnr = first.start_metrics["psnr"]
-    if not np.allclose(start_psnr, first.bicubic_metrics["psnr"], atol=1e-6):
-        rows.append(_row("start (front-end)", 0, first.start_metrics))
-    rows.extend(_row(r.name, r.horizon, r.metrics) for r in results)
+    if not np.allclose(start_psnr, bicubic, atol=1e-6):
+        rows.append(_row("start (front-end)", 0, first.start_metrics, bicubic))
+    rows.extend(_row(r.name, r.horizon, r.metrics, bicubic) for r in results)
     return rows
 
 
-def _row(name: str, horizon: int, metrics: dict[str, np.ndarray]) -> dict[str, object]:
+def _row(name: str, horizon: int, metrics: dict[str, np.ndarray],
+         bicubic_psnr: np.ndarray | None) -> dict[str, object]:
     row: dict[str, object] = {"strategy": name, "T": horizon, "n": len(next(iter(metrics.values())))}
     for key in (*METRICS, "identity"):
         if key in metrics:
             row[key] = mean_ci(metrics[key])
+    if bicubic_psnr is not None:
+        # Paired over the same faces: far tighter than the spread of PSNR across faces.
+        row["gain"] = mean_ci(metrics["psnr"] - bicubic_psnr)
     return row
 
 
@@ -50,7 +57,7 @@ def to_markdown(rows: Sequence[dict[str, object]]) -> str:
                 cells.append("")
                 continue
             mean, hw = row[key]
-            cells.append(format_mean_ci(mean, hw, 2 if key.startswith("psnr") else 4))
+            cells.append(format_mean_ci(mean, hw, 2 if key in ("psnr", "psnr_y", "gain") else 4))
         lines.append(f"| {row['strategy']} | {row['T']} | {row['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -76,8 +83,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def plot(rows: Sequence[dict[str, object]], metric: str = "psnr") -> bytes:
-    """PNG bytes of a bar chart of ``metric`` with 95% CI error bars."""
+def plot(rows: Sequence[dict[str, object]], metric: str = "gain") -> bytes:
+    """PNG bytes of a bar chart of ``metric`` (default: paired PSNR gain over bicubic) with 95% CI bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,6 +97,8 @@ def plot(rows: Sequence[dict[str, object]], metric: str = "psnr") -> bytes:
     ax.bar(names, means, yerr=errors, capsize=4, color="#4c72b0")
     low = min(m - e for m, e in zip(means, errors, strict=True))
     high = max(m + e for m, e in zip(means, errors, strict=True))
+    if metric == "gain":
+        low, high = min(0.0, low), max(0.0, high)
     pad = 0.15 * (high - low) + 1e-3
     ax.set_ylim(low - pad, high + pad)
     ax.set_ylabel(COLUMNS[metric])
@@ -102,12 +111,28 @@ def plot(rows: Sequence[dict[str, object]], metric: str = "psnr") -> bytes:
     return buffer.getvalue()
 
 
-def write_report(rows: Sequence[dict[str, object]], out_dir: str | os.PathLike,
-                 stem: str = "compare") -> dict[str, Path]:
-    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.png`` atomically; returns their paths."""
+def per_face_csv(results: Sequence[EpisodeResults]) -> str:
+    """One line per (strategy, face): every metric, for paired re-analysis."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = list(results[0].metrics)
+    writer.writerow(["strategy", "T", "face_index", "bicubic_psnr", *keys])
+    for r in results:
+        for i, face in enumerate(r.indices):
+            writer.writerow([r.name, r.horizon, int(face), r.bicubic_metrics["psnr"][i],
+                             *(r.metrics[k][i] for k in keys)])
+    return buffer.getvalue()
+
+
+def write_report(rows: Sequence[dict[str, object]], out_dir: str | os.PathLike, stem: str = "compare",
+                 results: Sequence[EpisodeResults] | None = None) -> dict[str, Path]:
+    """Write ``<stem>.md``, ``.csv``, ``.png`` (and ``<stem>_per_face.csv`` given ``results``) atomically."""
     out = Path(out_dir)
     paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "png": out / f"{stem}.png"}
     _atomic_write(paths["md"], to_markdown(rows).encode())
     _atomic_write(paths["csv"], to_csv(rows).encode())
     _atomic_write(paths["png"], plot(rows))
+    if results is not None:
+        paths["per_face"] = out / f"{stem}_per_face.csv"
+        _atomic_write(paths["per_face"], per_face_csv(results).encode())
     return paths

@@ -108,11 +108,14 @@ def test_report_has_bicubic_row_and_ci_columns(tmp_path, active_restorer):
     assert mean == pytest.approx(float(np.mean(results[1].metrics["psnr"])))
     assert half_width > 0
     markdown = to_markdown(rows)
-    assert markdown.splitlines()[0].startswith("| strategy | T | n | PSNR (dB) | SSIM")
+    assert markdown.splitlines()[0].startswith("| strategy | T | n | PSNR (dB) | PSNR gain vs bicubic (dB, paired)")
+    gain_mean, _ = rows[2]["gain"]
+    assert gain_mean == pytest.approx(float(np.mean(results[1].metrics["psnr"] - results[1].bicubic_metrics["psnr"])))
     assert " ± " in markdown
     assert to_csv(rows).splitlines()[0].startswith("strategy,T,n,psnr_mean,psnr_ci95")
-    paths = write_report(rows, tmp_path)
+    paths = write_report(rows, tmp_path, results=results)
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths["per_face"].read_text().count("\n") == 1 + 2 * 5
 
 
 def test_face_sample_spreads_over_people():

@@ -98,7 +98,7 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
         results.append(run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset,
                                     batch_size=batch_size, seed=seed, extra_metrics=extra_metrics))
     rows = table_rows(results)
-    return rows, write_report(rows, out_dir)
+    return rows, write_report(rows, out_dir, results=results)
 
 
 def run(args: argparse.Namespace) -> int:
