@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,16 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = _parse_value(raw)
     return result
+
+
+def _parse_value(raw: str) -> Any:
+    """YAML scalar, except that ``1e-3`` is a float (YAML 1.1 reads exponents without a dot as strings)."""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip()):
+        return float(value)
+    return value
 
 
 def restorer_block(checkpoint: Path) -> dict[str, Any]:
