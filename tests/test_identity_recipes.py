@@ -92,7 +92,7 @@ def identity_checkpoint(sampler, tmp_path_factory) -> tuple[Path, dict]:
     """A tiny identity net over-fitted on one batch (shared by the sicnn and reward tests)."""
     out = tmp_path_factory.mktemp("identity")
     ctx = fixed_batch_context(sampler, "identity-net", out, {
-        "network": {**TINY_CNNR, "margin": 1.5}, "steps": 20, "lr": 0.1, "eval_every": 10}, batch=12)
+        "network": {**TINY_CNNR, "margin": 1.5}, "steps": 20, "lr": 1e-2, "eval_every": 10}, batch=12)
     summary = get_recipe("identity-net").fn(ctx)
     return Path(summary["identity_net"]), summary
 
