@@ -121,6 +121,14 @@ def restrict_pairs(pairs: Sequence[LFWPair], excluded_people: set[str]) -> list[
     return [p for p in pairs if p.name1 not in excluded_people and p.name2 not in excluded_people]
 
 
+def spread_subset(pairs: Sequence[LFWPair], count: int | None) -> list[LFWPair]:
+    """At most ``count`` pairs evenly spaced through ``pairs`` (the file lists each fold's same pairs before its
+    different pairs, so its first lines are all same-person pairs)."""
+    if count is None or count >= len(pairs):
+        return list(pairs)
+    return [pairs[int(i)] for i in np.linspace(0, len(pairs) - 1, max(int(count), 0)).round()]
+
+
 def pair_images(pairs: Sequence[LFWPair], dataset: FaceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                         list[LFWPair]]:
     """Dataset indices of the pairs' images.

@@ -205,3 +205,16 @@ def test_torchrun_two_ranks_gloo(tmp_path):
     assert adam_steps(checkpoint) == {4.0}
     generator = load_network(out / "generator.pt", kind="generator")
     assert all(not k.startswith("module.") for k in generator.state_dict())  # unwrapped weights
+
+
+def test_batchnorm_recalibration_replaces_stale_statistics():
+    from restorers.training.identity_training import recalibrate_batchnorm
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).eval()
+    net[1].running_mean.fill_(100.0)
+    batches = [torch.randn(8, 3) for _ in range(3)]
+    recalibrate_batchnorm(net, batches)
+    with torch.no_grad():
+        features = net[0](torch.cat(batches))
+    torch.testing.assert_close(net[1].running_mean, features.mean(dim=0), atol=1e-5, rtol=1e-5)
+    assert not net.training and net[1].momentum == 0.1

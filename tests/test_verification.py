@@ -11,7 +11,14 @@ from torch import nn
 
 from fh_gym.cli.main import main
 from fh_gym.data.base import FaceDataset
-from fh_gym.identity_eval import LFWPair, identity_similarity, parse_lfw_pairs, restrict_pairs, verify_pairs
+from fh_gym.identity_eval import (
+    LFWPair,
+    identity_similarity,
+    parse_lfw_pairs,
+    restrict_pairs,
+    spread_subset,
+    verify_pairs,
+)
 from restorers import save_network
 from restorers.archs.sicnn_arch import CNNR
 from restorers.checkpoint import remember_config
@@ -96,6 +103,7 @@ def test_parse_pairs_with_header_and_folds(tmp_path):
     path.write_text("\n".join([*lines[1:], "D 1 2", "E 1 3"]) + "\n")
     assert [p.fold for p in parse_lfw_pairs(path)] == [0, 0, 1, 1, 2, 2]
     assert restrict_pairs(pairs, {"B"}) == [pairs[0], pairs[2]]
+    assert spread_subset(pairs, 2) == [pairs[0], pairs[3]] and spread_subset(pairs, None) == pairs
     path.write_text("A 1 2\nA 1 B\n")
     with pytest.raises(ValueError, match=r"pairs.txt:2: expected"):
         parse_lfw_pairs(path)

@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, default=8, help="degradation factor of the LR inputs (default 8)")
     p.add_argument("--all-pairs", action="store_true",
                    help="keep pairs with people the identity net was trained on (not a fair test)")
-    p.add_argument("--max-pairs", type=int, help="use only the first N pairs (quick checks)")
+    p.add_argument("--max-pairs", type=int, help="use only N pairs, evenly spread over the folds (quick checks)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
     from fh_gym.engine.core import resolve_device
-    from fh_gym.identity_eval import parse_lfw_pairs, restrict_pairs, verify_pairs
+    from fh_gym.identity_eval import parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
     from restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         pairs = restrict_pairs(pairs, trained_on)
     excluded = total - len(pairs)
     if args.max_pairs:
-        pairs = pairs[: args.max_pairs]
+        pairs = spread_subset(pairs, args.max_pairs)
     data = {"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})}
     dataset = build_dataset(data)
     sources = {"HR": lambda hr: hr, f"bicubic x{args.scale}": degrade_source(args.scale, args.seed)}

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,33 @@ class RecognitionLoss(nn.Module):
         features = self.net(images)
         losses = self.net.head.loss(features, labels.clamp(min=0), reduction="none")
         return (losses * known).sum() / known.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(net: nn.Module, batches: Iterable[Tensor]) -> None:
+    """Re-estimate every batch-norm layer's running statistics as the plain average over ``batches``.
+
+    During training the running statistics trail the moving network (momentum 0.1), and an identity
+    network's features are nearly constant apart from small per-person variations: with stale statistics
+    every eval-mode cosine is ~1. A pass over a few training batches (train-mode forward, no gradient, no
+    parameter change) fixes that before evaluating or saving.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = net.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    net.train()
+    try:
+        for images in batches:
+            net(images)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        net.train(was_training)
 
 
 @torch.no_grad()

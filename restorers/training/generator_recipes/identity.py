@@ -12,6 +12,7 @@ from restorers.training.identity_training import (
     RecognitionLoss,
     make_optimizer,
     random_hflip,
+    recalibrate_batchnorm,
     verification_metrics,
 )
 from restorers.training.loop import TrainingRun
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "grad_clip": 10.0,
     "flip": True,  # random horizontal flips
     "val_size": 256,
+    "bn_batches": 8,  # training batches that re-estimate the feature normalisation before eval / saving
 }
 
 
@@ -88,6 +90,7 @@ def train_identity_net(ctx: RecipeContext) -> dict[str, Any]:
         return {"a_softmax": loss, "lambda": net.head.current_lambda()}
 
     def evaluate() -> dict[str, float]:
+        recalibrate_batchnorm(net, (ctx.train_batch(int(cfg["batch_size"])).hr for _ in range(int(cfg["bn_batches"]))))
         return verification_metrics(net, ctx.val_batch.hr, ctx.val_batch.identities)
 
     run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]), evaluate), time_budget_s=ctx.time_budget_s)

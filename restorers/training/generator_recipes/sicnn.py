@@ -17,7 +17,13 @@ from restorers.training.generator_eval import (
     psnr_db,
 )
 from restorers.training.generator_recipes.identity import build_identity_net, identity_step
-from restorers.training.identity_training import RecognitionLoss, class_label_map, make_optimizer, random_hflip
+from restorers.training.identity_training import (
+    RecognitionLoss,
+    class_label_map,
+    make_optimizer,
+    random_hflip,
+    recalibrate_batchnorm,
+)
 from restorers.training.loop import TrainingRun
 from restorers.training.recipes import RecipeContext, ddp, register_recipe
 
@@ -45,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "grad_clip": 10.0,
     "flip": True,
     "val_size": 128,
+    "bn_batches": 8,  # batches re-estimating CNN_R's feature normalisation when domain-integrated training starts
 }
 
 
@@ -165,6 +172,10 @@ def train_sicnn(ctx: RecipeContext) -> dict[str, Any]:
             images = random_hflip(batch.hr, flips) if cfg["flip"] else batch.hr
             return {"l_fr": identity_step(r_model, r_opt, identity_net.parameters(), images,
                                           labels_of(batch.identities), clip)}
+        if step == sr_end:
+            # L_SI reads CNN_R in eval mode: start domain-integrated training with fresh statistics.
+            recalibrate_batchnorm(identity_net, (ctx.train_batch(int(cfg["identity_batch_size"])).hr
+                                                 for _ in range(int(cfg["bn_batches"]))))
         batch = ctx.train_batch(int(cfg["batch_size"]))
         return generator_step(batch, 0.0 if step < sr_end else float(cfg["alpha"]))
 
