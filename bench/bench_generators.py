@@ -12,7 +12,7 @@
    (SICNN), mean and 95% CI, with the bicubic row. All generators see the same clean x8 bicubic LR inputs
    (OFHNet is trained on occluded inputs; here it gets unoccluded ones).
 4. LFW-pairs verification (10 folds) of HR faces, bicubic and the generator with the best identity cosine,
-   on the pairs whose people the identity net never saw.
+   on the pairs whose people the identity net never saw, each fold re-balanced (chance = 50%).
 
 Usage (2 CPU cores, the lead's benchmark)::
 
@@ -114,7 +114,7 @@ def verification_table(identity_net: torch.nn.Module, best: tuple[str, Path] | N
     from fh_gym.cli.verify import degrade_source, format_table
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
-    from fh_gym.identity_eval import parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
     from restorers.checkpoint import load_network
 
     base = shared_data_dir()
@@ -122,7 +122,7 @@ def verification_table(identity_net: torch.nn.Module, best: tuple[str, Path] | N
         return "(no lfw_pairs.txt found: verification skipped)\n"
     pairs = parse_lfw_pairs(base / "lfw_pairs.txt")
     unseen = restrict_pairs(pairs, set(identity_net.checkpoint_meta.get("class_names", [])))
-    kept = spread_subset(unseen, max_pairs)
+    kept = spread_subset(balance_folds(unseen), max_pairs)
     sources = {"HR": lambda hr: hr, "bicubic x8": degrade_source(8, seed)}
     if best is not None:
         generator = load_network(best[1], kind="generator").to(device).eval()

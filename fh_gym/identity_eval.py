@@ -129,6 +129,22 @@ def spread_subset(pairs: Sequence[LFWPair], count: int | None) -> list[LFWPair]:
     return [pairs[int(i)] for i in np.linspace(0, len(pairs) - 1, max(int(count), 0)).round()]
 
 
+def balance_folds(pairs: Sequence[LFWPair]) -> list[LFWPair]:
+    """Per fold, as many different-person as same-person pairs (the larger kind evenly subsampled).
+
+    LFW's folds are balanced (300 + 300), so chance accuracy is 50%; restricting the pairs to unseen people
+    unbalances them (most same-person pairs involve people with many photos, who are often training people),
+    and accuracy would then reward always answering the majority kind.
+    """
+    kept: list[LFWPair] = []
+    for fold in sorted({p.fold for p in pairs}):
+        same = [p for p in pairs if p.fold == fold and p.same]
+        different = [p for p in pairs if p.fold == fold and not p.same]
+        count = min(len(same), len(different))
+        kept += spread_subset(same, count) + spread_subset(different, count)
+    return kept
+
+
 def pair_images(pairs: Sequence[LFWPair], dataset: FaceDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                         list[LFWPair]]:
     """Dataset indices of the pairs' images.

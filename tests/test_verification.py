@@ -13,6 +13,7 @@ from fh_gym.cli.main import main
 from fh_gym.data.base import FaceDataset
 from fh_gym.identity_eval import (
     LFWPair,
+    balance_folds,
     identity_similarity,
     parse_lfw_pairs,
     restrict_pairs,
@@ -104,6 +105,9 @@ def test_parse_pairs_with_header_and_folds(tmp_path):
     assert [p.fold for p in parse_lfw_pairs(path)] == [0, 0, 1, 1, 2, 2]
     assert restrict_pairs(pairs, {"B"}) == [pairs[0], pairs[2]]
     assert spread_subset(pairs, 2) == [pairs[0], pairs[3]] and spread_subset(pairs, None) == pairs
+    unbalanced = [*pairs, LFWPair("A", 2, "C", 1, 1), LFWPair("A", 3, "C", 2, 1), LFWPair("D", 1, "D", 2, 2)]
+    balanced = balance_folds(unbalanced)
+    assert [(p.fold, p.same) for p in balanced] == [(0, True), (0, False), (1, True), (1, False)]
     path.write_text("A 1 2\nA 1 B\n")
     with pytest.raises(ValueError, match=r"pairs.txt:2: expected"):
         parse_lfw_pairs(path)

@@ -6,7 +6,8 @@ upsampling of their LR (x``--scale``) versions and for each ``--generator``'s ha
 table of accuracy (mean +- std over folds) and ROC AUC.
 
 Fair use of the identity network: pairs with a person the network was trained on (its checkpoint's
-``class_names``) are left out, and the table says how many pairs remain; train the network with
+``class_names``) are left out, and the table says how many pairs remain; each fold is then balanced again
+(as many different- as same-person pairs, as LFW's folds are, so chance is 50%); train the network with
 ``fh-gym train-generator identity-net --data lfw`` (identity-disjoint hash split) so the test people and the
 pairs' people are never seen.
 """
@@ -32,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, default=8, help="degradation factor of the LR inputs (default 8)")
     p.add_argument("--all-pairs", action="store_true",
                    help="keep pairs with people the identity net was trained on (not a fair test)")
+    p.add_argument("--unbalanced", action="store_true",
+                   help="keep every usable pair (default: as many different- as same-person pairs per fold)")
     p.add_argument("--max-pairs", type=int, help="use only N pairs, evenly spread over the folds (quick checks)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
@@ -56,13 +59,14 @@ def degrade_source(scale: int, seed: int, generator: Any = None):
     return source
 
 
-def format_table(results: dict[str, Any], kept: int, total: int, excluded: int) -> str:
+def format_table(results: dict[str, Any], kept: int, total: int, excluded: int, balanced: bool = True) -> str:
     lines = ["| faces | pairs (same) | accuracy (mean ± std over folds) | ROC AUC |", "|---|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r.pairs} ({r.positives}) | {100 * r.accuracy:.2f}% ± {100 * r.std:.2f} | "
                      f"{r.auc:.4f} |")
     note = (f"\n{kept} of {total} pairs used"
-            + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "") + ".")
+            + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "")
+            + ("; folds balanced (as many different- as same-person pairs, chance = 50%)" if balanced else "") + ".")
     return "\n".join(lines) + "\n" + note
 
 
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
     from fh_gym.engine.core import resolve_device
-    from fh_gym.identity_eval import parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
     from restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
                   "trained on (all pairs used)")
         pairs = restrict_pairs(pairs, trained_on)
     excluded = total - len(pairs)
+    if not args.unbalanced:
+        pairs = balance_folds(pairs)
     if args.max_pairs:
         pairs = spread_subset(pairs, args.max_pairs)
     data = {"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})}
@@ -102,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
         name = f"{generator.arch_config['type']} ({path})"
         sources[name] = degrade_source(args.scale, args.seed, generator)
     results = verify_pairs(net, dataset, pairs, sources, batch_size=args.batch_size, device=device)
-    print(format_table(results, len(pairs), total, excluded))
+    print(format_table(results, len(pairs), total, excluded, balanced=not args.unbalanced))
     return 0
