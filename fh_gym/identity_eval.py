@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -49,6 +50,9 @@ def identity_similarity(sr: Tensor, hr: Tensor, net: nn.Module) -> Tensor:
 class LFWPair:
     """One verification pair: image ``index1`` of ``name1`` and image ``index2`` of ``name2`` (1-based, as
     LFW numbers them), in fold ``fold``."""
+
+    paper: ClassVar[str] = "LFW view 2 (Huang et al. 2007), as used by SICNN Sec. 4.2 and IPFH Table V"
+    paper_parameters: ClassVar[int | None] = None
 
     name1: str
     index1: int

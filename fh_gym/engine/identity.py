@@ -44,6 +44,9 @@ class IdentityTerms:
             architecture keyword (popped before the network is built).
     """
 
+    paper = "IPFH Eqs. 13-14 (L_f, L_id)"
+    paper_parameters: int | None = None
+
     def __init__(self, engine: RepairEngine, block: Mapping[str, Any]) -> None:
         block = dict(block)
         margin = block.pop("margin", None)

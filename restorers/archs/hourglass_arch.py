@@ -13,6 +13,9 @@ class HourglassResidual(nn.Module):
     """Residual block ``ReLU(shortcut(x) + conv3x3(ReLU(conv3x3_stride(x))))``; 1x1 strided shortcut when the
     size or width changes. No batch norm: CPU batches are small (Newell et al. use BN)."""
 
+    paper = "IPFH Sec. III-C (residual blocks k3 s2), Newell et al. 2016"
+    paper_parameters: int | None = None
+
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
@@ -33,6 +36,9 @@ class Hourglass(nn.Module):
     Args:
         widths: Channels per level, ``widths[0]`` at full resolution, ``widths[-1]`` at the bottom.
     """
+
+    paper = "Newell et al. 2016 (hourglass module), IPFH Sec. III-B.1"
+    paper_parameters: int | None = None
 
     def __init__(self, widths: list[int]) -> None:
         super().__init__()

@@ -22,6 +22,9 @@ class DenseBlock(nn.Module):
     Layout: (B, C, h, w) -> (B, C + layers * growth_rate, h, w).
     """
 
+    paper = "SICNN Fig. 2a (dense block, after Huang et al.)"
+    paper_parameters: int | None = None
+
     def __init__(self, in_channels: int, layers: int, growth_rate: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
@@ -109,6 +112,9 @@ class SICNNGenerator(Generator):
 
 class PReLUResidualBlock(nn.Module):
     """SICNN Table 1 / SphereFace residual unit: ``x + PReLU(conv3x3(PReLU(conv3x3(x))))`` (size kept)."""
+
+    paper = "SICNN Table 1 (residual block)"
+    paper_parameters: int | None = None
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -285,6 +291,9 @@ class CNNRFeatureMaps(nn.Module):
         net: A (trained) CNNR.
         layer: One of :data:`CNNR_LAYERS` (``res1``: 61x61 maps of a 128x128 face).
     """
+
+    paper = "IPFH Eq. 11 (texture features phi of the recognition network)"
+    paper_parameters: int | None = None
 
     def __init__(self, net: CNNR, layer: str = "res1") -> None:
         super().__init__()

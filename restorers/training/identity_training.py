@@ -49,6 +49,9 @@ class RecognitionLoss(nn.Module):
         net: A :class:`~restorers.archs.sicnn_arch.CNNR` built with ``num_classes > 0``.
     """
 
+    paper = "SICNN Eq. 2 (L_FR, A-softmax)"
+    paper_parameters: int | None = None
+
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         if getattr(net, "head", None) is None:

@@ -7,6 +7,7 @@ pairs). Scores are cosine similarities: higher means "same person". Pure NumPy o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +24,9 @@ class VerificationResult:
         auc: Area under the ROC curve over all pairs.
         pairs: Number of pairs; ``positives`` of them same-person.
     """
+
+    paper: ClassVar[str] = "LFW 10-fold verification protocol (Huang et al. 2007)"
+    paper_parameters: ClassVar[int | None] = None
 
     accuracy: float
     std: float
