@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from agents.evaluate import METRICS, EpisodeResults
 from fh_gym.metrics import format_mean_ci, mean_ci
+from restorers.checkpoint import atomic_write_bytes
 
 COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
            "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine"}
@@ -75,14 +75,6 @@ def to_csv(rows: Sequence[dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def plot(rows: Sequence[dict[str, object]], metric: str = "gain") -> bytes:
     """PNG bytes of a bar chart of ``metric`` (default: paired PSNR gain over bicubic) with 95% CI bars."""
     import matplotlib
@@ -129,10 +121,10 @@ def write_report(rows: Sequence[dict[str, object]], out_dir: str | os.PathLike, 
     """Write ``<stem>.md``, ``.csv``, ``.png`` (and ``<stem>_per_face.csv`` given ``results``) atomically."""
     out = Path(out_dir)
     paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "png": out / f"{stem}.png"}
-    _atomic_write(paths["md"], to_markdown(rows).encode())
-    _atomic_write(paths["csv"], to_csv(rows).encode())
-    _atomic_write(paths["png"], plot(rows))
+    atomic_write_bytes(paths["md"], to_markdown(rows).encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows).encode())
+    atomic_write_bytes(paths["png"], plot(rows))
     if results is not None:
         paths["per_face"] = out / f"{stem}_per_face.csv"
-        _atomic_write(paths["per_face"], per_face_csv(results).encode())
+        atomic_write_bytes(paths["per_face"], per_face_csv(results).encode())
     return paths

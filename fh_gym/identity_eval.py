@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,18 +20,8 @@ from torch import Tensor, nn
 
 from fh_gym.data.base import FaceDataset
 from restorers.losses.identity import cosine_similarity
+from restorers.training.identity_training import embed as identity_features
 from restorers.training.verification import VerificationResult, kfold_verification
-
-
-@torch.no_grad()
-def identity_features(net: nn.Module, images: Tensor, batch_size: int = 64) -> Tensor:
-    """(N, D) identity features of (N, 3, H, W) images in [0, 1], computed in chunks in eval mode."""
-    was_training = net.training
-    net.eval()
-    try:
-        return torch.cat([net(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
-    finally:
-        net.train(was_training)
 
 
 @torch.no_grad()
@@ -50,9 +39,6 @@ def identity_similarity(sr: Tensor, hr: Tensor, net: nn.Module) -> Tensor:
 class LFWPair:
     """One verification pair: image ``index1`` of ``name1`` and image ``index2`` of ``name2`` (1-based, as
     LFW numbers them), in fold ``fold``."""
-
-    paper: ClassVar[str] = "LFW view 2 (Huang et al. 2007), as used by SICNN Sec. 4.2 and IPFH Table V"
-    paper_parameters: ClassVar[int | None] = None
 
     name1: str
     index1: int

@@ -1,4 +1,8 @@
-"""Shared fixtures: real-face data location, small thread counts, deterministic torch."""
+"""Shared fixtures: real-face data location; one torch thread.
+
+The tests run tiny networks on tiny batches, where OpenMP threads only add overhead, and on a busy
+machine (other jobs on the same cores) two threads per process ran 10-60x slower than one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import torch
 
 from fh_gym.data.paths import lfw_root, shared_data_dir
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

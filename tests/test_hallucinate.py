@@ -7,7 +7,6 @@ import csv
 import cv2
 import numpy as np
 import pytest
-import torch
 from sb3_helpers import tiny_context
 
 from agents.sb3.checkpoint import save_agent
@@ -16,14 +15,6 @@ from agents.sb3.train import build_model, make_vec_env
 from fh_gym.cli.main import main
 
 DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,6 @@ TINY_SICNN = {"type": "SICNNGenerator", "channels": 4, "growth_rate": 4, "dense_
 ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def sampler() -> PairSampler:
     return PairSampler({**SMALL_DATA, "split": "train"}, {"scale": 8}, seed=0, min_images_per_identity=2)

@@ -19,14 +19,6 @@ DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3, "split"
 BLOCK = {"type": "CNNR", "width": 2, "feature_dim": 16, "blocks": [1, 1, 1, 1]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny CNN_R + A-softmax head trained a few steps on the training people, with its class names.

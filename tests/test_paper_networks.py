@@ -32,15 +32,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny convolutions: OpenMP threads only add overhead (and stall on a busy shared machine).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _kwargs(name: str) -> dict:
     return {"num_classes": 1000} if name == "SqueezeNetResidualRecognizer" else {}
 

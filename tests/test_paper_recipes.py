@@ -30,14 +30,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: OpenMP threads only add overhead
-    yield
-    torch.set_num_threads(previous)
-
-
 def run_recipe(name: str, out: Path, **overrides) -> dict:
     config = recipe_config(name, {**COMMON, **TINY[name], **overrides})
     return train_generator(name, config, out, progress=False)
@@ -58,7 +50,6 @@ def decreased(values: list[float], k: int = 3) -> bool:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Each recipe trained once with tiny widths on tiny synthetic faces (x8, 64x64 -> 8x8 LR)."""
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("recipes")
     return {name: (root / name, run_recipe(name, root / name)) for name in TINY}
 

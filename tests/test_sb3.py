@@ -20,15 +20,6 @@ from fh_gym.engine.core import RepairEngine
 ALGOS = ["ppo", "a2c", "recurrent_ppo", "maskable_ppo"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two intra-op threads on a shared 2-core machine are several times slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("algo", ALGOS)
 def test_train_save_load_predicts_the_same(tmp_path, algo):
     ctx = tiny_context(tmp_path, algo)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sb3_helpers import env_config, tiny_context
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -13,14 +12,6 @@ from agents.sb3.specs import SPECS
 from agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(tmp_path, algo, env_id="FaceRepair-Dense-x8-v0", **extra):

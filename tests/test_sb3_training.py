@@ -23,14 +23,6 @@ TINY_FLAGS = ["--set-algo", "n_envs=4", "--set-algo", "n_steps=16", "--set-algo"
               "--set-algo", "policy_kwargs.width=4", "--set-algo", "checkpoint_every=32"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _tags(run_dir) -> dict[str, list]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -25,15 +25,6 @@ from restorers.archs.sicnn_arch import CNNR
 from restorers.checkpoint import remember_config
 from restorers.training.verification import batch_pairs, best_threshold, kfold_verification, roc_auc
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ----------------------------------------------------------------------------- metrics
 
 

@@ -67,17 +67,7 @@ class AttentionFHPolicy(EpisodePolicy):
         self.extract_0 = self.extract_t if share_extractor else AttentionFHFeatureExtractor(3, image_size, feature_dim)
         self.history = nn.GRUCell(self.spec.total, history_hidden)
         self.recurrent = nn.GRUCell(2 * feature_dim + history_hidden, policy_hidden)
-        if head_hidden > 0:
-            self.head = nn.Sequential(nn.Linear(policy_hidden, head_hidden), nn.ReLU(inplace=True),
-                                      nn.Linear(head_hidden, self.spec.total))
-        else:
-            self.head = nn.Linear(policy_hidden, self.spec.total)
-        self.value_head = nn.Sequential(nn.Linear(policy_hidden, value_hidden), nn.ReLU(inplace=True),
-                                        nn.Linear(value_hidden, 1))
-        # Small last layer: the first episodes sample near-uniformly (exploration before any reward).
-        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
-        nn.init.normal_(last.weight, std=0.01)
-        nn.init.zeros_(last.bias)
+        self.build_heads(policy_hidden, head_hidden, value_hidden)
 
     def begin(self, engine, faces: Tensor) -> State:
         batch = len(faces)

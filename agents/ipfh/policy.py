@@ -96,16 +96,7 @@ class IPFHPolicy(EpisodePolicy):
                                        nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.context = nn.Sequential(nn.Linear(2 * patch_width + self.spec.total, context_dim), nn.ReLU(inplace=True))
         fused = holistic_dim + context_dim
-        if head_hidden > 0:
-            self.head = nn.Sequential(nn.Linear(fused, head_hidden), nn.ReLU(inplace=True),
-                                      nn.Linear(head_hidden, self.spec.total))
-        else:
-            self.head = nn.Linear(fused, self.spec.total)
-        self.value_head = nn.Sequential(nn.Linear(fused, value_hidden), nn.ReLU(inplace=True),
-                                        nn.Linear(value_hidden, 1))
-        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
-        nn.init.normal_(last.weight, std=0.01)
-        nn.init.zeros_(last.bias)
+        self.build_heads(fused, head_hidden, value_hidden)
 
     def begin(self, engine, faces: Tensor) -> State:
         return {}  # not recurrent: the image and the last patch/action carry the history (Sec. III-B.2)

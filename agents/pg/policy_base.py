@@ -69,6 +69,23 @@ class EpisodePolicy(nn.Module):
         self.image_size = int(image_size)
         self.avoid_repeats = bool(avoid_repeats)
 
+    def build_heads(self, in_features: int, head_hidden: int, value_hidden: int) -> None:
+        """The action-logit head (one hidden layer when ``head_hidden`` > 0) and the value head.
+
+        The last logit layer starts small, so the first episodes sample near-uniformly (exploration
+        before any reward).
+        """
+        if head_hidden > 0:
+            self.head = nn.Sequential(nn.Linear(in_features, head_hidden), nn.ReLU(inplace=True),
+                                      nn.Linear(head_hidden, self.spec.total))
+        else:
+            self.head = nn.Linear(in_features, self.spec.total)
+        self.value_head = nn.Sequential(nn.Linear(in_features, value_hidden), nn.ReLU(inplace=True),
+                                        nn.Linear(value_hidden, 1))
+        last = self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
+        nn.init.normal_(last.weight, std=0.01)
+        nn.init.zeros_(last.bias)
+
     def remember(self, **kwargs: Any) -> None:
         """Record the constructor arguments (saved in checkpoints; TrainingRun refuses a resume that differs)."""
         self.arch_config = {"type": type(self).__name__, **kwargs}

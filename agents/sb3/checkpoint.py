@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from gymnasium import spaces
 
 from fh_gym.config import ConfigError
+from restorers.checkpoint import atomic_write_bytes
 
 FORMAT = "fh-gym/sb3-agent-v1"
 META = "fh_gym.json"
@@ -37,15 +37,10 @@ EXCLUDE = ["_last_obs", "_last_original_obs", "_last_episode_starts", "ep_info_b
 
 
 def observation_space(env_config: dict[str, Any]) -> spaces.Dict:
-    """The env's observation space from its config alone (mirrors ``RepairEngine.single_observation_space``)."""
-    s = int(env_config["image_size"])
-    return spaces.Dict({
-        "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
-        "start": spaces.Box(0, 255, (s, s, 3), np.uint8),
-        "coverage": spaces.Box(0, 255, (s, s, 1), np.uint8),
-        "last_action": spaces.Box(0.0, 1.0, (4,), np.float32),
-        "step": spaces.Box(0.0, 1.0, (1,), np.float32),
-    })
+    """The env's observation space from its config alone (no engine, data or networks built)."""
+    from fh_gym.engine.core import observation_space as space_for
+
+    return space_for(int(env_config["image_size"]))
 
 
 def action_space(env_config: dict[str, Any]) -> spaces.Space:
@@ -64,20 +59,6 @@ def policy_observation_space(env_config: dict[str, Any]) -> spaces.Dict:
                         for k, v in raw.spaces.items()})
 
 
-def _atomic_write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; agent files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_agent(model: Any, path: str | os.PathLike, meta: dict[str, Any], *, vec_normalize: Any = None,
@@ -102,7 +83,7 @@ def save_agent(model: Any, path: str | os.PathLike, meta: dict[str, Any], *, vec
             blob = io.BytesIO()
             torch.save(finetune_state, blob)
             archive.writestr(FINETUNE, blob.getvalue())
-    return _atomic_write(Path(path), buffer.getvalue())
+    return atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

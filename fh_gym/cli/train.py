@@ -58,15 +58,10 @@ def _aliases(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> Path:
     """``<run_dir>/run.json``: everything ``--resume`` needs to rebuild the run (written atomically)."""
-    import os
-    import tempfile
+    from restorers.checkpoint import atomic_open
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=run_dir)
-    with os.fdopen(fd, "w") as fh:
+    with atomic_open(run_dir / RUN_RECORD, "w") as fh:
         json.dump(record, fh, indent=2, default=str)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, run_dir / RUN_RECORD)
     return run_dir / RUN_RECORD
 
 

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ import numpy as np
 
 from fh_gym.data import paths
 from fh_gym.data.base import DatasetError
+from restorers.checkpoint import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -207,16 +207,9 @@ def _write_cache(path: Path, images: np.ndarray) -> None:
     images = np.ascontiguousarray(images)
     header = json.dumps({"shape": list(images.shape), "sha1": _checksum(images)}).encode()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_MAGIC + len(header).to_bytes(8, "little") + header)
-                images.tofile(handle)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as handle:
+            handle.write(_MAGIC + len(header).to_bytes(8, "little") + header)
+            images.tofile(handle)
     except OSError as exc:  # a read-only or full disk must not stop training
         warnings.warn(f"could not write dataset cache {path}: {exc}", stacklevel=3)
 

@@ -54,6 +54,18 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def observation_space(image_size: int) -> spaces.Dict:
+    """One face's observation space (see ``FaceRepairEnv``'s docstring)."""
+    s = int(image_size)
+    return spaces.Dict({
+        "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
+        "start": spaces.Box(0, 255, (s, s, 3), np.uint8),
+        "coverage": spaces.Box(0, 255, (s, s, 1), np.uint8),
+        "last_action": spaces.Box(0.0, 1.0, (4,), np.float32),
+        "step": spaces.Box(0.0, 1.0, (1,), np.float32),
+    })
+
+
 def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu") -> nn.Module:
     """Build a network block, filling in ``scale`` when the network takes one (and refusing another)."""
     import inspect
@@ -159,14 +171,7 @@ class RepairEngine:
     # ----------------------------------------------------------------- spaces
     @property
     def single_observation_space(self) -> spaces.Dict:
-        s = self.image_size
-        return spaces.Dict({
-            "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
-            "start": spaces.Box(0, 255, (s, s, 3), np.uint8),
-            "coverage": spaces.Box(0, 255, (s, s, 1), np.uint8),
-            "last_action": spaces.Box(0.0, 1.0, (4,), np.float32),
-            "step": spaces.Box(0.0, 1.0, (1,), np.float32),
-        })
+        return observation_space(self.image_size)
 
     @property
     def single_action_space(self) -> spaces.Space:

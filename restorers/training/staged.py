@@ -91,3 +91,19 @@ def check_reserved(block: Mapping[str, Any], reserved: Sequence[str], what: str)
     clash = sorted(set(block) & set(reserved))
     if clash:
         raise ConfigError(f"{what} must not set {clash}: the recipe derives them from the data")
+
+
+def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor,
+                       fake: Tensor) -> float:
+    """One GAN discriminator update (BCE on logits) on ``real`` and detached ``fake`` images; its loss.
+
+    Real and fake go through one forward call so a DDP-wrapped discriminator reduces its gradients once.
+    """
+    from restorers.losses.adversarial import discriminator_loss
+
+    logits = discriminator(torch.cat([real, fake.detach()]))
+    loss = discriminator_loss(*logits.chunk(2))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()

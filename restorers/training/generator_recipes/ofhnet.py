@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from restorers.archs.filters import downscale
 from restorers.archs.ofhnet_arch import occlusion_bce
 from restorers.checkpoint import load_network
-from restorers.losses.adversarial import discriminator_loss, generator_adversarial_loss, set_requires_grad
+from restorers.losses.adversarial import generator_adversarial_loss, set_requires_grad
 from restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
 from restorers.registry import build_network
 from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
@@ -35,6 +35,7 @@ from restorers.training.recipes import RecipeContext, ddp, register_recipe
 from restorers.training.staged import (
     adam,
     degradation_defaults,
+    discriminator_step,
     freeze,
     log,
     lr_downscale_mode,
@@ -191,13 +192,8 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
         losses: dict[str, float] = {}
         alpha, beta = float(cfg["adversarial_weight"]), float(cfg["structure_weight"])
         if alpha > 0:
-            # Discriminator step (Eq. 3): real and fake in one forward so DDP sees a single call.
-            logits = disc_w(torch.cat([batch.hr, sr.detach()]))
-            d_loss = discriminator_loss(*logits.chunk(2))
-            optimizers["discriminator"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            optimizers["discriminator"].step()
-            losses["d_loss"] = d_loss.item()
+            # Discriminator step (Eq. 3).
+            losses["d_loss"] = discriminator_step(disc_w, optimizers["discriminator"], batch.hr, sr)
         mse = F.mse_loss(sr, batch.hr)
         loss = mse
         losses["mse"] = mse.item()

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 
 from restorers.archs.texture_arch import GaborTextureFeatures
-from restorers.losses.adversarial import discriminator_loss, generator_adversarial_loss, set_requires_grad
+from restorers.losses.adversarial import generator_adversarial_loss, set_requires_grad
 from restorers.losses.texture import GramTexture
 from restorers.registry import build_network
 from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from restorers.training.loop import TrainingRun
 from restorers.training.recipes import RecipeContext, ddp, register_recipe
-from restorers.training.staged import adam, degradation_defaults, stage_at, stage_lengths
+from restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
 
 DEFAULTS: dict[str, Any] = {
     "degradation": degradation_defaults(),  # the env's default x8 bicubic, so it fits the default env
@@ -67,12 +66,7 @@ def train_srgan(ctx: RecipeContext) -> dict[str, Any]:
         losses: dict[str, float] = {}
         if adversarial:
             discriminator.train()
-            logits = disc_w(torch.cat([batch.hr, sr.detach()]))  # one DDP forward for real + fake
-            d_loss = discriminator_loss(*logits.chunk(2))
-            optimizers["discriminator"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            optimizers["discriminator"].step()
-            losses["d_loss"] = d_loss.item()
+            losses["d_loss"] = discriminator_step(disc_w, optimizers["discriminator"], batch.hr, sr)
         mse = F.mse_loss(sr, batch.hr)
         loss = mse
         losses["mse"] = mse.item()
