@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.config import ConfigError, merge_config
+from restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
 
 __all__ = [
     "DOWNSAMPLE_MODES",
@@ -76,9 +77,7 @@ def downsample_bicubic(hr: Tensor, scale: int) -> Tensor:
     h, w = hr.shape[-2:]
     if h % scale or w % scale:
         raise ValueError(f"HR size {h}x{w} is not divisible by scale {scale}")
-    out = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", align_corners=False,
-                        antialias=True)
-    return out.clamp(0.0, 1.0)
+    return downscale(hr, scale, "bicubic")
 
 
 def upsample_bicubic(lr: Tensor, scale: int) -> Tensor:
@@ -96,62 +95,6 @@ def upsample_bicubic(lr: Tensor, scale: int) -> Tensor:
     out = F.interpolate(lr, size=(h * scale, w * scale), mode="bicubic", align_corners=False)
     return out.clamp(0.0, 1.0)
 
-
-def decimation_sigma(scale: int) -> float:
-    """Default blur for ``blur_decimate``: ``(scale - 1) / 2`` HR pixels.
-
-    This is scikit-image's anti-aliasing rule for downscaling (``transform.rescale``): 3.5 at x8,
-    1.5 at x4, 7.5 at x16.
-    """
-    return (scale - 1) / 2.0
-
-
-def gaussian_blur(x: Tensor, sigma: Tensor | np.ndarray | Sequence[float] | float, step: int = 1) -> Tensor:
-    """Separable Gaussian blur with one sigma per image, batched (grouped convolution).
-
-    Each image's kernel has radius ``ceil(3 * sigma)`` (capped at ``min(H, W) - 1``), so the result
-    does not depend on the other images in the batch; borders are reflected (``cv2.BORDER_REFLECT_101``);
-    sigma 0 leaves an image unchanged.
-
-    Args:
-        x: ``N x C x H x W`` float.
-        sigma: Scalar or ``(N,)`` standard deviations in pixels, >= 0.
-        step: Return only pixels ``(step//2 + i*step, step//2 + j*step)`` (blur then decimate), computed
-            with strided convolutions (step^2 fewer products); H and W must be divisible by ``step``.
-
-    Returns:
-        Blurred tensor, ``N x C x H/step x W/step``, same dtype and device.
-    """
-    n, c, h, w = x.shape
-    if h % step or w % step:
-        raise ValueError(f"size {h}x{w} is not divisible by step {step}")
-    off = step // 2
-    sig = torch.as_tensor(np.asarray(sigma, dtype=np.float64), dtype=torch.float64).reshape(-1)
-    if sig.numel() == 1:
-        sig = sig.expand(n)
-    if sig.numel() != n:
-        raise ValueError(f"need one sigma per image: {sig.numel()} sigmas for {n} images")
-    if bool((sig < 0).any()):
-        raise ValueError(f"blur sigma must be >= 0, got {sig.tolist()}")
-    radius = min(math.ceil(3.0 * float(sig.max())), h - 1, w - 1)
-    if radius <= 0:
-        return x[..., off::step, off::step]
-    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    # A tiny floor turns sigma 0 into a delta kernel instead of 0/0.
-    g = torch.exp(-(taps[None, :] ** 2) / (2.0 * sig.clamp_min(1e-3)[:, None] ** 2))
-    # Truncate each kernel at its own radius, so an image's blur does not depend on its batch mates.
-    g = g * (taps[None, :].abs() <= torch.ceil(3.0 * sig)[:, None])
-    g = (g / g.sum(dim=1, keepdim=True)).to(dtype=x.dtype, device=x.device)
-    g = g.repeat_interleave(c, dim=0)  # (N*C, K): one kernel per (image, channel) group
-    k = g.shape[1]
-    flat = x.reshape(1, n * c, h, w)
-    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")[..., off:, off:]
-    flat = F.conv2d(flat, g.view(n * c, 1, k, 1), stride=(step, 1), groups=n * c)
-    flat = F.conv2d(flat, g.view(n * c, 1, 1, k), stride=(1, step), groups=n * c)
-    return flat[..., :h // step, :w // step].reshape(n, c, h // step, w // step)
-
-
-# --------------------------------------------------------------------------- config parsing
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)

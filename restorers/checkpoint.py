@@ -218,6 +218,9 @@ def load_training_state(path: str | os.PathLike, *, networks: Mapping[str, nn.Mo
         except RuntimeError as exc:
             raise CheckpointError(f"checkpoint {path} does not fit network '{name}': {exc}") from exc
     for name, opt in optimizers.items():
+        if name not in data["optimizers"]:
+            raise CheckpointError(f"{path} has no optimiser '{name}' (has {sorted(data['optimizers'])}): "
+                                  "was the run started with other settings?")
         opt.load_state_dict(data["optimizers"][name])
     if restore_rng:
         set_rng_state(data["rng"])

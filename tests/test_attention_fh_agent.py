@@ -69,6 +69,19 @@ def test_reloaded_actor_predicts_identically(trained):
         assert torch.equal(value, policy_in_run[key])
 
 
+def test_actor_works_without_start_episodes(trained):
+    """A plain gym-style loop never calls start_episodes: the first act() must start the episode itself."""
+    run_dir, _ = trained
+    actor = load_agent(run_dir / "agent.pt")
+    engine = RepairEngine(env_config(ALGO, data={"split": "val"}), 2, restorer=actor.restorer)
+    faces = engine.all_faces()
+    engine.reset(faces, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    for _ in range(engine.horizon):
+        engine.step(actor.act(engine, faces, rng), faces)
+    assert int(engine.t.min()) == engine.horizon
+
+
 def test_gru_state_carries_the_previous_action_and_start_episodes_resets():
     engine = RepairEngine(env_config(ALGO), 2)  # untrained enhancer = identity: images never change
     faces = engine.all_faces()

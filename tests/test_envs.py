@@ -8,6 +8,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -18,8 +19,20 @@ from fh_gym.render import frame_shape
 SMALL_DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3}
 
 
-def make(env_id: str, **config):
-    return gym.make(env_id, config={"data": SMALL_DATA, **config})
+def activate(restorer: torch.nn.Module) -> torch.nn.Module:
+    """Perturb an (identity-initialised) restorer so repairs change images and rewards are non-zero."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in restorer.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=generator))
+    return restorer
+
+
+def make(env_id: str, render_mode: str | None = None, **config):
+    torch.manual_seed(0)  # the restorer's random initialisation (its zero last layer hides it until perturbed)
+    env = gym.make(env_id, config={"data": SMALL_DATA, **config}, render_mode=render_mode)
+    activate(env.unwrapped.engine.restorer)
+    return env
 
 
 def rollout(env: gym.Env, seed: int, steps: int) -> tuple[list[np.ndarray], list[float]]:
@@ -64,6 +77,7 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
     horizon = env_a.unwrapped.engine.horizon
     assert len(rewards_a) == horizon
     assert rewards_a == rewards_b
+    assert any(r != 0 for r in rewards_a) or (env_id == "FaceRepair-AttentionFH-v0" and rewards_a[-1] != 0)
     assert all(np.array_equal(a, b) for a, b in zip(images_a, images_b, strict=True))
     other, _ = rollout(env_b, 8, 1)
     assert not np.array_equal(other[0], images_a[0])
@@ -71,7 +85,7 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
 
 @pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)
 def test_render_frame_has_documented_shape(env_id):
-    env = gym.make(env_id, config={"data": SMALL_DATA}, render_mode="rgb_array")
+    env = make(env_id, render_mode="rgb_array")
     env.reset(seed=0)
     env.step(env.action_space.sample())
     frame = env.render()
@@ -113,6 +127,7 @@ def test_psnr_gain_telescopes_to_the_episode_gain():
         _, reward, terminated, _, info = env.step(env.action_space.sample())
         total += reward
     assert total == pytest.approx(info["psnr"] - start, abs=1e-3)
+    assert abs(total) > 0.01  # the repairs really changed the image
 
 
 def test_bad_actions_and_config_give_clear_errors():

@@ -67,8 +67,9 @@ def test_policy_context_branch_sees_the_last_patch_and_action():
     assert (a - start).abs().max() > 1e-7 and (a - b).abs().max() > 1e-7
 
 
-def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients():
-    config = env_config(ALGO)
+@pytest.mark.parametrize("feather", [0, 4])
+def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients(feather):
+    config = {**env_config(ALGO), "repair": {"margin": 8, "feather": feather}}
     engine = RepairEngine(config, 3)
     faces = engine.all_faces()
     # A restorer that changes the image (the default one starts as the identity).

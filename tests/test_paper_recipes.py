@@ -182,7 +182,7 @@ def test_env_with_the_srgan_reward_reference(runs):
         lr, hr = env.engine.lr, env.engine.hr
         with torch.no_grad():
             expected = ((generator(lr).clamp(0, 1).double() - hr.double()) ** 2).mean(dim=(1, 2, 3))
-        assert torch.allclose(env.engine.reference_mse, expected)
+        assert torch.allclose(env.engine.reward_fn._reference_mse, expected)
         for _ in range(2):
             _, reward, terminated, _, info = env.step(env.action_space.sample())
         assert terminated and np.isfinite(reward) and "mse_gain" in info["rewards"]

@@ -30,3 +30,28 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_env_yaml_files_are_package_data():
     names = {entry.name for entry in (resources.files("envs_configs") / "envs").iterdir()}
     assert {"dense_x8.yaml", "attention_fh.yaml", "ipfh.yaml"} <= names
+
+
+def _imported_packages(folder: Path) -> dict[str, set[str]]:
+    """file -> top-level packages it imports (anywhere in the file, also inside functions)."""
+    import ast
+
+    found = {}
+    for path in folder.rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_dependency_direction():
+    """restorers knows nothing of fh_gym or agents; fh_gym's library (all but the CLI) never imports agents."""
+    for path, names in _imported_packages(ROOT / "restorers").items():
+        assert not names & {"fh_gym", "agents"}, path
+    for path, names in _imported_packages(ROOT / "fh_gym").items():
+        if not path.startswith("fh_gym/cli/"):
+            assert "agents" not in names, path

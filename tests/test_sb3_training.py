@@ -137,3 +137,26 @@ def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
     assert ret_count() == pytest.approx(64, abs=1e-3)  # IPFH normalises returns (normalize: true)
     result = algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=128, resume=True))
     assert result["num_timesteps"] == 128 and ret_count() == pytest.approx(128, abs=1e-3)
+
+
+def test_a_resumed_run_draws_new_faces(tmp_path, monkeypatch):
+    """SB3's load re-seeds with the original seed; the resumed run must not replay the first faces."""
+    from sb3_helpers import tiny_context
+
+    from agents.registry import get_algo
+
+    first_resets: list[np.ndarray] = []
+    original = RepairEngine.reset
+
+    def recording_reset(self, faces, rng, options=None):
+        original(self, faces, rng, options)
+        if self.num_envs > 1 and len(faces) == self.num_envs:  # the training env's full resets
+            first_resets.append(self.face_index.copy())
+
+    monkeypatch.setattr(RepairEngine, "reset", recording_reset)
+    algo = get_algo("a2c")
+    algo.train(tiny_context(tmp_path, "a2c", total=64))
+    fresh_first = first_resets[0]
+    first_resets.clear()
+    algo.train(tiny_context(tmp_path, "a2c", total=128, resume=True))
+    assert not np.array_equal(first_resets[0], fresh_first)

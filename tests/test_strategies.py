@@ -73,8 +73,9 @@ def test_random30_has_its_own_horizon(active_restorer):
     assert result.horizon == 30 and result.boxes.shape == (4, 30, 4)
 
 
-def test_greedy_lookahead_predicts_the_real_gain(active_restorer):
-    engine = engine_for("dense_x8", active_restorer)
+@pytest.mark.parametrize("feather", [0, 4])
+def test_greedy_lookahead_predicts_the_real_gain(active_restorer, feather):
+    engine = engine_for("dense_x8", active_restorer, repair={"margin": 8, "feather": feather})
     faces = engine.all_faces()
     engine.reset(faces, np.random.default_rng(1))
     engine.step(np.array([3, 10, 20]), faces)  # not from the start image only

@@ -5,18 +5,31 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecMonitor
 
 import fh_gym  # noqa: F401  (registers the ids)
 from fh_gym import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv
+from fh_gym.engine.core import build_scaled
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}, "horizon": 4}
 
 
-def test_vector_env_with_one_face_matches_the_single_env():
-    single = FaceRepairEnv(SMALL)
-    vector = FaceRepairVectorEnv(1, SMALL)
+@pytest.fixture(scope="module")
+def restorer():
+    """A perturbed restorer (the default one starts as the identity), shared by every env of a test."""
+    net = build_scaled({"type": "AttentionFHEnhancer"}, "patch", 8)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=generator))
+    return net.eval()
+
+
+def test_vector_env_with_one_face_matches_the_single_env(restorer):
+    single = FaceRepairEnv(SMALL, restorer=restorer)
+    vector = FaceRepairVectorEnv(1, SMALL, restorer=restorer)
     obs_s, _ = single.reset(seed=11)
     obs_v, _ = vector.reset(seed=11)
     assert np.array_equal(obs_s["image"], obs_v["image"][0])
@@ -25,21 +38,22 @@ def test_vector_env_with_one_face_matches_the_single_env():
         obs_v, r_v, *_ = vector.step(np.array([action]))
         assert np.array_equal(obs_s["image"], obs_v["image"][0])
         assert r_s == pytest.approx(float(r_v[0]), abs=1e-6)
+        assert r_s != 0
 
 
-def test_batched_faces_do_not_leak_into_each_other():
-    vector = FaceRepairVectorEnv(3, SMALL)
+def test_batched_faces_do_not_leak_into_each_other(restorer):
+    vector = FaceRepairVectorEnv(3, SMALL, restorer=restorer)
     vector.reset(seed=0, options={"index": [5, 9, 2]})
     actions = [np.array([0, 24, 48]), np.array([24, 24, 1])]
     for a in actions:
         batched, rewards, *_ = vector.step(a)
     for slot, face in enumerate([5, 9, 2]):
-        single = FaceRepairEnv(SMALL)
+        single = FaceRepairEnv(SMALL, restorer=restorer)
         single.reset(seed=0, options={"index": face})
         for a in actions:
             obs, reward, *_ = single.step(a[slot])
         assert np.array_equal(obs["image"], batched["image"][slot])
-        assert reward == pytest.approx(float(rewards[slot]), abs=1e-5)
+        assert reward == pytest.approx(float(rewards[slot]), abs=1e-5) and reward != 0
 
 
 def test_next_step_autoreset():
@@ -87,3 +101,16 @@ def test_sb3_vec_env_resets_in_the_same_step():
     assert np.all(obs["step"] == 0)
     masks = vec.env_method("action_masks")
     assert len(masks) == 3 and masks[0].shape == (49,)
+
+
+def test_vector_env_input_errors_name_the_problem(restorer):
+    vector = FaceRepairVectorEnv(3, SMALL, restorer=restorer)
+    with pytest.raises(ValueError, match="one entry per face"):
+        vector.reset(seed=0, options={"index": [1, 2]})
+    with pytest.raises(ValueError, match="integers"):
+        vector.reset(seed=0, options={"index": [1.5, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="reset_mask"):
+        vector.reset(seed=0, options={"reset_mask": np.array([True, False])})
+    vector.reset(seed=0)
+    with pytest.raises(ValueError, match="one action per env"):
+        vector.step(np.array([1, 2]))

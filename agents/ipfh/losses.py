@@ -21,12 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.config import ConfigError
 from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.rewards import dual_domain_patch_losses
 from fh_gym.engine.texture import GramTexture
 
 PATCH_TERMS = ("mse", "texture", "lr_mse", "lr_texture")
@@ -73,33 +73,16 @@ class IPFHLosses:
             self.identity.reset(faces)
 
     def identity_losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
-        """IPFH Eqs. 13-14 *with* gradients to ``images`` (``IdentityTerms.losses`` is a no-grad reward):
-        feature distance, and the A-softmax loss for people the identity net knows (else cosine distance)."""
-        from restorers.losses.identity import a_softmax_loss, cosine_similarity, feature_distance
-
-        terms = self.identity
-        features = terms.net(images)
-        truth, labels = terms.truth_features[faces], terms.labels[faces]
-        identity = 1.0 - cosine_similarity(features, truth)
-        known = labels >= 0
-        if terms.head is not None and bool(known.any()):
-            soft = a_softmax_loss(features, terms.head.weight, labels.clamp(min=0), terms.margin, 0.0, "none")
-            identity = torch.where(known, soft, identity)
-        return {"feature": feature_distance(features, truth).mean(), "identity": identity.mean()}
+        """IPFH Eqs. 13-14 *with* gradients to ``images`` (the env's reward computes them without)."""
+        return {name: value.mean() for name, value in self.identity.per_face_losses(images, faces).items()}
 
     def downsample(self, hr: Tensor) -> Tensor:
         return downsample_bicubic(hr, self.scale) if self.down is None else self.down(hr)
 
     def patch(self, restored: Tensor, hr: Tensor, lr: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Eq. 16 terms (scalars, mean over the batch) for windows (B, 3, w, w) with box ``mask`` (B, 1, w, w)."""
-        area = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
-        mse = ((restored - hr) ** 2 * mask).sum(dim=(1, 2, 3)) / (3 * area)
-        lr_restored = self.downsample(restored)
-        lr_mask = F.avg_pool2d(mask, self.scale)
-        lr_area = lr_mask.sum(dim=(1, 2, 3)).clamp(min=1e-6)
-        lr_mse = ((lr_restored - lr) ** 2 * lr_mask).sum(dim=(1, 2, 3)) / (3 * lr_area)
-        return {"mse": mse.mean(), "texture": self.phi.distance(restored, hr, mask).mean(),
-                "lr_mse": lr_mse.mean(), "lr_texture": self.phi.distance(lr_restored, lr, lr_mask).mean()}
+        terms = dual_domain_patch_losses(restored, hr, lr, mask, self.scale, self.phi, self.downsample)
+        return {name: value.mean() for name, value in terms.items()}
 
     def image(self, images: Tensor, hr: Tensor, lr: Tensor, faces: Tensor) -> dict[str, Tensor]:
         """Eq. 17 terms (scalars) for whole images (B, 3, H, W); ``faces`` index the engine's slots."""

@@ -89,13 +89,13 @@ class IPFHRestorerTrainer(RestorerTrainer):
     def replay_final_image(self, engine: RepairEngine, faces: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """I_T of ``faces[rows]`` rebuilt from the kept inputs with the current restorer, differentiably.
 
-        One restorer call for all T steps (same window size), then the pastes in step order, so each pixel
-        comes from the last repair that covered it (equal to ``engine.current`` if the weights have not
-        changed since the episode ran).
+        One restorer call for all T steps (same window size), then the pastes in step order starting from
+        I_0, blending each output into the replayed image exactly as the engine did (also with feathered
+        pastes), so the result equals ``engine.current`` if the weights have not changed since the episode.
         """
         contexts = cat_contexts([slice_context(c, rows) for c, _, _ in self._steps])
         outputs = self.restorer(contexts).clamp(0, 1).split(len(rows))
-        image = engine.current[faces[rows]].detach().clone()
+        image = engine.start[faces[rows]].detach().clone()
         slots = torch.arange(len(rows), device=engine.device)
         for out, (_, starts, paste) in zip(outputs, self._steps, strict=True):
             window = gather_windows(image, slots, starts[rows], engine.window)

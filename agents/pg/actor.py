@@ -72,6 +72,7 @@ class PolicyActor:
         self._slots = {"t": torch.full((n,), -1, dtype=torch.long, device=device),
                        "prev_in": torch.zeros(n, k, dtype=torch.long, device=device),
                        "action": torch.zeros(n, k, dtype=torch.long, device=device),
+                       "started": torch.zeros(n, dtype=torch.bool, device=device),
                        "state_in": None, "state_out": None}
         self._engine = weakref.ref(engine)
 
@@ -100,13 +101,15 @@ class PolicyActor:
         self._store("state_in", faces, begin)
         self._slots["t"][faces] = -1
         self._slots["action"][faces] = 0
+        self._slots["started"][faces] = True
 
     @torch.no_grad()
     def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
         self._attach(engine)
         slots = self._slots
         t, seen = engine.t[faces], slots["t"][faces]
-        fresh = (t == 0) & (seen != -1)  # a new episode that nobody announced with start_episodes
+        # A new episode that nobody announced with start_episodes (or a slot never started at all).
+        fresh = (t == 0) & ((seen != -1) | ~slots["started"][faces])
         if bool(fresh.any()):
             self.start_episodes(engine, faces[fresh])
             seen = slots["t"][faces]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from restorers.checkpoint import load_training_state, save_network, save_training_state
+from restorers.checkpoint import save_network, save_training_state
 from restorers.training.loop import TrainingRun
 
 
@@ -41,13 +41,10 @@ class AgentRun(TrainingRun):
     def env_steps(self) -> int:
         return self.step * self.steps_per_update
 
-    def _resume(self) -> None:
-        data = load_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers)
-        for name, sched in self.schedulers.items():
-            if name in data["extra"].get("schedulers", {}):
-                sched.load_state_dict(data["extra"]["schedulers"][name])
+    def _resume(self) -> dict[str, Any]:
+        data = super()._resume()
         self._set_state(data["extra"].get("agent", {}))
-        self.step = int(data["step"])
+        return data
 
     def save_checkpoint(self) -> None:
         if not self.is_main:

@@ -9,8 +9,8 @@ One *update* (Attention-FH Algorithm 1; IPFH Sec. III-C "policy gradient ... bat
 3. at T, the trainer's end-of-episode restorer loss (IPFH Eq. 17), then one policy step on the
    REINFORCE-with-baseline loss of the env's rewards.
 
-Evaluation every ``ctx.eval_every`` env steps: deterministic (argmax) episodes on validation people with
-``agents.evaluate.run_episodes`` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``.
+Evaluation every ``ctx.eval_every`` env steps (0: only at the end): deterministic (argmax) episodes on
+validation people with ``agents.evaluate.run_episodes`` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def train_agent(ctx: TrainContext, spec: AgentSpec) -> dict[str, Any]:
                    description=name, steps_per_update=steps_per_update,
                    get_state=lambda: {"moving_average": moving.state_dict()},
                    set_state=lambda s: s and moving.load_state_dict(s["moving_average"]), write_agent=write_agent)
-    eval_every = max(1, math.ceil(int(ctx.eval_every) / steps_per_update))
+    # In updates; 0 (eval_every 0): only the final evaluation.
+    eval_every = max(1, math.ceil(int(ctx.eval_every) / steps_per_update)) if ctx.eval_every > 0 else 0
 
     def run_eval(env_steps: int) -> None:
         actor = PolicyActor(policy, restorer, record["action"], name)
@@ -172,7 +173,7 @@ def train_agent(ctx: TrainContext, spec: AgentSpec) -> dict[str, Any]:
         for key in per_step[0] if per_step else ():
             stats[key] = float(np.mean([s[key] for s in per_step]))
         stats.update(end_stats)
-        if (update + 1) % eval_every == 0 or update + 1 == updates:
+        if (eval_every and (update + 1) % eval_every == 0) or update + 1 == updates:
             run_eval((update + 1) * steps_per_update)
         return stats
 

@@ -112,6 +112,9 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
     if resuming:
         model = load_model(last, spec.algo_class, spec.policy_class, {**meta, "num_timesteps": start_steps},
                            device=ctx.device, env=env)
+        # SB3's load re-seeds everything (and the env) with the run's original seed, which would replay the
+        # faces seen since the start: seed again from the resume point.
+        model.set_random_seed(_env_seed(ctx.seed, start_steps))
         blob = read_member(last, "vecnormalize.json")
         if vec_norm is not None and blob is not None:
             restore_vecnormalize(vec_norm, json.loads(blob))

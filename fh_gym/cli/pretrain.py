@@ -101,7 +101,8 @@ def pretrain(env_config: dict[str, Any], recipe: dict[str, Any], out_dir: Path, 
     evals: dict[str, float] = {}
 
     def evaluate(current: TrainingRun, force: bool = False) -> None:
-        if not force and current.step % recipe["eval_every"] and current.step != steps:
+        periodic = recipe["eval_every"] > 0 and current.step % recipe["eval_every"] == 0
+        if not (force or periodic or current.step == steps):  # eval_every 0: only the final evaluation
             return
         result = run_episodes(val_config, EvenGridStrategy(), val_faces, restorer=restorer, dataset=val_data,
                               batch_size=len(val_faces), seed=recipe["seed"])

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from fh_gym.config import ConfigError
 from fh_gym.engine.actions import build_action_type
+from fh_gym.engine.inputs import face_indices, images_to_tensor, quantize_hwc
 from fh_gym.engine.rewards import StepRecord, build_reward
 from fh_gym.engine.windows import (
     box_mask,
@@ -195,7 +196,7 @@ class RepairEngine:
         k = len(faces)
         occlusion = None
         if "lr" in options:
-            lr = _images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
+            lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
             hr = torch.zeros(k, 3, self.image_size, self.image_size, device=self.device)
             truth = False
             self.face_index[faces.cpu().numpy()] = -1
@@ -203,12 +204,11 @@ class RepairEngine:
             if self.inference:
                 raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
             if "hr" in options:
-                hr = _images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
+                hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
                 index = np.full(k, -1)
             else:
-                index = np.asarray(options["index"]) if "index" in options else \
+                index = face_indices(options["index"], k) if "index" in options else \
                     rng.integers(len(self.dataset), size=k)
-                index = np.broadcast_to(index, (k,)).astype(np.int64)
                 if np.any((index < 0) | (index >= len(self.dataset))):
                     raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
                 hr = self.dataset.hr_float(index, self.device)
@@ -221,7 +221,7 @@ class RepairEngine:
         self.hr[faces], self.lr[faces], self.start[faces], self.current[faces] = hr, lr, start, start
         self.occlusion[faces] = 0.0 if occlusion is None else occlusion.to(self.device, torch.float32)
         self.has_truth[faces] = truth
-        q = _quantize_hwc(start)
+        q = quantize_hwc(start)
         self.obs_image[faces], self.obs_start[faces] = q, q
         self.coverage[faces] = 0
         self.t[faces] = 0
@@ -270,8 +270,7 @@ class RepairEngine:
             ctx.image, ctx.start_image = ctx.image.clone(), ctx.start_image.clone()
         restored = self.restore(ctx)
         before = ctx.current
-        paste = ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)
-        after = before + paste * (restored - before)
+        after = before + self._paste_mask(ctx, boxes, starts) * (restored - before)
         scatter_windows(self.current, faces, starts, after)
         self._update_observation(faces, starts, after, ctx.mask)
 
@@ -304,6 +303,10 @@ class RepairEngine:
         return StepOutput(reward=reward, terms=terms, terminated=done.cpu().numpy(),
                           boxes=boxes.cpu().numpy())
 
+    def _paste_mask(self, ctx: RepairContext, boxes: Tensor, starts: Tensor) -> Tensor:
+        """How much of the restored window replaces the current one: the box, feathered when configured."""
+        return ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)
+
     def candidate_gains(self, faces: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
         """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
 
@@ -323,7 +326,7 @@ class RepairEngine:
             boxes = boxes_all[lo:hi].repeat(b, 1)
             ctx, starts = self.context(rep_faces, boxes)
             restored = self.restore(ctx)
-            after = ctx.current + ctx.mask * (restored - ctx.current)
+            after = ctx.current + self._paste_mask(ctx, boxes, starts) * (restored - ctx.current)
             hr = gather_windows(self.hr, rep_faces, starts, self.window).double()
             change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((ctx.current.double() - hr) ** 2).sum(
                 dim=(1, 2, 3))
@@ -334,7 +337,7 @@ class RepairEngine:
 
     def _update_observation(self, faces: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
         w = self.window
-        q = _quantize_hwc(after)  # (B, w, w, 3)
+        q = quantize_hwc(after)  # (B, w, w, 3)
         rows = starts[:, 0, None] + torch.arange(w, device=self.device)
         cols = starts[:, 1, None] + torch.arange(w, device=self.device)
         idx = (faces[:, None, None], rows[:, :, None], cols[:, None, :])
@@ -375,26 +378,3 @@ class RepairEngine:
         faces = self.all_faces() if faces is None else faces
         return {"psnr": self.psnr(faces).astype(np.float32), "t": self.t[faces].cpu().numpy(),
                 "face_index": self.face_index[faces.cpu().numpy()]}
-
-
-def _quantize_hwc(images: Tensor) -> Tensor:
-    """(B, 3, H, W) float [0, 1] -> (B, H, W, 3) uint8 (rounded)."""
-    return (images.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def _images_to_tensor(images: Any, size: int, what: str, count: int) -> Tensor:
-    """Validate uint8 RGB image(s) of side ``size`` and return (count, 3, size, size) float [0, 1]."""
-    arr = np.asarray(images)
-    if arr.ndim == 3:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"{what} image must be HxWx3 RGB (or NxHxWx3), got shape {np.asarray(images).shape}")
-    if arr.dtype != np.uint8:
-        raise ValueError(f"{what} image must be uint8 in [0, 255], got dtype {arr.dtype}")
-    if arr.shape[1:3] != (size, size):
-        raise ValueError(f"{what} image must be {size}x{size}x3 for this env, got {arr.shape[1]}x{arr.shape[2]}")
-    if arr.shape[0] != count:
-        if arr.shape[0] != 1:
-            raise ValueError(f"got {arr.shape[0]} {what} images for {count} faces")
-        arr = np.repeat(arr, count, axis=0)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).to(torch.float32) / 255.0

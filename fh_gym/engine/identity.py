@@ -91,6 +91,10 @@ class IdentityTerms:
     @torch.no_grad()
     def losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
         """``{"feature": L_f (B,), "identity": L_id (B,)}`` of ``images`` (B, 3, H, W) for ``faces`` (B,)."""
+        return self.per_face_losses(images, faces)
+
+    def per_face_losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
+        """:meth:`losses`, differentiable in ``images`` (joint restorer training, IPFH Eq. 17)."""
         if not bool(self.cached[faces].all()):
             self.reset(faces[~self.cached[faces]])
         features = self.net(images)

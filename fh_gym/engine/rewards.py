@@ -13,7 +13,7 @@ the faces stepped together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.config import ConfigError, check_kwargs, merge_config, split_type
+from fh_gym.engine.texture import GramTexture
 
 if TYPE_CHECKING:
     from fh_gym.engine.core import RepairEngine
@@ -98,7 +99,7 @@ class AttentionFHReward(Reward):
         if not isinstance(self.reference, Mapping):
             raise ConfigError(f"reward.reference must be 'start' or a generator block, got {self.reference!r}")
         self._generator = engine.build_scaled_network(self.reference, kind="generator").eval()
-        engine.reference_mse = torch.zeros(engine.num_envs, dtype=torch.float64, device=engine.device)
+        self._reference_mse = torch.zeros(engine.num_envs, dtype=torch.float64, device=engine.device)
 
     def reset(self, engine: RepairEngine, faces: Tensor) -> None:
         if self._generator is None:
@@ -106,13 +107,13 @@ class AttentionFHReward(Reward):
         with torch.no_grad():
             ref = self._generator(engine.lr[faces]).clamp(0, 1)
         diff = (ref.double() - engine.hr[faces].double()) ** 2
-        engine.reference_mse[faces] = diff.mean(dim=(1, 2, 3))
+        self._reference_mse[faces] = diff.mean(dim=(1, 2, 3))
 
     def terms(self, engine: RepairEngine, rec: StepRecord) -> dict[str, Tensor]:
         zero = torch.zeros_like(rec.mse_after, dtype=torch.float32)
         if not bool(rec.done.any()):
             return {"mse_gain": zero, "coverage": zero}
-        ref = engine.start_mse[rec.faces] if self._generator is None else engine.reference_mse[rec.faces]
+        ref = engine.start_mse[rec.faces] if self._generator is None else self._reference_mse[rec.faces]
         gain = self.mse_scale * (ref - rec.mse_after).to(torch.float32)
         covered = (engine.coverage[rec.faces] > 0).to(torch.float32).mean(dim=(1, 2))
         done = rec.done.to(torch.float32)
@@ -187,16 +188,8 @@ class IPFHReward(Reward):
         return downsample_bicubic(hr, engine.scale)
 
     def _patch_losses(self, engine: RepairEngine, restored: Tensor, rec: StepRecord) -> dict[str, Tensor]:
-        mask = rec.box_mask
-        area = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
-        mse = ((restored - rec.hr) ** 2 * mask).sum(dim=(1, 2, 3)) / (3 * area)
-        tex = self._phi.distance(restored, rec.hr, mask)
-        lr_restored = self._downsample(engine, restored)
-        lr_mask = F.avg_pool2d(mask, engine.scale)
-        lr_area = lr_mask.sum(dim=(1, 2, 3)).clamp(min=1e-6)
-        lr_mse = ((lr_restored - rec.lr) ** 2 * lr_mask).sum(dim=(1, 2, 3)) / (3 * lr_area)
-        lr_tex = self._phi.distance(lr_restored, rec.lr, lr_mask)
-        return {"mse": mse, "texture": tex, "lr_mse": lr_mse, "lr_texture": lr_tex}
+        return dual_domain_patch_losses(restored, rec.hr, rec.lr, rec.box_mask, engine.scale, self._phi,
+                                        lambda hr: self._downsample(engine, hr))
 
     def _visual_losses(self, images: Tensor, hr: Tensor) -> dict[str, Tensor]:
         mse = ((images - hr) ** 2).mean(dim=(1, 2, 3))
@@ -240,6 +233,25 @@ class IPFHReward(Reward):
                     long[k][rec.done] = v.to(torch.float32)
             out.update(long)
         return out
+
+
+def dual_domain_patch_losses(restored: Tensor, hr: Tensor, lr: Tensor, mask: Tensor, scale: int,
+                             texture: GramTexture, downsample: Callable[[Tensor], Tensor]) -> dict[str, Tensor]:
+    """IPFH Eq. 10 / 16 terms per window, (B,) each, over the box only: HR-domain MSE and Gram texture of the
+    restored windows vs the HR truth, and the same in the LR domain (``downsample(restored)`` vs ``lr``,
+    weighted by the fraction of each LR pixel inside the box). Differentiable in ``restored``.
+
+    Args:
+        restored, hr: (B, 3, w, w) windows in [0, 1]; lr: (B, 3, w/s, w/s); mask: (B, 1, w, w) box mask.
+    """
+    area = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
+    mse = ((restored - hr) ** 2 * mask).sum(dim=(1, 2, 3)) / (3 * area)
+    lr_restored = downsample(restored)
+    lr_mask = F.avg_pool2d(mask, scale)
+    lr_area = lr_mask.sum(dim=(1, 2, 3)).clamp(min=1e-6)
+    lr_mse = ((lr_restored - lr) ** 2 * lr_mask).sum(dim=(1, 2, 3)) / (3 * lr_area)
+    return {"mse": mse, "texture": texture.distance(restored, hr, mask), "lr_mse": lr_mse,
+            "lr_texture": texture.distance(lr_restored, lr, lr_mask)}
 
 
 REWARD_TYPES: dict[str, type[Reward]] = {

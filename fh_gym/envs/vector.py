@@ -64,7 +64,10 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
                 raise ValueError(f"seed must be an int, got {seed!r}")
             self._np_random, self._np_random_seed = seeding.np_random(int(seed))
         options = dict(options or {})
-        mask = np.asarray(options.pop("reset_mask", np.ones(self.num_envs, dtype=bool)), dtype=bool)
+        mask = np.asarray(options.pop("reset_mask", np.ones(self.num_envs, dtype=bool)))
+        if mask.shape != (self.num_envs,) or mask.dtype != bool:
+            raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask.dtype} "
+                             f"{mask.shape}")
         faces = self._faces[torch.as_tensor(mask)]
         self.engine.reset(faces, self.np_random, options)
         self._autoreset[mask] = False
@@ -73,6 +76,8 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
     def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = np.asarray(actions)
         n = self.num_envs
+        if actions.ndim == 0 or len(actions) != n:
+            raise ValueError(f"expected one action per env ({n}), got an array of shape {actions.shape}")
         reward = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
         stepping = np.flatnonzero(~self._autoreset)

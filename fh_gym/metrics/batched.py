@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from fh_gym.metrics.reference import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, gaussian_window_1d
+from fh_gym.metrics.reference import SSIM_SIGMA, SSIM_WINDOW
+from restorers.losses.ssim import ssim_map
 
 __all__ = [
     "mse_per_image",
@@ -123,12 +123,6 @@ def psnr_per_image(x: Tensor, y: Tensor, crop_border: int = 0, y_channel: bool =
     return 10.0 * torch.log10(data_range**2 / mse.clamp_min(MSE_FLOOR))
 
 
-def _window(channels: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
-    g = torch.as_tensor(gaussian_window_1d(SSIM_WINDOW, SSIM_SIGMA), dtype=dtype, device=device)
-    return (g.view(1, 1, -1, 1).expand(channels, 1, -1, 1),
-            g.view(1, 1, 1, -1).expand(channels, 1, 1, -1))
-
-
 def ssim_per_image(x: Tensor, y: Tensor, crop_border: int = 0, y_channel: bool = False,
                    data_range: float = 1.0) -> Tensor:
     """Mean SSIM of each image (11x11 Gaussian window, sigma 1.5, valid region, channels averaged).
@@ -144,25 +138,9 @@ def ssim_per_image(x: Tensor, y: Tensor, crop_border: int = 0, y_channel: bool =
         ``(N,)`` tensor in [-1, 1] (1 for identical images); differentiable, usable as a loss.
     """
     x, y = _maybe_y(x, y, crop_border, y_channel, SSIM_WINDOW)
-    c = x.shape[1]
-    wv, wh = _window(c, x.dtype, x.device)
-
-    def filt(t: Tensor) -> Tensor:
-        # Separable valid Gaussian filtering; groups=C keeps channels independent.
-        return F.conv2d(F.conv2d(t, wv, groups=c), wh, groups=c)
-
-    c1 = (SSIM_K1 * data_range) ** 2
-    c2 = (SSIM_K2 * data_range) ** 2
-    # One conv call for the five filtered maps, stacked on the batch axis.
-    stats = filt(torch.cat([x, y, x * x, y * y, x * y], dim=0))
-    mu_x, mu_y, e_xx, e_yy, e_xy = stats.chunk(5, dim=0)
-    var_x = e_xx - mu_x.pow(2)
-    var_y = e_yy - mu_y.pow(2)
-    cov = e_xy - mu_x * mu_y
-    num = (2.0 * mu_x * mu_y + c1) * (2.0 * cov + c2)
-    den = (mu_x.pow(2) + mu_y.pow(2) + c1) * (var_x + var_y + c2)
-    # All channels have the same valid size, so the flat mean equals the mean of per-channel SSIMs.
-    return (num / den).flatten(1).mean(dim=1)
+    # The SSIM map is the one of the SSIM loss (same window, constants and valid region). All channels have
+    # the same valid size, so the flat mean equals the mean of per-channel SSIMs.
+    return ssim_map(x, y, data_range, SSIM_WINDOW, SSIM_SIGMA).flatten(1).mean(dim=1)
 
 
 def quantize(x: Tensor) -> Tensor:

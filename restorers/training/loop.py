@@ -9,7 +9,8 @@ that performs one optimisation step and returns scalar losses; :class:`TrainingR
 * ``<out_dir>/tb/`` — TensorBoard scalars under ``losses/`` (and whatever ``log_fn`` adds).
 
 Starting the same run again with ``resume=True`` continues from ``last.pt`` with the same step count and
-optimiser state. Under ``torchrun`` only rank 0 writes files.
+optimiser state. Ctrl-C and SIGTERM finish the current step, checkpoint and stop; an error leaves the last
+good checkpoint untouched. Under ``torchrun`` only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -88,13 +89,15 @@ class TrainingRun:
     def _bare(self) -> dict[str, nn.Module]:
         return {name: unwrap(model) for name, model in self.networks.items()}
 
-    def _resume(self) -> None:
+    def _resume(self) -> dict[str, Any]:
+        """Load ``last.pt`` into the networks, optimisers and schedulers; returns the checkpoint payload."""
         # load_training_state refuses a checkpoint whose architectures differ from this run's.
         data = load_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers)
         for name, sched in self.schedulers.items():
             if name in data["extra"].get("schedulers", {}):
                 sched.load_state_dict(data["extra"]["schedulers"][name])
         self.step = int(data["step"])
+        return data
 
     def save_checkpoint(self) -> None:
         if not self.is_main:
@@ -120,13 +123,17 @@ class TrainingRun:
         loss history (one dict per log step)."""
         interrupted = {"flag": False}
 
-        def on_term(signum: int, frame: Any) -> None:
+        def on_signal(signum: int, frame: Any) -> None:
+            # Finish the step in progress, then checkpoint: a step cut in half (networks updated, step count
+            # not) would be replayed on resume.
             interrupted["flag"] = True
 
-        previous = signal.signal(signal.SIGTERM, on_term) if self._can_handle_signals() else None
+        handled = (signal.SIGTERM, signal.SIGINT) if self._can_handle_signals() else ()
+        previous = {sig: signal.signal(sig, on_signal) for sig in handled}
         bar = tqdm(total=self.total_steps, initial=self.step, desc=self.description, disable=not (
             self.progress and self.is_main), dynamic_ncols=True)
         started = time.perf_counter()
+        finished = False
         try:
             while self.step < self.total_steps and not interrupted["flag"]:
                 if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
@@ -144,13 +151,15 @@ class TrainingRun:
                         log_fn(self)
                 if self.step % self.checkpoint_every == 0:
                     self.save_checkpoint()
-        except KeyboardInterrupt:
-            interrupted["flag"] = True
+            finished = True
         finally:
             bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-            self.save_checkpoint()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            # Only a clean stop (done, budget, signal) overwrites last.pt: after an error (NaN, out of memory)
+            # the last good checkpoint stays.
+            if finished:
+                self.save_checkpoint()
             if self.writer is not None:
                 self.writer.flush()
         self.elapsed = time.perf_counter() - started

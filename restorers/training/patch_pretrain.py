@@ -32,7 +32,7 @@ def restorer_step(restorer: nn.Module, optimizer: torch.optim.Optimizer, ctx: Re
         ctx: The repair inputs (their tensors must not require grad).
         target: (B, 3, w, w) HR truth of the windows.
         extra_loss: Optional ``fn(restored, target, mask) -> scalar`` added to the loss (e.g. texture).
-        grad_clip: Max gradient norm (None: no clipping).
+        grad_clip: Max gradient norm (None or 0: no clipping).
 
     Returns:
         ``{"mse": ..., "psnr_box": ..., "loss": ...}`` as floats (``psnr_box`` in dB over the boxes).
@@ -43,7 +43,7 @@ def restorer_step(restorer: nn.Module, optimizer: torch.optim.Optimizer, ctx: Re
     loss = mse if extra_loss is None else mse + extra_loss(restored, target, ctx.mask)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if grad_clip is not None:
+    if grad_clip:  # None or 0: no clipping (clip_grad_norm_ with 0 would zero the gradients)
         torch.nn.utils.clip_grad_norm_(restorer.parameters(), grad_clip)
     optimizer.step()
     with torch.no_grad():
