@@ -106,6 +106,9 @@ class PatchRestorer(nn.Module):
     """
 
     kind = "patch"
+    #: the paper (and table) the architecture comes from, and the parameter count it reports (None: not given)
+    paper: str = ""
+    paper_parameters: int | None = None
 
     def __init__(self, scale: int = 8) -> None:
         super().__init__()
@@ -133,6 +136,8 @@ class Generator(nn.Module):
     """
 
     kind = "generator"
+    paper: str = ""
+    paper_parameters: int | None = None
 
     def __init__(self, scale: int = 8) -> None:
         super().__init__()

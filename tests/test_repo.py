@@ -55,3 +55,9 @@ def test_dependency_direction():
     for path, names in _imported_packages(ROOT / "fh_gym").items():
         if not path.startswith("fh_gym/cli/"):
             assert "agents" not in names, path
+
+
+def test_readme_network_table_is_current():
+    from restorers.summary import network_table
+
+    assert network_table() in (ROOT / "README.md").read_text()

@@ -114,6 +114,9 @@ class AttentionFHEnhancer(PatchRestorer):
         state_dim: 0 = compute the global state here; D > 0 = use the agent's ``ctx.global_state`` (B, D).
     """
 
+    paper = 'Attention-FH Sec. 3.3, Table 2 (reduced LapSRN)'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, head_width: int = 32, width: int = 16, tail_width: int = 8,
                  embed_width: int = 16, global_size: int = 32, context_grid: int = 16,
                  state_dim: int = 0) -> None:

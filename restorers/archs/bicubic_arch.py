@@ -17,6 +17,9 @@ class Bicubic(Generator):
         scale: Upscaling factor.
     """
 
+    paper = "bicubic interpolation (every paper's baseline row)"
+    paper_parameters = None
+
     def __init__(self, scale: int = 8) -> None:
         super().__init__(scale)
 

@@ -36,6 +36,9 @@ class EDSRLite(PatchRestorer):
         tail_width: Channels of the last upsampling stage.
     """
 
+    paper = 'EDSR (Lim et al. 2017), lite; Attention-FH Tables 7, 11'
+    paper_parameters = 2463217
+
     def __init__(self, scale: int = 8, n_feats: int = 32, n_resblocks: int = 4, res_scale: float = 0.1,
                  tail_width: int = 4) -> None:
         super().__init__(scale)

@@ -31,6 +31,9 @@ class ESPCN(PatchRestorer):
         embed_width: Channels of the 1x1 embedding of the LR-grid stack.
     """
 
+    paper = 'ESPCN sub-pixel (Shi et al. 2016); Attention-FH Table 10'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, n1: int = 64, n2: int = 32, embed_width: int = 16) -> None:
         super().__init__(scale)
         self.embed = LRStackEmbedding(scale, embed_width)

@@ -41,6 +41,9 @@ class FSRCNN(PatchRestorer):
         embed_width: Channels of the 1x1 embedding of the LR-grid stack.
     """
 
+    paper = 'FSRCNN (Dong et al. 2016); Attention-FH Table 10'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, d: int = 56, s: int = 12, m: int = 4, embed_width: int = 16) -> None:
         super().__init__(scale)
         self.embed = LRStackEmbedding(scale, embed_width)

@@ -50,6 +50,9 @@ class GLN(PatchRestorer):
         tail_width: Channels of the last upsampling stage.
     """
 
+    paper = 'GLN (Tuzel et al. 2016); Attention-FH Table 10'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, width: int = 24, global_grid: int = 16, global_hidden: int = 128,
                  detail_channels: int = 4, tail_width: int = 6) -> None:
         super().__init__(scale)

@@ -44,6 +44,9 @@ class IPFHLocalRestorer(PatchRestorer):
         align_image_features: Sample the image map at the window's coordinates (True) or resize it (False).
     """
 
+    paper = 'IPFH Sec. III-B.2, Fig. 4 (local restoration network)'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, width: int = 8, patch_layers: int = 3, image_layers: int = 2,
                  align_image_features: bool = True) -> None:
         super().__init__(scale)
@@ -97,6 +100,9 @@ class IPFHDualDownsampler(nn.Module):
         scale: Downsampling factor (power of two).
         width: Base width (paper: 64).
     """
+
+    paper = 'IPFH Sec. III-B.3, Fig. 6 (dual consistent network downsampler)'
+    paper_parameters = None
 
     kind = "aux"
 

@@ -40,6 +40,9 @@ class GaborTextureFeatures(nn.Module):
         gain: Multiplier of the responses.
     """
 
+    paper = 'Gabor texture bank (fh-gym default phi of the IPFH texture loss, Eq. 11)'
+    paper_parameters = None
+
     kind = "aux"
 
     def __init__(self, orientations: int = 4, wavelengths: tuple[float, ...] | list[float] = (3.0, 6.0),

@@ -32,6 +32,9 @@ class UNet(PatchRestorer):
         base_width: Width of the finest encoder level (doubling per level).
     """
 
+    paper = 'U-Net (Ronneberger et al. 2015), reduced; Attention-FH Table 10'
+    paper_parameters = None
+
     def __init__(self, scale: int = 8, base_width: int = 8) -> None:
         super().__init__(scale)
         levels = num_stages(scale)

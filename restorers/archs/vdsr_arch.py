@@ -32,6 +32,9 @@ class VDSR(PatchRestorer):
         width: Channels of the hidden layers (paper: 64).
     """
 
+    paper = 'VDSR (Kim et al. 2016); Attention-FH Tables 10, 11'
+    paper_parameters = 664704
+
     def __init__(self, scale: int = 8, depth: int = 20, width: int = 8) -> None:
         super().__init__(scale)
         if depth < 2:
