@@ -8,8 +8,12 @@ in the same run. Prints a Markdown table for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from fh_gym.benchmark import machine_description, rows_to_markdown, run_benchmark
 from fh_gym.envs.face_repair import make_config

@@ -12,7 +12,7 @@ from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine, build_scaled
 from fh_gym.engine.texture import GramTexture
 from fh_gym.envs.face_repair import make_config
-from restorers.registry import ARCH_REGISTRY, register_arch
+from restorers.registry import ARCH_REGISTRY
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}
 
@@ -32,8 +32,10 @@ class TinyTextureNet(nn.Module):
         return self.conv(x)
 
 
-if "TinyTextureNet" not in ARCH_REGISTRY:
-    register_arch(TinyTextureNet)
+@pytest.fixture(autouse=True)
+def tiny_texture_net_registered(monkeypatch):
+    """Register the test network only while a test of this module runs (the registry is global)."""
+    monkeypatch.setitem(ARCH_REGISTRY, "TinyTextureNet", TinyTextureNet)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
 from agents.registry import TrainContext
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
-from fh_gym.engine.windows import box_mask, gather_windows, scatter_windows
+from fh_gym.engine.windows import box_mask, gather_windows, pasted_windows
 
 ALGO = "ipfh"
 
@@ -99,7 +99,7 @@ class IPFHRestorerTrainer(RestorerTrainer):
         slots = torch.arange(len(rows), device=engine.device)
         for out, (_, starts, paste) in zip(outputs, self._steps, strict=True):
             window = gather_windows(image, slots, starts[rows], engine.window)
-            scatter_windows(image, slots, starts[rows], window + paste[rows] * (out - window))
+            image = pasted_windows(image, slots, starts[rows], window + paste[rows] * (out - window))
         return image
 
     def end_episode(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:

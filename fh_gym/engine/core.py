@@ -27,6 +27,7 @@ from fh_gym.engine.windows import (
     gather_windows,
     scatter_windows,
     window_coords,
+    window_index,
     window_side,
     window_starts,
 )
@@ -337,24 +338,25 @@ class RepairEngine:
 
     def _update_observation(self, faces: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
         w = self.window
-        q = quantize_hwc(after)  # (B, w, w, 3)
-        rows = starts[:, 0, None] + torch.arange(w, device=self.device)
-        cols = starts[:, 1, None] + torch.arange(w, device=self.device)
-        idx = (faces[:, None, None], rows[:, :, None], cols[:, None, :])
-        self.obs_image[idx] = q
-        cov = self.coverage[idx].to(torch.int16) + (mask[:, 0] > 0).to(torch.int16)
-        self.coverage[idx] = cov.clamp(max=255).to(torch.uint8)
+        pixels = window_index(self.obs_image, faces, starts, w, channels_last=True)
+        self.obs_image.put_(pixels, quantize_hwc(after))
+        cells = window_index(self.coverage.unsqueeze(-1), faces, starts, w, channels_last=True)
+        visits = torch.take(self.coverage, cells).to(torch.int16) + (mask.permute(0, 2, 3, 1) > 0).to(torch.int16)
+        self.coverage.put_(cells, visits.clamp(max=255).to(torch.uint8))
 
     # ----------------------------------------------------------------- views
     def observe(self, faces: Tensor | None = None) -> dict[str, np.ndarray]:
         """Batched observation (one row per face) as NumPy copies (safe to keep)."""
-        faces = self.all_faces() if faces is None else faces
+        def pick(buffer: Tensor) -> Tensor:
+            # Every face: a whole-buffer copy (memcpy) is cheaper than a gather; a subset: indexing copies.
+            return buffer.clone() if faces is None else buffer[faces]
+
         return {
-            "image": self.obs_image[faces].cpu().numpy(),
-            "start": self.obs_start[faces].cpu().numpy(),
-            "coverage": self.coverage[faces].unsqueeze(-1).cpu().numpy(),
-            "last_action": self.last_box[faces].cpu().numpy().astype(np.float32),
-            "step": (self.t[faces].to(torch.float32) / self.horizon).unsqueeze(-1).cpu().numpy(),
+            "image": pick(self.obs_image).cpu().numpy(),
+            "start": pick(self.obs_start).cpu().numpy(),
+            "coverage": pick(self.coverage).unsqueeze(-1).cpu().numpy(),
+            "last_action": pick(self.last_box).cpu().numpy(),
+            "step": (pick(self.t).to(torch.float32) / self.horizon).unsqueeze(-1).cpu().numpy(),
         }
 
     def psnr(self, faces: Tensor | None = None) -> np.ndarray:

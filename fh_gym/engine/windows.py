@@ -7,6 +7,7 @@ pixels are an exact sub-grid. All functions index with tensors: no Python loop o
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -40,26 +41,46 @@ def window_starts(boxes: Tensor, window: int, margin: int, scale: int, image_siz
     return snapped.clamp(0, image_size - window)
 
 
-def _index_grids(starts: Tensor, window: int) -> tuple[Tensor, Tensor]:
-    offsets = torch.arange(window, device=starts.device)
-    rows = starts[:, 0, None] + offsets  # (N, w)
-    cols = starts[:, 1, None] + offsets
-    return rows, cols
+@functools.lru_cache(maxsize=64)
+def _window_offsets(shape: tuple[int, ...], window: int, channels_last: bool, device: torch.device) -> Tensor:
+    """Flat offsets of a window's elements from its top-left element, in the output layout."""
+    if channels_last:
+        _, _, width, channels = shape
+        rows = torch.arange(window, device=device)[:, None, None] * (width * channels)
+        cols = torch.arange(window, device=device)[None, :, None] * channels
+        return rows + cols + torch.arange(channels, device=device)[None, None, :]  # (w, w, C)
+    _, channels, height, width = shape
+    planes = torch.arange(channels, device=device)[:, None, None] * (height * width)
+    rows = torch.arange(window, device=device)[None, :, None] * width
+    return planes + rows + torch.arange(window, device=device)[None, None, :]  # (C, w, w)
+
+
+def window_index(images: Tensor, faces: Tensor, starts: Tensor, window: int, channels_last: bool = False) -> Tensor:
+    """Flat indices into contiguous ``images`` of each face's window: (B, C, w, w), or (B, w, w, C) when
+    ``channels_last`` (``images`` is N x H x W x C). ``torch.take``/``put_`` with them crop and paste all
+    windows in one call, without a loop over faces or a copy of whole images."""
+    shape = tuple(images.shape)
+    per_face = math.prod(shape[1:])
+    width, step = (shape[2], shape[3]) if channels_last else (shape[3], 1)
+    base = faces * per_face + (starts[:, 0] * width + starts[:, 1]) * step
+    return base.view(-1, 1, 1, 1) + _window_offsets(shape, window, channels_last, images.device)
 
 
 def gather_windows(images: Tensor, faces: Tensor, starts: Tensor, window: int) -> Tensor:
-    """Crop (N, C, w, w) windows at ``starts`` from ``images[faces]`` without copying whole images."""
-    rows, cols = _index_grids(starts, window)
-    patch = images[faces[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (N, w, w, C)
-    return patch.permute(0, 3, 1, 2)
+    """Crop (B, C, w, w) windows at ``starts`` from ``images[faces]`` (N, C, H, W, contiguous)."""
+    return torch.take(images, window_index(images, faces, starts, window))
+
+
+def pasted_windows(images: Tensor, faces: Tensor, starts: Tensor, windows: Tensor) -> Tensor:
+    """Out-of-place :func:`scatter_windows`: a new tensor, so autograd can differentiate through a
+    sequence of pastes (replaying an episode for the restorer's image loss)."""
+    return images.put(window_index(images, faces, starts, windows.shape[-1]), windows.to(images.dtype))
 
 
 def scatter_windows(images: Tensor, faces: Tensor, starts: Tensor, windows: Tensor) -> None:
-    """Write (N, C, w, w) ``windows`` into ``images[faces]`` at ``starts`` (in place)."""
-    window = windows.shape[-1]
-    rows, cols = _index_grids(starts, window)
-    images[faces[:, None, None], :, rows[:, :, None], cols[:, None, :]] = windows.permute(0, 2, 3, 1).to(
-        images.dtype)
+    """Write (B, C, w, w) ``windows`` into ``images[faces]`` at ``starts`` in place (one window per face,
+    so the writes never overlap)."""
+    images.put_(window_index(images, faces, starts, windows.shape[-1]), windows.to(images.dtype))
 
 
 def box_mask(boxes: Tensor, starts: Tensor, window: int, feather: int = 0) -> Tensor:
