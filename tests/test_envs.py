@@ -29,7 +29,6 @@ def activate(restorer: torch.nn.Module) -> torch.nn.Module:
 
 
 def make(env_id: str, render_mode: str | None = None, **config):
-    torch.manual_seed(0)  # the restorer's random initialisation (its zero last layer hides it until perturbed)
     env = gym.make(env_id, config={"data": SMALL_DATA, **config}, render_mode=render_mode)
     activate(env.unwrapped.engine.restorer)
     return env
@@ -81,6 +80,20 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
     assert all(np.array_equal(a, b) for a, b in zip(images_a, images_b, strict=True))
     other, _ = rollout(env_b, 8, 1)
     assert not np.array_equal(other[0], images_a[0])
+
+
+def test_untrained_restorer_does_not_depend_on_the_global_torch_rng():
+    torch.manual_seed(1)
+    env_a = gym.make("FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    state_after_a = torch.random.get_rng_state()
+    torch.manual_seed(2)
+    env_b = gym.make("FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    weights_a = env_a.unwrapped.engine.restorer.state_dict()
+    weights_b = env_b.unwrapped.engine.restorer.state_dict()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    assert any(w.abs().sum() > 0 for w in weights_a.values())
+    torch.manual_seed(1)
+    assert torch.equal(torch.random.get_rng_state(), state_after_a)  # building the env drew nothing from it
 
 
 @pytest.mark.parametrize("env_id", fh_gym.ENV_IDS)

@@ -68,6 +68,10 @@ def observation_space(image_size: int) -> spaces.Dict:
     })
 
 
+#: torch seed of the networks an engine builds without a checkpoint (reproducible untrained restorers)
+NETWORK_INIT_SEED = 0
+
+
 def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu") -> nn.Module:
     """Build a network block, filling in ``scale`` when the network takes one (and refusing another)."""
     import inspect
@@ -136,8 +140,15 @@ class RepairEngine:
 
     # ----------------------------------------------------------------- construction
     def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
-        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`)."""
-        return build_scaled(block, kind, self.scale, self.device)
+        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`).
+
+        Networks without a checkpoint are initialised from a fixed torch seed (``NETWORK_INIT_SEED``) in a
+        forked RNG: two envs of the same config then repair identically whatever the global torch RNG state,
+        and building an env leaves that state untouched.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(NETWORK_INIT_SEED)
+            return build_scaled(block, kind, self.scale, self.device)
 
     @property
     def dataset(self):
