@@ -10,7 +10,8 @@ that performs one optimisation step and returns scalar losses; :class:`TrainingR
 
 Starting the same run again with ``resume=True`` continues from ``last.pt`` with the same step count and
 optimiser state. Ctrl-C and SIGTERM finish the current step, checkpoint and stop; an error leaves the last
-good checkpoint untouched. Under ``torchrun`` only rank 0 writes files.
+good checkpoint untouched. Under ``torchrun`` only rank 0 writes files, and the ranks stop together (a
+budget or a signal seen by one rank stops all at the same step).
 """
 
 from __future__ import annotations
@@ -35,6 +36,21 @@ def _rank() -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank()
     return 0
+
+
+def agree_to_stop(*local_flags: bool) -> list[bool]:
+    """Each flag OR-ed over the ranks of a ``torchrun`` job (the flags themselves when not distributed).
+
+    Ranks that stop on their own clock or signal would leave the others waiting forever in DDP's next
+    gradient all-reduce; deciding together costs one tiny all-reduce per step.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return list(local_flags)
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    flags = torch.tensor([float(f) for f in local_flags], device=device)
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    return [bool(f) for f in flags.tolist()]
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -135,8 +151,10 @@ class TrainingRun:
         started = time.perf_counter()
         finished = False
         try:
-            while self.step < self.total_steps and not interrupted["flag"]:
-                if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
+            while self.step < self.total_steps:
+                over_budget = time_budget_s is not None and time.perf_counter() - started > time_budget_s
+                over_budget, interrupted["flag"] = agree_to_stop(over_budget, interrupted["flag"])
+                if over_budget or interrupted["flag"]:
                     break
                 losses = {k: float(v) for k, v in step_fn(self.step).items()}
                 for sched in self.schedulers.values():

@@ -1,0 +1,49 @@
+"""TrainingRun under torch.distributed: ranks stop together when only one of them runs out of budget."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from restorers.checkpoint import remember_config
+from restorers.training.loop import TrainingRun, agree_to_stop
+
+
+def _rank_main(rank: int, store_file: str, out_dir: str, results: dict) -> None:
+    torch.set_num_threads(1)
+    # A short timeout turns the hang this test guards against into an error.
+    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=20))
+    try:
+        net = remember_config(nn.Linear(2, 1), {"type": "Linear"})  # checkpoints need an arch block
+        run = TrainingRun(out_dir, {"net": net}, {"net": torch.optim.SGD(net.parameters(), lr=0.1)}, {},
+                          total_steps=50, progress=False, resume=False)
+
+        def step_fn(step: int) -> dict[str, float]:
+            value = torch.ones(1)
+            dist.all_reduce(value)  # what DDP's backward does every step
+            return {"sum": float(value)}
+
+        # Rank 0's budget is spent before the first step; rank 1 has none.
+        run.run(step_fn, time_budget_s=0.0 if rank == 0 else None)
+        results[rank] = run.step
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ranks_stop_together_when_one_runs_out_of_time(tmp_path):
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(_rank_main, args=(str(tmp_path / "store"), str(tmp_path / "run"), results), nprocs=2, join=True)
+        assert dict(results) == {0: 0, 1: 0}
+
+
+def test_agree_to_stop_is_the_identity_without_a_process_group():
+    assert agree_to_stop(True, False) == [True, False]
+    assert agree_to_stop(False) == [False]
