@@ -9,8 +9,9 @@
    ``<out>/<recipe>`` and resume when the script is started again, so a budget can be spent in sittings.
 3. Evaluation on ``--faces`` LFW *test* faces (people never trained on, spread over people): PSNR / SSIM on
    RGB and Y with the border cropped by the scale (SPEC protocol, uint8), identity cosine of SR vs HR
-   (SICNN), mean and 95% CI, with the bicubic row. All generators see the same clean x8 bicubic LR inputs
-   (OFHNet is trained on occluded inputs; here it gets unoccluded ones).
+   (SICNN), mean and 95% CI, with the bicubic row. Every generator is trained and tested on the same
+   clean x8 bicubic LR inputs (the recipes' own degradations, C-SRIP's blur + decimation and OFHNet's
+   occlusions, are overridden).
 4. LFW-pairs verification (10 folds) of HR faces, bicubic and the generator with the best identity cosine,
    on the pairs whose people the identity net never saw, each fold re-balanced (chance = 50%).
 
@@ -42,12 +43,19 @@ GENERATOR_RECIPES = ("ipfh-coarse", "sicnn", "csrip", "ofhnet", "srgan")
 def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None) -> dict[str, Any]:
     """The recipe's YAML (if any) with LFW data, the time budget and the shared identity net."""
     from fh_gym.config import load_yaml
+    from fh_gym.degradations import Degradation
     from restorers.training.recipes import get_recipe
 
     yaml_path = ROOT / "envs_configs" / "recipes" / f"{name.replace('-', '_')}.yaml"
     overrides: dict[str, Any] = load_yaml(yaml_path) if yaml_path.is_file() else {}
     overrides.pop("recipe", None)
     overrides["data"] = {"type": "lfw"}
+    # Train on the degradation the table tests (clean antialiased bicubic x8, the envs' default), not the
+    # recipe's own (C-SRIP: blur + decimation, OFHNet: occluded inputs): a generator is only comparable on
+    # the LR images it was trained for.
+    protocol = {**Degradation.default_config(), "scale": 8}
+    recipe_degradation = get_recipe(name).defaults.get("degradation", {})
+    overrides["degradation"] = {key: protocol[key] for key in recipe_degradation}
     overrides["minutes"] = float(minutes)  # the run stops at its step count or after the budget, first reached
     if identity_checkpoint is not None and "identity_checkpoint" in get_recipe(name).defaults:
         overrides["identity_checkpoint"] = str(identity_checkpoint)
@@ -141,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=int, default=300, help="LFW test faces to evaluate")
     parser.add_argument("--max-pairs", type=int, help="verify on N usable pairs spread over the folds (quick checks)")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the existing runs, train nothing")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train, evaluate nothing (to train recipes in parallel processes, then --eval-only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_generators")
@@ -171,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             generators[name] = path
             summaries.setdefault(name, {"step": load_network(path).checkpoint_meta.get("step", "")})
 
+    if args.train_only:
+        return 0
     rows = evaluate(generators, identity_net, args.faces, args.seed, device)
     report = "## LFW x8, test people\n\n" + metrics_table(rows, summaries)
     trained = [r for r in rows if r["name"] in generators]

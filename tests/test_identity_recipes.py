@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from subprocess_env import ONE_THREAD_ENV
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fh_gym.cli.main import main
@@ -27,7 +27,6 @@ SMALL_DATA = {"type": "synthetic", "identities": 40, "images_per_identity": 4}
 TINY_CNNR = {"type": "CNNR", "width": 2, "feature_dim": 16, "blocks": [1, 1, 1, 1]}
 TINY_HOURGLASS = {"type": "IPFHCoarseHallucinator", "width": 2, "max_width": 8}
 TINY_SICNN = {"type": "SICNNGenerator", "channels": 4, "growth_rate": 4, "dense_layers": 1, "deconv_channels": 4}
-ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from subprocess_env import ONE_THREAD_ENV
 
 from fh_gym.cli.train_generator import train_generator
 from fh_gym.envs.face_repair import FaceRepairEnv
@@ -214,7 +215,6 @@ def test_recipe_yaml_files_only_override_known_keys(name, file):
                                   pytest.param("srgan", marks=pytest.mark.slow)])
 def test_torchrun_two_ranks_gloo(name, tmp_path):
     """DDP-wrapped stages (side outputs, inpainter/upsampler, D/G alternation) run on two gloo ranks."""
-    import os
     import shutil
     import subprocess
     import sys
@@ -223,7 +223,6 @@ def test_torchrun_two_ranks_gloo(name, tmp_path):
 
     from restorers.checkpoint import safe_load
 
-    root = Path(__file__).resolve().parents[1]
     runner = [shutil.which("torchrun")] if shutil.which("torchrun") else [sys.executable, "-m", "torch.distributed.run"]
     steps = {"ofhnet": {"landmark_steps": 2, "inpaint_steps": 2, "steps": 6},
              "csrip": {"recognizer_steps": 2, "steps": 5}, "srgan": {"pretrain_steps": 2, "steps": 5}}[name]
@@ -232,8 +231,7 @@ def test_torchrun_two_ranks_gloo(name, tmp_path):
     out = tmp_path / "run"
     command = [*runner, "--standalone", "--nproc_per_node=2", "-m", "fh_gym.cli.main", "train-generator", name,
                "--config", str(config), "--out", str(out), "--quiet"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, env=ONE_THREAD_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     checkpoint = safe_load(out / "last.pt")
     assert checkpoint["step"] == steps["steps"]

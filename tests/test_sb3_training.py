@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sb3_helpers import env_config
+from subprocess_env import ONE_THREAD_ENV
 
 from agents.registry import load_agent
 from agents.sb3.checkpoint import load_finetune_state, read_metadata
@@ -160,3 +161,36 @@ def test_a_resumed_run_draws_new_faces(tmp_path, monkeypatch):
     first_resets.clear()
     algo.train(tiny_context(tmp_path, "a2c", total=128, resume=True))
     assert not np.array_equal(first_resets[0], fresh_first)
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_an_sb3_run_that_then_resumes(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "fh_gym.cli.main", "train", "--algo", "ppo", *DATA_FLAGS, *TINY_FLAGS,
+               "--set-algo", "checkpoint_every=1000000", "--timesteps", "1000000", "--eval-every", "0",
+               "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=ONE_THREAD_ENV)
+    try:
+        deadline = time.monotonic() + 240
+        # SB3 dumps its logger after each rollout: a non-trivial events file means training is under way.
+        while not any(f.stat().st_size > 1000 for f in out.rglob("events.out.tfevents.*")):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "training did not start within 240 s"
+            time.sleep(0.2)
+        proc.terminate()
+        output = proc.communicate(timeout=120)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "resume with" in output
+    (run_dir,) = out.iterdir()
+    stopped = read_metadata(run_dir / "checkpoints" / "last.zip")["num_timesteps"]
+    assert 64 <= stopped < 1000000
+    assert main(["train", "--resume", str(run_dir), "--timesteps", str(stopped + 64), "--quiet"]) == 0
+    assert read_metadata(run_dir / "final.zip")["num_timesteps"] == stopped + 64

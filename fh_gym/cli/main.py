@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from fh_gym import __version__
@@ -25,8 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    # Schedulers and `kill` send SIGTERM: stop as on Ctrl-C (checkpoint, then exit 130), not mid-write.
+    raise KeyboardInterrupt("terminated (SIGTERM)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     if args.threads:
         import torch
 
@@ -39,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"fh-gym {args.command}: {exc or 'interrupted'}", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)  # main() is also called in-process (tests, scripts)
 
 
 if __name__ == "__main__":
