@@ -142,3 +142,13 @@ def test_highpass_residual_removes_the_low_frequencies():
     assert torch.allclose(highpass_residual(flat, residual_sigma(4)), torch.zeros_like(flat), atol=1e-6)
     noise = torch.rand(1, 3, 32, 32)
     assert highpass_residual(noise, 1.0).abs().mean() > 0.05
+
+
+def test_frozen_discriminator_loss_gives_the_discriminator_no_gradient():
+    from restorers.losses.adversarial import frozen_discriminator_loss
+
+    discriminator = torch.nn.Linear(4, 1)
+    fake = torch.randn(3, 4, requires_grad=True)
+    frozen_discriminator_loss(discriminator, fake).backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    assert all(p.grad is None and p.requires_grad for p in discriminator.parameters())

@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
+from collections.abc import Callable
 from typing import Any
 
-from agents.registry import Actor, TrainContext, register_algo
+from agents.registry import register_algo
 
 
-def _train_attention_fh(ctx: TrainContext) -> dict[str, Any]:
-    from agents.attention_fh.train import train
+def _lazy(module: str, function: str) -> Callable[..., Any]:
+    """``module.function``, imported on the first call (listing algorithms does not import torch policies)."""
 
-    return train(ctx)
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), function)(*args)
 
-
-def _load_attention_fh(path: Path, device: str) -> Actor:
-    from agents.attention_fh.agent import load
-
-    return load(path, device)
+    call.__name__ = f"{module}.{function}"
+    return call
 
 
-def _defaults_attention_fh(env_id: str) -> dict[str, Any]:
-    from agents.attention_fh.agent import defaults
-
-    return defaults(env_id)
-
-
-def _train_ipfh(ctx: TrainContext) -> dict[str, Any]:
-    from agents.ipfh.train import train
-
-    return train(ctx)
-
-
-def _load_ipfh(path: Path, device: str) -> Actor:
-    from agents.ipfh.agent import load
-
-    return load(path, device)
-
-
-def _defaults_ipfh(env_id: str) -> dict[str, Any]:
-    from agents.ipfh.agent import defaults
-
-    return defaults(env_id)
-
-
-register_algo("attention_fh", train=_train_attention_fh, load=_load_attention_fh, defaults=_defaults_attention_fh,
+register_algo("attention_fh", train=_lazy("agents.attention_fh.train", "train"),
+              load=_lazy("agents.attention_fh.agent", "load"), defaults=_lazy("agents.attention_fh.agent", "defaults"),
               description="Attention-FH: GRU policy over size-free boxes, REINFORCE + baseline, joint L2 restorer")
-register_algo("ipfh", train=_train_ipfh, load=_load_ipfh, defaults=_defaults_ipfh,
+register_algo("ipfh", train=_lazy("agents.ipfh.train", "train"), load=_lazy("agents.ipfh.agent", "load"),
+              defaults=_lazy("agents.ipfh.agent", "defaults"),
               description="IPFH: policy controller (holistic + context), policy gradient, joint patch/image losses")

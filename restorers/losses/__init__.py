@@ -7,7 +7,12 @@
 * :mod:`~restorers.losses.identity` — A-softmax (SphereFace), SICNN super-identity loss, IPFH feature loss.
 """
 
-from restorers.losses.adversarial import discriminator_loss, generator_adversarial_loss, set_requires_grad
+from restorers.losses.adversarial import (
+    discriminator_loss,
+    frozen_discriminator_loss,
+    generator_adversarial_loss,
+    set_requires_grad,
+)
 from restorers.losses.identity import (
     a_softmax_logits,
     a_softmax_loss,
@@ -29,6 +34,7 @@ __all__ = [
     "cosine_similarity",
     "discriminator_loss",
     "feature_distance",
+    "frozen_discriminator_loss",
     "generator_adversarial_loss",
     "landmark_regression_loss",
     "multiscale_ssim_loss",

@@ -37,3 +37,16 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
     """Freeze (False) or unfreeze (True) a network, e.g. the discriminator during the generator step."""
     for param in module.parameters():
         param.requires_grad_(flag)
+
+
+def frozen_discriminator_loss(discriminator: nn.Module, fake: Tensor) -> Tensor:
+    """The generator's adversarial loss on ``fake`` through a frozen ``discriminator``.
+
+    D's parameters are frozen while the graph is built, so the generator step's backward gives D no
+    gradient (pass the bare module, not its DDP wrapper, so no gradient reduction is triggered for D).
+    """
+    set_requires_grad(discriminator, False)
+    try:
+        return generator_adversarial_loss(discriminator(fake))
+    finally:
+        set_requires_grad(discriminator, True)

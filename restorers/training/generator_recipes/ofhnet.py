@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from restorers.archs.filters import downscale
 from restorers.archs.ofhnet_arch import occlusion_bce
 from restorers.checkpoint import load_network
-from restorers.losses.adversarial import generator_adversarial_loss, set_requires_grad
+from restorers.losses.adversarial import frozen_discriminator_loss
 from restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
 from restorers.registry import build_network
 from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
@@ -198,9 +198,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
         loss = mse
         losses["mse"] = mse.item()
         if alpha > 0:
-            set_requires_grad(discriminator, False)  # the bare module: no DDP reduction for D here
-            adv = generator_adversarial_loss(discriminator(sr))
-            set_requires_grad(discriminator, True)
+            adv = frozen_discriminator_loss(discriminator, sr)  # the bare module
             loss = loss + alpha * adv
             losses["g_adv"] = adv.item()
         if landmark_net is not None and beta > 0:

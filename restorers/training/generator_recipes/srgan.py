@@ -18,7 +18,7 @@ from typing import Any
 import torch.nn.functional as F
 
 from restorers.archs.texture_arch import GaborTextureFeatures
-from restorers.losses.adversarial import generator_adversarial_loss, set_requires_grad
+from restorers.losses.adversarial import frozen_discriminator_loss
 from restorers.losses.texture import GramTexture
 from restorers.registry import build_network
 from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
@@ -75,9 +75,7 @@ def train_srgan(ctx: RecipeContext) -> dict[str, Any]:
             loss = loss + float(cfg["texture_weight"]) * tex
             losses["texture"] = tex.item()
         if adversarial:
-            set_requires_grad(discriminator, False)  # bare module: D gets no gradient from the G step
-            adv = generator_adversarial_loss(discriminator(sr))
-            set_requires_grad(discriminator, True)
+            adv = frozen_discriminator_loss(discriminator, sr)  # the bare module
             loss = loss + alpha * adv
             losses["g_adv"] = adv.item()
         optimizers["generator"].zero_grad(set_to_none=True)
