@@ -50,7 +50,7 @@ def gaussian_blur(x: Tensor, sigma: Tensor | np.ndarray | Sequence[float] | floa
     if h % step or w % step:
         raise ValueError(f"size {h}x{w} is not divisible by step {step}")
     off = step // 2
-    sig = torch.as_tensor(np.asarray(sigma, dtype=np.float64), dtype=torch.float64).reshape(-1)
+    sig = torch.as_tensor(sigma, dtype=torch.float64).detach().cpu().reshape(-1)
     if sig.numel() == 1:
         sig = sig.expand(n)
     if sig.numel() != n:

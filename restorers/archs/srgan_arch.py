@@ -6,7 +6,7 @@ import math
 
 from torch import Tensor, nn
 
-from restorers.archs.common import conv2d
+from restorers.archs.common import PixelShuffleStages, conv2d
 from restorers.archs.filters import upsample_bicubic
 from restorers.base import Generator, zero_init_
 from restorers.registry import register_arch
@@ -78,10 +78,7 @@ class SRGANGenerator(Generator):
         self.head = nn.Sequential(conv2d(3, c, 9), nn.PReLU(c))
         self.body = nn.Sequential(*(SRGANResidualBlock(c, norm) for _ in range(num_blocks)), conv2d(c, c, 3),
                                   nn.BatchNorm2d(c) if norm else nn.Identity())
-        stages: list[nn.Module] = []
-        for _ in range(int(math.log2(scale))):
-            stages += [conv2d(c, 4 * c, 3), nn.PixelShuffle(2), nn.PReLU(c)]
-        self.upsample = nn.Sequential(*stages)
+        self.upsample = PixelShuffleStages(c, [c] * int(math.log2(scale)), activation="prelu")
         self.tail = conv2d(c, 3, 9)
         if self.image_skip:
             zero_init_(self.tail)

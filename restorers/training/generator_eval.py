@@ -74,7 +74,9 @@ def periodic_eval(every: int, evaluate: Callable[[], Mapping[str, float]]) -> Ca
         if not run.is_main:
             return
         if state["last"] is None:
-            state["last"] = (run.step - 1) // max(1, every)
+            # The previous log step (not step - 1): a run resumed between two log steps still evaluates
+            # for a multiple of ``every`` that it passed before its first log.
+            state["last"] = max(0, run.step - run.log_every) // max(1, every)
         if run.step // max(1, every) > state["last"]:
             state["last"] = run.step // max(1, every)
             metrics = dict(evaluate())

@@ -25,6 +25,7 @@ from restorers.config import ConfigError
 from restorers.losses.ssim import multiscale_ssim_loss
 from restorers.registry import build_network
 from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
+from restorers.training.identity_training import random_hflip
 from restorers.training.loop import TrainingRun
 from restorers.training.recipes import RecipeContext, ddp, register_recipe
 from restorers.training.staged import (
@@ -56,10 +57,6 @@ DEFAULTS: dict[str, Any] = {
     "eval_every": 250,
 }
 
-
-def _flip(hr: torch.Tensor) -> torch.Tensor:
-    flip = torch.rand(hr.shape[0], device=hr.device) < 0.5
-    return torch.where(flip[:, None, None, None], hr.flip(-1), hr)
 
 
 @register_recipe("csrip", DEFAULTS, "C-SRIP: residual SqueezeNet recognisers, then the SR cascade with "
@@ -101,7 +98,7 @@ def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
 
     def recognizer_step(batch_size: int) -> dict[str, float]:
         batch = ctx.train_batch(batch_size)
-        targets = scale_targets(_flip(batch.hr), scale, keys, mode)
+        targets = scale_targets(random_hflip(batch.hr), scale, keys, mode)
         losses, total = {}, 0.0
         for key in keys:
             logits = rec_w[key](targets[key])

@@ -29,7 +29,13 @@ from restorers.checkpoint import load_network
 from restorers.losses.adversarial import frozen_discriminator_loss
 from restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
 from restorers.registry import build_network
-from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
+from restorers.training.generator_eval import (
+    build_scaled_block,
+    generator_metrics,
+    periodic_eval,
+    psnr_db,
+    run_generator,
+)
 from restorers.training.loop import TrainingRun
 from restorers.training.recipes import RecipeContext, ddp, register_recipe
 from restorers.training.staged import (
@@ -220,13 +226,10 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
 
     def evaluate() -> dict[str, float]:
         metrics = generator_metrics(generator, ctx.val_batch, scale)
-        was = generator.training
-        generator.eval()
         with torch.no_grad():
-            inpainted = generator.inpainter(ctx.val_batch.lr)
+            inpainted = run_generator(generator.inpainter, ctx.val_batch.lr)
             up = F.interpolate(inpainted, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
             metrics["eval/psnr_inpainted_bicubic"] = float(psnr_db(up, ctx.val_batch.hr, scale).mean())
-        generator.train(was)
         return metrics
 
     history = run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]), evaluate), time_budget_s=ctx.time_budget_s)
