@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = env_config_from_args(args)
     rows = run_benchmark(config, tuple(args.sizes), args.steps, args.repeats, config["device"])
-    print(f"{args.env}, restorer {config['restorer']['type']}, {machine_description(config['device'])}")
+    print(f"{args.env}, restorer {config['restorer']['type']}, {machine_description(config['device'])}, "
+          f"{args.steps} vector steps per run, median of {args.repeats} runs")
     print(rows_to_markdown(rows))
     return 0

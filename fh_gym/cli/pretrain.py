@@ -80,7 +80,7 @@ def pretrain(env_config: dict[str, Any], recipe: dict[str, Any], out_dir: Path, 
     torch.manual_seed(recipe["seed"])
     scale = int(env_config["degradation"]["scale"])
     restorer = build_scaled({**arch, **({"checkpoint": init_from} if init_from else {})}, "patch", scale,
-                            env_config["device"])
+                            env_config["device"], init_seed=None)  # drawn from the run's seed above
     arch = dict(restorer.arch_config)
     optimizer = torch.optim.Adam(restorer.parameters(), lr=recipe["lr"])
     steps = int(recipe["steps"])

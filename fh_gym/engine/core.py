@@ -72,8 +72,14 @@ def observation_space(image_size: int) -> spaces.Dict:
 NETWORK_INIT_SEED = 0
 
 
-def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu") -> nn.Module:
-    """Build a network block, filling in ``scale`` when the network takes one (and refusing another)."""
+def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu",
+                 init_seed: int | None = NETWORK_INIT_SEED) -> nn.Module:
+    """Build a network block, filling in ``scale`` when the network takes one (and refusing another).
+
+    ``init_seed`` initialises the weights from a fixed torch seed in a forked RNG: every env, comparison and
+    hallucination of the same config gets the same untrained network whatever the global torch RNG state,
+    and building leaves that state untouched. ``None`` draws from the global RNG (seeded training runs).
+    """
     import inspect
 
     from restorers.registry import build_network, get_arch
@@ -83,7 +89,11 @@ def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.
     takes_scale = "scale" in inspect.signature(cls).parameters
     if takes_scale and block.setdefault("scale", scale) != scale:
         raise ConfigError(f"{kind} network {block['type']} has scale {block['scale']} but the degradation is x{scale}")
-    return build_network(block, kind=kind).to(device)
+    if init_seed is None:
+        return build_network(block, kind=kind).to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        return build_network(block, kind=kind).to(device)
 
 
 class RepairEngine:
@@ -140,15 +150,8 @@ class RepairEngine:
 
     # ----------------------------------------------------------------- construction
     def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
-        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`).
-
-        Networks without a checkpoint are initialised from a fixed torch seed (``NETWORK_INIT_SEED``) in a
-        forked RNG: two envs of the same config then repair identically whatever the global torch RNG state,
-        and building an env leaves that state untouched.
-        """
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(NETWORK_INIT_SEED)
-            return build_scaled(block, kind, self.scale, self.device)
+        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`)."""
+        return build_scaled(block, kind, self.scale, self.device)
 
     @property
     def dataset(self):
@@ -360,7 +363,7 @@ class RepairEngine:
         """Batched observation (one row per face) as NumPy copies (safe to keep)."""
         def pick(buffer: Tensor) -> Tensor:
             # Every face: a whole-buffer copy (memcpy) is cheaper than a gather; a subset: indexing copies.
-            return buffer.clone() if faces is None else buffer[faces]
+            return buffer.to("cpu", copy=True) if faces is None else buffer[faces]
 
         return {
             "image": pick(self.obs_image).cpu().numpy(),
