@@ -77,17 +77,14 @@ def agent_name(cfg: dict[str, Any], algo: str) -> str:
 
 def evaluate(eval_config: dict[str, Any], actor: PolicyActor, faces: int, batch_size: int,
              seed: int) -> dict[str, float]:
-    """Deterministic episodes on the first ``faces`` validation faces -> ``eval/*`` scalars."""
-    from agents.evaluate import run_episodes
-    from fh_gym.data import build_dataset
+    """Deterministic episodes on the first ``faces`` validation faces -> ``eval/*`` scalars (the same
+    measurement as the SB3 agents' validation, :func:`agents.training.evaluation.evaluate_actor`)."""
+    from agents.training.evaluation import evaluate_actor
 
-    dataset = build_dataset(eval_config["data"])
-    count = min(int(faces), len(dataset))
-    if count < 1:
+    if int(faces) < 1:
         return {}
-    res = run_episodes(eval_config, actor, np.arange(count), dataset=dataset, batch_size=batch_size, seed=seed)
-    return {"eval/psnr": float(res.metrics["psnr"].mean()), "eval/ssim": float(res.metrics["ssim"].mean()),
-            "eval/psnr_gain": float((res.final_psnr - res.start_psnr).mean())}
+    scores = evaluate_actor(eval_config, actor, faces=faces, batch_size=batch_size, seed=seed)
+    return {f"eval/{name}": scores[name] for name in ("psnr", "ssim", "psnr_gain")}
 
 
 def train_agent(ctx: TrainContext, spec: AgentSpec) -> dict[str, Any]:
