@@ -90,7 +90,7 @@ def run_episodes(env_config: dict[str, Any], act: Any, indices: Sequence[int] | 
     indices = np.asarray(indices, dtype=np.int64)
     size = int(min(batch_size, len(indices)))
     engine = RepairEngine(config, size, restorer=restorer, dataset=dataset)
-    from restorers.archs.bicubic_arch import Bicubic
+    from fh_gym.restorers.archs.bicubic_arch import Bicubic
 
     bicubic = Bicubic(engine.scale).to(engine.device)
     final: dict[str, list] = {}

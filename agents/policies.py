@@ -1,5 +1,5 @@
-"""Trained agents as actors (see :mod:`agents.registry`)."""
+"""Trained agents as actors (see :mod:`fh_gym.agents.registry`)."""
 
-from agents.registry import Actor, load_agent
+from fh_gym.agents.registry import Actor, load_agent
 
 __all__ = ["Actor", "load_agent"]

@@ -85,7 +85,7 @@ def register_algo(name: str, *, train: Callable[[TrainContext], dict[str, Any]],
 
 
 def _load_all() -> None:
-    import agents.algos  # noqa: F401  (each module registers its algorithms)
+    import fh_gym.agents.algos  # noqa: F401  (each module registers its algorithms)
 
 
 def get_algo(name: str) -> Algo:
@@ -113,7 +113,7 @@ def agent_algo(path: str | Path) -> str:
         # torch.save writes zip archives too (<name>/data.pkl): those are read below.
         if not any(name.endswith("/data.pkl") for name in names):
             raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata (fh_gym.json)")
-    from restorers.checkpoint import safe_load
+    from fh_gym.restorers.checkpoint import safe_load
 
     data = safe_load(path)
     if "algo" not in data:

@@ -44,7 +44,7 @@ def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None
     """The recipe's YAML (if any) with LFW data, the time budget and the shared identity net."""
     from fh_gym.config import load_yaml
     from fh_gym.degradations import Degradation
-    from restorers.training.recipes import get_recipe
+    from fh_gym.restorers.training.recipes import get_recipe
 
     yaml_path = ROOT / "envs_configs" / "recipes" / f"{name.replace('-', '_')}.yaml"
     overrides: dict[str, Any] = load_yaml(yaml_path) if yaml_path.is_file() else {}
@@ -64,8 +64,8 @@ def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None
 
 def train(name: str, overrides: dict[str, Any], out_dir: Path, device: str) -> dict[str, Any]:
     """Run (or resume) recipe ``name`` until its ``steps`` or its ``minutes`` budget of this sitting."""
-    from fh_gym.cli.train_generator import train_generator
-    from restorers.training.recipes import recipe_config
+    from fh_gym.agents.cli.train_generator import train_generator
+    from fh_gym.restorers.training.recipes import recipe_config
 
     config = recipe_config(name, {**overrides, "device": device})
     started = time.perf_counter()
@@ -78,12 +78,12 @@ def train(name: str, overrides: dict[str, Any], out_dir: Path, device: str) -> d
 def evaluate(generators: dict[str, Path], identity_net: torch.nn.Module, faces: int, seed: int,
              device: torch.device) -> list[dict[str, Any]]:
     """Per-generator metric arrays on LFW test faces (plus the bicubic row)."""
-    from agents.evaluate import image_metrics
-    from fh_gym.cli.compare import sample_faces
+    from fh_gym.agents.evaluate import image_metrics
+    from fh_gym.agents.cli.compare import sample_faces
     from fh_gym.data import build_dataset
     from fh_gym.degradations import Degradation, upsample_bicubic
     from fh_gym.identity_eval import identity_similarity
-    from restorers.checkpoint import load_network
+    from fh_gym.restorers.checkpoint import load_network
 
     dataset = build_dataset({"type": "lfw", "split": "test"})
     indices = sample_faces(dataset.identities, faces, seed)
@@ -119,11 +119,11 @@ def metrics_table(rows: list[dict[str, Any]], summaries: dict[str, dict[str, Any
 
 def verification_table(identity_net: torch.nn.Module, best: tuple[str, Path] | None, seed: int,
                        device: torch.device, max_pairs: int | None = None) -> str:
-    from fh_gym.cli.verify import degrade_source, format_table
+    from fh_gym.agents.cli.verify import degrade_source, format_table
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
     from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
-    from restorers.checkpoint import load_network
+    from fh_gym.restorers.checkpoint import load_network
 
     base = shared_data_dir()
     if base is None or not (base / "lfw_pairs.txt").is_file():
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_generators")
     args = parser.parse_args(argv)
 
-    from restorers.checkpoint import load_network
-    from restorers.training.recipes import RECIPES, _load_all_recipes
+    from fh_gym.restorers.checkpoint import load_network
+    from fh_gym.restorers.training.recipes import RECIPES, _load_all_recipes
 
     _load_all_recipes()
     device = torch.device(args.device)

@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def random_context(batch: int, window: int, scale: int, image_size: int = 128) -> Any:
     """A random RepairContext: windows at the image's top-left corner, a box with an 8-px margin."""
-    from restorers.base import RepairContext
+    from fh_gym.restorers.base import RepairContext
 
     generator = torch.Generator().manual_seed(0)
     current = torch.rand(batch, 3, window, window, generator=generator)
@@ -58,8 +58,8 @@ def median_ms(fn: Any, repeats: int, warmup: int = 3) -> float:
 def bench_one(name: str, scale: int, window: int, batch: int, repeats: int) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from restorers import build_restorer
-    from restorers.base import count_parameters
+    from fh_gym.restorers import build_restorer
+    from fh_gym.restorers.base import count_parameters
 
     model = build_restorer({"type": name, "scale": scale}).eval()
     single, batched = random_context(1, window, scale), random_context(batch, window, scale)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
-    from restorers import list_archs
+    from fh_gym.restorers import list_archs
 
     print(f"x{args.scale}, {args.window}x{args.window} window, 128x128 image, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}")

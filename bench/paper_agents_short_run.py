@@ -33,11 +33,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from agents.baselines import build_strategy
-    from agents.compare import table_rows, to_markdown
-    from agents.evaluate import run_episodes
-    from agents.pg.actor import PolicyActor
-    from agents.registry import TrainContext, get_algo, load_agent
+    from fh_gym.agents.baselines import build_strategy
+    from fh_gym.agents.compare import table_rows, to_markdown
+    from fh_gym.agents.evaluate import run_episodes
+    from fh_gym.agents.pg.actor import PolicyActor
+    from fh_gym.agents.registry import TrainContext, get_algo, load_agent
     from fh_gym.config import merge_config
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import RepairEngine
@@ -67,7 +67,7 @@ def main() -> None:
     # The same policy at initialisation: the trainer seeds, builds its engine (restorer), then the policy.
     torch.manual_seed(args.seed)
     engine = RepairEngine(env_config, args.batch)
-    make_policy = importlib.import_module(f"agents.{args.algo}.train").make_policy
+    make_policy = importlib.import_module(f"fh_gym.agents.{args.algo}.train").make_policy
     initial = PolicyActor(make_policy(algo_config, engine), actor.restorer, actor.action_block, "initial policy")
     dataset = build_dataset(eval_config["data"])
     indices = np.arange(min(args.faces, len(dataset)))

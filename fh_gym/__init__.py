@@ -3,6 +3,10 @@
 ``import fh_gym`` registers the env ids (``fh_gym.ENV_IDS``) with Gymnasium.
 """
 
+from fh_gym import _checkout
+
+_checkout.install(__path__[0])
+
 from fh_gym.envs import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv
 from fh_gym.registration import ENV_IDS
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.config import ConfigError, merge_config
-from restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
+from fh_gym.restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
 
 __all__ = [
     "DOWNSAMPLE_MODES",

@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.data.base import FaceDataset
-from restorers.losses.identity import cosine_similarity
-from restorers.training.identity_training import embed as identity_features
-from restorers.training.verification import VerificationResult, kfold_verification
+from fh_gym.restorers.losses.identity import cosine_similarity
+from fh_gym.restorers.training.identity_training import embed as identity_features
+from fh_gym.restorers.training.verification import VerificationResult, kfold_verification
 
 
 @torch.no_grad()

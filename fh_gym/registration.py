@@ -19,7 +19,7 @@ from fh_gym.config import ConfigError, merge_config
 
 @functools.cache
 def _variant_files() -> dict[str, dict[str, Any]]:
-    folder = resources.files("envs_configs") / "envs"
+    folder = resources.files("fh_gym.envs_configs") / "envs"
     variants = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):

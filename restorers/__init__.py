@@ -4,9 +4,9 @@ Knows nothing of RL. Networks are registered by name (``restorers.registry``) an
 blocks: ``build_restorer({"type": "FSRCNN", "scale": 8})``.
 """
 
-from restorers.base import Generator, PatchRestorer, RepairContext
-from restorers.checkpoint import CheckpointError, load_network, save_network
-from restorers.registry import (
+from fh_gym.restorers.base import Generator, PatchRestorer, RepairContext
+from fh_gym.restorers.checkpoint import CheckpointError, load_network, save_network
+from fh_gym.restorers.registry import (
     build_generator,
     build_network,
     build_restorer,

@@ -126,7 +126,7 @@ def load_network(path: str | os.PathLike, expected: Mapping[str, Any] | None = N
     Raises:
         CheckpointError: If the file is unreadable or holds another architecture.
     """
-    from restorers.registry import get_arch
+    from fh_gym.restorers.registry import get_arch
 
     data = safe_load(path)
     if data["format"] == TRAINING_FORMAT:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from restorers.config import ConfigError, check_kwargs, split_type
+from fh_gym.restorers.config import ConfigError, check_kwargs, split_type
 
 T = TypeVar("T", bound=type[nn.Module])
 
@@ -36,7 +36,7 @@ def register_arch(cls: T) -> T:
 
 def _load_all_archs() -> None:
     # Importing the package registers every architecture file.
-    import restorers.archs  # noqa: F401
+    import fh_gym.restorers.archs  # noqa: F401
 
 
 def list_archs(kind: str | None = None) -> list[str]:
@@ -61,7 +61,7 @@ def build_network(block: Mapping[str, Any], kind: str | None = None,
                   extra_keys: tuple[str, ...] = ("checkpoint",)) -> nn.Module:
     """Build a network from a typed block ``{type: Name, **kwargs}``.
 
-    A ``checkpoint`` key (path) loads trained weights with :func:`restorers.checkpoint.load_network`,
+    A ``checkpoint`` key (path) loads trained weights with :func:`fh_gym.restorers.checkpoint.load_network`,
     which checks that the checkpoint holds the same architecture and keyword arguments.
     """
     name, kwargs = split_type(block, "network config")
@@ -71,10 +71,10 @@ def build_network(block: Mapping[str, Any], kind: str | None = None,
         kwargs.pop(key, None)
     check_kwargs(cls, kwargs, f"network {name}", extra=extra_keys)
     if checkpoint:
-        from restorers.checkpoint import load_network
+        from fh_gym.restorers.checkpoint import load_network
 
         return load_network(checkpoint, expected={"type": name, **kwargs}, kind=kind)
-    from restorers.checkpoint import remember_config
+    from fh_gym.restorers.checkpoint import remember_config
 
     return remember_config(cls(**kwargs), {"type": name, **kwargs})
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from restorers.base import count_parameters
-from restorers.registry import ARCH_REGISTRY, list_archs
+from fh_gym.restorers.base import count_parameters
+from fh_gym.restorers.registry import ARCH_REGISTRY, list_archs
 
 
 def network_rows() -> list[tuple[str, str, str, int, int | None]]:

@@ -7,12 +7,12 @@ import pytest
 import torch
 from paper_agent_utils import BATCH, HORIZON, TINY_POLICY, env_config, train_context
 
-from agents.attention_fh.policy import AttentionFHPolicy
-from agents.evaluate import run_episodes
-from agents.pg.actor import PolicyActor
-from agents.registry import get_algo, load_agent
+from fh_gym.agents.attention_fh.policy import AttentionFHPolicy
+from fh_gym.agents.evaluate import run_episodes
+from fh_gym.agents.pg.actor import PolicyActor
+from fh_gym.agents.registry import get_algo, load_agent
 from fh_gym.engine.core import RepairEngine
-from restorers.checkpoint import safe_load
+from fh_gym.restorers.checkpoint import safe_load
 
 ALGO = "attention_fh"
 
@@ -171,14 +171,14 @@ def test_checkpoint_for_another_env_is_refused(trained):
     actor = load_agent(run_dir / "agent.pt")
     with pytest.raises(ValueError, match="cannot reproduce"):
         run_episodes(env_config("ipfh", data={"split": "val"}), actor, np.arange(2), batch_size=2)
-    from restorers.checkpoint import CheckpointError
+    from fh_gym.restorers.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="not 'ipfh'"):
         get_algo("ipfh").load(run_dir / "agent.pt", "cpu")
 
 
 def test_compare_cli_runs_the_agent(trained, tmp_path):
-    from fh_gym.cli.main import main
+    from fh_gym.agents.cli.main import main
 
     run_dir, _ = trained
     args = ["compare", "--env", "FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "horizon=3",
@@ -193,7 +193,7 @@ def test_compare_cli_runs_the_agent(trained, tmp_path):
 def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path):
     import cv2
 
-    from fh_gym.cli.main import main
+    from fh_gym.agents.cli.main import main
 
     run_dir, _ = trained
     folder = tmp_path / "lr"
@@ -204,7 +204,7 @@ def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path
 
 
 def test_train_cli_trains_and_resumes(tmp_path):
-    from fh_gym.cli.main import main
+    from fh_gym.agents.cli.main import main
 
     env_flags = ["--env", "FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "data.image_size=64",
                  "--set", "data.identities=24", "--set", "data.images_per_identity=3", "--set", "horizon=3",
@@ -222,7 +222,7 @@ def test_train_cli_trains_and_resumes(tmp_path):
 
 
 def test_record_uses_the_agents_restorer(trained, tmp_path, monkeypatch):
-    from fh_gym.cli import record
+    from fh_gym.agents.cli import record
 
     run_dir, _ = trained
     actor = load_agent(run_dir / "agent.pt")

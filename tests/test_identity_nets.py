@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from restorers import build_network, get_arch, load_network, save_network
-from restorers.archs.sicnn_arch import CNNR, CNNR_LAYERS, CNNRFeatureMaps
-from restorers.base import count_parameters
-from restorers.losses.identity import (
+from fh_gym.restorers import build_network, get_arch, load_network, save_network
+from fh_gym.restorers.archs.sicnn_arch import CNNR, CNNR_LAYERS, CNNRFeatureMaps
+from fh_gym.restorers.base import count_parameters
+from fh_gym.restorers.losses.identity import (
     a_softmax_logits,
     a_softmax_loss,
     angular_margin_psi,

@@ -16,11 +16,11 @@ import yaml
 from subprocess_env import ONE_THREAD_ENV
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fh_gym.cli.main import main
+from fh_gym.agents.cli.main import main
 from fh_gym.training.pairs import PairSampler
-from restorers import load_network
-from restorers.checkpoint import safe_load
-from restorers.training.recipes import PairBatch, RecipeContext, get_recipe, recipe_config
+from fh_gym.restorers import load_network
+from fh_gym.restorers.checkpoint import safe_load
+from fh_gym.restorers.training.recipes import PairBatch, RecipeContext, get_recipe, recipe_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_DATA = {"type": "synthetic", "identities": 40, "images_per_identity": 4}
@@ -147,7 +147,7 @@ def test_resume_after_sigterm_continues_steps_and_optimizer(tmp_path):
         "data": SMALL_DATA, "generator": TINY_HOURGLASS, "batch_size": 2, "val_size": 8, "checkpoint_every": 2,
         "log_every": 1, "eval_every": 1000})
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "fh_gym.cli.main", "train-generator", "ipfh-coarse", "--config", str(config),
+    command = [sys.executable, "-m", "fh_gym.agents.cli.main", "train-generator", "ipfh-coarse", "--config", str(config),
                "--steps", "100000", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(command, env=ONE_THREAD_ENV, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -184,7 +184,7 @@ def test_torchrun_two_ranks_gloo(tmp_path):
         "generator": TINY_HOURGLASS, "batch_size": 2, "val_size": 8, "log_every": 1, "eval_every": 1000})
     out, logs = tmp_path / "run", tmp_path / "logs"
     command = [*runner, "--standalone", "--nproc_per_node=2", "--log-dir", str(logs), "--tee", "3",
-               "-m", "fh_gym.cli.main", "train-generator", "ipfh-coarse", "--data", "synthetic", "--steps", "4",
+               "-m", "fh_gym.agents.cli.main", "train-generator", "ipfh-coarse", "--data", "synthetic", "--steps", "4",
                "--config", str(config), "--out", str(out), "--quiet"]
     result = subprocess.run(command, env=ONE_THREAD_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -199,7 +199,7 @@ def test_torchrun_two_ranks_gloo(tmp_path):
 
 
 def test_batchnorm_recalibration_replaces_stale_statistics():
-    from restorers.training.identity_training import recalibrate_batchnorm
+    from fh_gym.restorers.training.identity_training import recalibrate_batchnorm
 
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).eval()
     net[1].running_mean.fill_(100.0)

@@ -10,10 +10,10 @@ import torch
 import fh_gym  # noqa: F401  (registers the envs)
 from fh_gym.data import build_dataset
 from fh_gym.engine.identity import IdentityTerms
-from restorers import build_network, save_network
-from restorers.archs.sicnn_arch import CNNRFeatureMaps
-from restorers.losses.identity import a_softmax_loss, cosine_similarity
-from restorers.training.identity_training import RecognitionLoss
+from fh_gym.restorers import build_network, save_network
+from fh_gym.restorers.archs.sicnn_arch import CNNRFeatureMaps
+from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity
+from fh_gym.restorers.training.identity_training import RecognitionLoss
 
 DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3, "split": "train"}
 BLOCK = {"type": "CNNR", "width": 2, "feature_dim": 16, "blocks": [1, 1, 1, 1]}
@@ -135,7 +135,7 @@ def test_identity_terms_reject_a_head_with_mismatched_class_names(tmp_path):
 
 
 def test_compare_reports_the_identity_cosine(checkpoint, tmp_path, capsys):
-    from fh_gym.cli.main import main
+    from fh_gym.agents.cli.main import main
 
     path, _ = checkpoint
     code = main(["compare", "--strategies", "even", "--faces", "2", "--batch-size", "2", "--set", "horizon=2",

@@ -7,12 +7,12 @@ import pytest
 import torch
 from paper_agent_utils import HORIZON, TINY_POLICY, algo_config, env_config, train_context
 
-from agents.evaluate import run_episodes
-from agents.ipfh.policy import IPFHPolicy, crop_boxes
-from agents.ipfh.train import IPFHRestorerTrainer
-from agents.registry import get_algo, load_agent
+from fh_gym.agents.evaluate import run_episodes
+from fh_gym.agents.ipfh.policy import IPFHPolicy, crop_boxes
+from fh_gym.agents.ipfh.train import IPFHRestorerTrainer
+from fh_gym.agents.registry import get_algo, load_agent
 from fh_gym.engine.core import RepairEngine
-from restorers.checkpoint import safe_load
+from fh_gym.restorers.checkpoint import safe_load
 
 ALGO = "ipfh"
 
@@ -93,7 +93,7 @@ def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients(feather):
 
 
 def test_image_loss_with_an_identity_net_has_identity_gradients():
-    from agents.ipfh.losses import IPFHLosses
+    from fh_gym.agents.ipfh.losses import IPFHLosses
 
     engine = RepairEngine(env_config(ALGO), 2)
     faces = engine.all_faces()

@@ -6,8 +6,8 @@ import pytest
 import torch
 import yaml
 
-from restorers.base import RepairContext
-from restorers.registry import ARCH_REGISTRY, build_network, list_archs
+from fh_gym.restorers.base import RepairContext
+from fh_gym.restorers.registry import ARCH_REGISTRY, build_network, list_archs
 
 SIZE = 128  # HR side
 BATCH = 2

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from fh_gym.degradations import Degradation
 from fh_gym.metrics.batched import ssim_per_image
-from restorers.archs.filters import downscale, highpass_residual, residual_sigma
-from restorers.archs.texture_arch import GaborTextureFeatures
-from restorers.losses import (
+from fh_gym.restorers.archs.filters import downscale, highpass_residual, residual_sigma
+from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
+from fh_gym.restorers.losses import (
     GramTexture,
     SSIMLoss,
     discriminator_loss,
@@ -21,7 +21,7 @@ from restorers.losses import (
     semantic_structure_loss,
     ssim_loss,
 )
-from restorers.losses.landmark import denormalize_landmarks, normalize_landmarks
+from fh_gym.restorers.losses.landmark import denormalize_landmarks, normalize_landmarks
 
 
 def _pair(shape=(3, 3, 48, 48), seed=0, dtype=torch.float64):
@@ -145,7 +145,7 @@ def test_highpass_residual_removes_the_low_frequencies():
 
 
 def test_frozen_discriminator_loss_gives_the_discriminator_no_gradient():
-    from restorers.losses.adversarial import frozen_discriminator_loss
+    from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 
     discriminator = torch.nn.Linear(4, 1)
     fake = torch.randn(3, 4, requires_grad=True)

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import restorers
-from restorers import build_network, load_network, save_network
-from restorers.base import count_parameters
-from restorers.config import ConfigError
+from fh_gym import restorers
+from fh_gym.restorers import build_network, load_network, save_network
+from fh_gym.restorers.base import count_parameters
+from fh_gym.restorers.config import ConfigError
 
 #: Parameter counts at the default kwargs (x8 where a scale applies); the class docstrings quote them.
 EXPECTED_PARAMS = {

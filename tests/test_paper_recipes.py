@@ -10,11 +10,11 @@ import pytest
 import torch
 from subprocess_env import ONE_THREAD_ENV
 
-from fh_gym.cli.train_generator import train_generator
+from fh_gym.agents.cli.train_generator import train_generator
 from fh_gym.envs.face_repair import FaceRepairEnv
-from restorers import build_network, load_network
-from restorers.config import ConfigError
-from restorers.training.recipes import recipe_config
+from fh_gym.restorers import build_network, load_network
+from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.training.recipes import recipe_config
 
 DATA = {"type": "synthetic", "identities": 4, "images_per_identity": 3, "image_size": 64}
 COMMON = {"data": DATA, "batch_size": 6, "val_size": 6, "log_every": 1, "eval_every": 4, "checkpoint_every": 4}
@@ -221,7 +221,7 @@ def test_torchrun_two_ranks_gloo(name, tmp_path):
 
     import yaml
 
-    from restorers.checkpoint import safe_load
+    from fh_gym.restorers.checkpoint import safe_load
 
     runner = [shutil.which("torchrun")] if shutil.which("torchrun") else [sys.executable, "-m", "torch.distributed.run"]
     steps = {"ofhnet": {"landmark_steps": 2, "inpaint_steps": 2, "steps": 6},
@@ -229,7 +229,7 @@ def test_torchrun_two_ranks_gloo(name, tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({**COMMON, **TINY[name], **steps, "batch_size": 2, "eval_every": 1000}))
     out = tmp_path / "run"
-    command = [*runner, "--standalone", "--nproc_per_node=2", "-m", "fh_gym.cli.main", "train-generator", name,
+    command = [*runner, "--standalone", "--nproc_per_node=2", "-m", "fh_gym.agents.cli.main", "train-generator", name,
                "--config", str(config), "--out", str(out), "--quiet"]
     result = subprocess.run(command, env=ONE_THREAD_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import restorers
-from restorers import CheckpointError, RepairContext, build_network, build_restorer, load_network, save_network
-from restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
-from restorers.archs.common import LRStackEmbedding, SubPixelDeconv, box_bounds, deconv_geometry, stage_widths
-from restorers.base import count_parameters
-from restorers.config import ConfigError
+from fh_gym import restorers
+from fh_gym.restorers import CheckpointError, RepairContext, build_network, build_restorer, load_network, save_network
+from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
+from fh_gym.restorers.archs.common import LRStackEmbedding, SubPixelDeconv, box_bounds, deconv_geometry, stage_widths
+from fh_gym.restorers.base import count_parameters
+from fh_gym.restorers.config import ConfigError
 
 PATCH_RESTORERS = restorers.list_archs("patch")
 

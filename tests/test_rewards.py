@@ -12,7 +12,7 @@ from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine, build_scaled
 from fh_gym.engine.texture import GramTexture
 from fh_gym.envs.face_repair import make_config
-from restorers.registry import ARCH_REGISTRY
+from fh_gym.restorers.registry import ARCH_REGISTRY
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}
 

@@ -8,12 +8,12 @@ import torch
 from gymnasium import spaces
 from sb3_helpers import env_config, tiny_context, tiny_hyperparams
 
-from agents.registry import agent_algo, get_algo, load_agent
-from agents.sb3.actor import policy_observation
-from agents.sb3.checkpoint import observation_space, policy_observation_space, save_agent
-from agents.sb3.features import FaceRepairExtractor
-from agents.sb3.specs import SPECS
-from agents.sb3.train import build_model, make_vec_env
+from fh_gym.agents.registry import agent_algo, get_algo, load_agent
+from fh_gym.agents.sb3.actor import policy_observation
+from fh_gym.agents.sb3.checkpoint import observation_space, policy_observation_space, save_agent
+from fh_gym.agents.sb3.features import FaceRepairExtractor
+from fh_gym.agents.sb3.specs import SPECS
+from fh_gym.agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
 
@@ -130,7 +130,7 @@ def _random_obs(config: dict) -> dict[str, np.ndarray]:
 
 
 def test_hyperparams_load_from_package_resources():
-    from agents.sb3.hyperparams import yaml_file
+    from fh_gym.agents.sb3.hyperparams import yaml_file
 
     assert "default" in yaml_file("ppo") and yaml_file("not_an_algo") == {}
 

@@ -7,9 +7,9 @@ import pytest
 from sb3_helpers import env_config, tiny_context
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.sb3.actor import SB3Actor
-from agents.sb3.specs import SPECS
-from agents.sb3.train import build_model, make_vec_env
+from fh_gym.agents.sb3.actor import SB3Actor
+from fh_gym.agents.sb3.specs import SPECS
+from fh_gym.agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 

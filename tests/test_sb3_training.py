@@ -11,10 +11,10 @@ import torch
 from sb3_helpers import env_config
 from subprocess_env import ONE_THREAD_ENV
 
-from agents.registry import load_agent
-from agents.sb3.checkpoint import load_finetune_state, read_metadata
-from agents.training.finetune import RestorerFineTuner, finetune_settings
-from fh_gym.cli.main import main
+from fh_gym.agents.registry import load_agent
+from fh_gym.agents.sb3.checkpoint import load_finetune_state, read_metadata
+from fh_gym.agents.training.finetune import RestorerFineTuner, finetune_settings
+from fh_gym.agents.cli.main import main
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 
@@ -75,7 +75,7 @@ def test_unknown_hyperparameter_is_a_clear_cli_error(tmp_path, capsys):
 
 
 def test_finetuning_during_training_saves_the_restorer(tmp_path):
-    from restorers.checkpoint import load_network
+    from fh_gym.restorers.checkpoint import load_network
 
     out = tmp_path / "runs"
     rc = main(["train", "--algo", "a2c", *DATA_FLAGS, "--set-algo", "n_envs=2", "--set-algo", "n_steps=4",
@@ -127,8 +127,8 @@ def test_finetune_settings_validation():
 def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
     from sb3_helpers import tiny_context
 
-    from agents.registry import get_algo
-    from agents.sb3.checkpoint import read_member
+    from fh_gym.agents.registry import get_algo
+    from fh_gym.agents.sb3.checkpoint import read_member
 
     def ret_count() -> float:
         return json.loads(read_member(tmp_path / "checkpoints" / "last.zip", "vecnormalize.json"))["ret_rms"]["count"]
@@ -144,7 +144,7 @@ def test_a_resumed_run_draws_new_faces(tmp_path, monkeypatch):
     """SB3's load re-seeds with the original seed; the resumed run must not replay the first faces."""
     from sb3_helpers import tiny_context
 
-    from agents.registry import get_algo
+    from fh_gym.agents.registry import get_algo
 
     first_resets: list[np.ndarray] = []
     original = RepairEngine.reset
@@ -170,7 +170,7 @@ def test_sigterm_checkpoints_an_sb3_run_that_then_resumes(tmp_path):
     import time
 
     out = tmp_path / "runs"
-    command = [sys.executable, "-m", "fh_gym.cli.main", "train", "--algo", "ppo", *DATA_FLAGS, *TINY_FLAGS,
+    command = [sys.executable, "-m", "fh_gym.agents.cli.main", "train", "--algo", "ppo", *DATA_FLAGS, *TINY_FLAGS,
                "--set-algo", "checkpoint_every=1000000", "--timesteps", "1000000", "--eval-every", "0",
                "--out", str(out), "--quiet"]
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from restorers.checkpoint import remember_config
-from restorers.training.loop import TrainingRun, agree_to_stop
+from fh_gym.restorers.checkpoint import remember_config
+from fh_gym.restorers.training.loop import TrainingRun, agree_to_stop
 
 
 def _rank_main(rank: int, store_file: str, out_dir: str, results: dict) -> None:

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from agents.registry import register_algo
+from fh_gym.agents.registry import register_algo
 
 
 def _lazy(module: str, function: str) -> Callable[..., Any]:
@@ -19,9 +19,9 @@ def _lazy(module: str, function: str) -> Callable[..., Any]:
     return call
 
 
-register_algo("attention_fh", train=_lazy("agents.attention_fh.train", "train"),
-              load=_lazy("agents.attention_fh.agent", "load"), defaults=_lazy("agents.attention_fh.agent", "defaults"),
+register_algo("attention_fh", train=_lazy("fh_gym.agents.attention_fh.train", "train"),
+              load=_lazy("fh_gym.agents.attention_fh.agent", "load"), defaults=_lazy("fh_gym.agents.attention_fh.agent", "defaults"),
               description="Attention-FH: GRU policy over size-free boxes, REINFORCE + baseline, joint L2 restorer")
-register_algo("ipfh", train=_lazy("agents.ipfh.train", "train"), load=_lazy("agents.ipfh.agent", "load"),
-              defaults=_lazy("agents.ipfh.agent", "defaults"),
+register_algo("ipfh", train=_lazy("fh_gym.agents.ipfh.train", "train"), load=_lazy("fh_gym.agents.ipfh.agent", "load"),
+              defaults=_lazy("fh_gym.agents.ipfh.agent", "defaults"),
               description="IPFH: policy controller (holistic + context), policy gradient, joint patch/image losses")

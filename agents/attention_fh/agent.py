@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.attention_fh import policy as _policy  # noqa: F401  (registers AttentionFHPolicy for loading)
-from agents.pg.actor import PolicyActor
-from agents.pg.checkpoint import load_actor
-from agents.pg.config import agent_defaults
+from fh_gym.agents.attention_fh import policy as _policy  # noqa: F401  (registers AttentionFHPolicy for loading)
+from fh_gym.agents.pg.actor import PolicyActor
+from fh_gym.agents.pg.checkpoint import load_actor
+from fh_gym.agents.pg.config import agent_defaults
 
 ALGO = "attention_fh"
 

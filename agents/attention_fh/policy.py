@@ -25,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
-from restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
+from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
+from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
 
 IMAGE_INPUTS = ("current", "start")
 

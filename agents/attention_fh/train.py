@@ -21,14 +21,14 @@ from typing import Any
 
 import torch
 
-from agents.attention_fh.policy import AttentionFHPolicy
-from agents.pg.distributions import ActionSpec
-from agents.pg.restorer_training import training_batch
-from agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
-from agents.registry import TrainContext
+from fh_gym.agents.attention_fh.policy import AttentionFHPolicy
+from fh_gym.agents.pg.distributions import ActionSpec
+from fh_gym.agents.pg.restorer_training import training_batch
+from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
+from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
-from restorers.training.patch_pretrain import restorer_step
+from fh_gym.restorers.training.patch_pretrain import restorer_step
 
 ALGO = "attention_fh"
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
-from restorers.archs.common import conv2d
+from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
+from fh_gym.restorers.archs.common import conv2d
 
 
 class DownResidualBlock(nn.Module):

@@ -5,7 +5,7 @@
   at T, Eqs. 9-15; the env's ``form`` picks absolute or delta), returns-to-go with ``gamma`` (1.0: the
   paper's undiscounted sum, Eq. 9), Adam with the learning rate decayed from 1e-3 to 1e-5.
 * Local restoration network, trained together (Sec. III-B.2): after every repair one Adam step on the
-  patch loss (Eq. 16, :mod:`agents.ipfh.losses`); at T one step on the image loss (Eq. 17) of the final
+  patch loss (Eq. 16, :mod:`fh_gym.agents.ipfh.losses`); at T one step on the image loss (Eq. 17) of the final
   image. The final image's gradient is taken through a *replay*: the restorer is re-run (current weights)
   on every step's kept inputs and its outputs are pasted in step order onto I_T, so each pixel depends on
   the last repair that covered it. Gradients through earlier repairs' effect on later inputs are cut
@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from agents.ipfh.losses import IMAGE_TERMS, PATCH_TERMS, IPFHLosses, weighted_sum
-from agents.ipfh.policy import IPFHPolicy
-from agents.pg.distributions import ActionSpec
-from agents.pg.restorer_training import cat_contexts, slice_context, training_batch
-from agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
-from agents.registry import TrainContext
+from fh_gym.agents.ipfh.losses import IMAGE_TERMS, PATCH_TERMS, IPFHLosses, weighted_sum
+from fh_gym.agents.ipfh.policy import IPFHPolicy
+from fh_gym.agents.pg.distributions import ActionSpec
+from fh_gym.agents.pg.restorer_training import cat_contexts, slice_context, training_batch
+from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
+from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.windows import box_mask, gather_windows, pasted_windows

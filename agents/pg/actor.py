@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.pg.distributions import FactorisedCategorical
-from agents.pg.policy_base import EpisodePolicy, State, select_state
+from fh_gym.agents.pg.distributions import FactorisedCategorical
+from fh_gym.agents.pg.policy_base import EpisodePolicy, State, select_state
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.core import RepairEngine
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from torch import nn
 
-from agents.pg.policy_base import EpisodePolicy, build_policy
+from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy
 from fh_gym.config import ConfigError
-from restorers.checkpoint import CheckpointError, atomic_torch_save, network_payload, remember_config, safe_load
+from fh_gym.restorers.checkpoint import CheckpointError, atomic_torch_save, network_payload, remember_config, safe_load
 
 AGENT_FORMAT = "fh-gym/agent-v1"
 
@@ -72,7 +72,7 @@ def load_policy(data: Mapping[str, Any], device: str = "cpu") -> EpisodePolicy:
 
 def load_restorer(data: Mapping[str, Any], device: str = "cpu") -> nn.Module:
     """Rebuild the restorer stored in an agent payload (a ``restorers`` network checkpoint dict)."""
-    from restorers.registry import get_arch
+    from fh_gym.restorers.registry import get_arch
 
     block = dict(data["restorer"]["arch"])
     try:
@@ -89,8 +89,8 @@ def load_restorer(data: Mapping[str, Any], device: str = "cpu") -> nn.Module:
 
 
 def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", deterministic: bool = True):
-    """A :class:`~agents.pg.actor.PolicyActor` carrying the checkpoint's policy and restorer."""
-    from agents.pg.actor import PolicyActor
+    """A :class:`~fh_gym.agents.pg.actor.PolicyActor` carrying the checkpoint's policy and restorer."""
+    from fh_gym.agents.pg.actor import PolicyActor
 
     data = read_agent(path, algo)
     actor = PolicyActor(load_policy(data, device), load_restorer(data, device), data["env"]["action"],

@@ -29,7 +29,7 @@ TOP_LEVEL = ("default", "envs", "variants", "baselines")
 
 @functools.cache
 def _read(algo: str) -> dict[str, Any]:
-    entry = resources.files("envs_configs") / "agents" / f"{algo}.yaml"
+    entry = resources.files("fh_gym.envs_configs") / "agents" / f"{algo}.yaml"
     if not entry.is_file():
         raise ConfigError(f"no hyperparameter file envs_configs/agents/{algo}.yaml")
     data = yaml.safe_load(entry.read_text()) or {}
@@ -60,7 +60,7 @@ def variant_names(algo: str) -> list[str]:
 
 def paper_baselines(algo: str) -> dict[str, str]:
     """Paper table row -> fixed strategy name (``fh-gym compare --strategies``) for ``algo``'s ablations."""
-    from agents.baselines import STRATEGIES
+    from fh_gym.agents.baselines import STRATEGIES
 
     rows = dict(_read(algo).get("baselines") or {})
     bad = {row: name for row, name in rows.items() if name not in STRATEGIES}

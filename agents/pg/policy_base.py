@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agents.pg.distributions import ActionSpec
+from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.config import ConfigError
 
 State = dict[str, Tensor]

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.rewards import StepRecord
-from restorers.base import RepairContext
+from fh_gym.restorers.base import RepairContext
 
 
 def slice_context(ctx: RepairContext, index: Tensor) -> RepairContext:

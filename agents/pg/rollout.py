@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agents.pg.distributions import FactorisedCategorical
-from agents.pg.policy_base import EpisodePolicy
+from fh_gym.agents.pg.distributions import FactorisedCategorical
+from fh_gym.agents.pg.policy_base import EpisodePolicy
 from fh_gym.engine.core import RepairEngine
 
 

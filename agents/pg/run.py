@@ -1,11 +1,11 @@
-"""``AgentRun``: :class:`restorers.training.loop.TrainingRun` for policy-gradient agents.
+"""``AgentRun``: :class:`fh_gym.restorers.training.loop.TrainingRun` for policy-gradient agents.
 
 What it adds to the supervised loop (progress bar, TensorBoard, atomic ``last.pt``, resume with the step
 count, optimiser and scheduler states, time budget):
 
 * TensorBoard's x-axis is *env steps* (updates x faces x T), like the SB3 runs of the same env;
 * ``last.pt`` also holds the trainer's own state (moving-average baseline...), restored on resume;
-* every checkpoint also writes ``agent.pt`` (the loadable agent, see :mod:`agents.pg.checkpoint`), and the
+* every checkpoint also writes ``agent.pt`` (the loadable agent, see :mod:`fh_gym.agents.pg.checkpoint`), and the
   end of the run writes ``restorer.pt`` (the jointly trained restorer as a plain network checkpoint,
   usable with ``--restorer``) instead of one file per network.
 """
@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from restorers.checkpoint import save_network, save_training_state
-from restorers.training.loop import TrainingRun
+from fh_gym.restorers.checkpoint import save_network, save_training_state
+from fh_gym.restorers.training.loop import TrainingRun
 
 
 class AgentRun(TrainingRun):

@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.pg.actor import PolicyActor
-from agents.pg.checkpoint import env_record, save_agent
-from agents.pg.config import resolve_config
-from agents.pg.policy_base import EpisodePolicy
-from agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
-from agents.pg.rollout import run_rollout
-from agents.pg.run import AgentRun
-from agents.registry import TrainContext
+from fh_gym.agents.pg.actor import PolicyActor
+from fh_gym.agents.pg.checkpoint import env_record, save_agent
+from fh_gym.agents.pg.config import resolve_config
+from fh_gym.agents.pg.policy_base import EpisodePolicy
+from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
+from fh_gym.agents.pg.rollout import run_rollout
+from fh_gym.agents.pg.run import AgentRun
+from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
 
@@ -78,8 +78,8 @@ def agent_name(cfg: dict[str, Any], algo: str) -> str:
 def evaluate(eval_config: dict[str, Any], actor: PolicyActor, faces: int, batch_size: int,
              seed: int) -> dict[str, float]:
     """Deterministic episodes on the first ``faces`` validation faces -> ``eval/*`` scalars (the same
-    measurement as the SB3 agents' validation, :func:`agents.training.evaluation.evaluate_actor`)."""
-    from agents.training.evaluation import evaluate_actor
+    measurement as the SB3 agents' validation, :func:`fh_gym.agents.training.evaluation.evaluate_actor`)."""
+    from fh_gym.agents.training.evaluation import evaluate_actor
 
     if int(faces) < 1:
         return {}

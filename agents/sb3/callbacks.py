@@ -1,7 +1,7 @@
 """SB3 callbacks: episode metrics, validation evaluation with image grids, checkpoints, restorer fine-tuning.
 
-They log through the model's logger (see :func:`agents.sb3.logger.make_logger`), so every tag lands in
-the run's single TensorBoard run. The work itself lives in :mod:`agents.training` (no SB3 there), for
+They log through the model's logger (see :func:`fh_gym.agents.sb3.logger.make_logger`), so every tag lands in
+the run's single TensorBoard run. The work itself lives in :mod:`fh_gym.agents.training` (no SB3 there), for
 agents that are not SB3 models.
 
 Tags: ``charts/episodic_return``, ``charts/episodic_length``, ``charts/episode_psnr``,
@@ -20,9 +20,9 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
 
-from agents.training.evaluation import episode_metrics, evaluate_actor, validation_indices
-from agents.training.finetune import RestorerFineTuner
-from agents.training.images import episode_grid
+from fh_gym.agents.training.evaluation import episode_metrics, evaluate_actor, validation_indices
+from fh_gym.agents.training.finetune import RestorerFineTuner
+from fh_gym.agents.training.images import episode_grid
 
 #: image entries are for TensorBoard only
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -87,7 +87,7 @@ class ValidationCallback(BaseCallback):
 
     Args:
         eval_config: Env config on the validation split.
-        make_actor: ``fn(model) -> actor`` (e.g. an :class:`~agents.sb3.actor.SB3Actor`).
+        make_actor: ``fn(model) -> actor`` (e.g. an :class:`~fh_gym.agents.sb3.actor.SB3Actor`).
         eval_every: Env steps between evaluations (0: never).
         faces: Validation faces per evaluation.
         image_every: Log an image grid every this many evaluations (0: never); image_faces: rows in it.
@@ -171,7 +171,7 @@ class CheckpointCallback(BaseCallback):
 
 
 class RestorerFineTuneCallback(BaseCallback):
-    """Joint restorer fine-tuning after every env step (see :class:`~agents.training.RestorerFineTuner`).
+    """Joint restorer fine-tuning after every env step (see :class:`~fh_gym.agents.training.RestorerFineTuner`).
 
     Args:
         lr: Adam learning rate; every: update every ``every`` env steps; grad_clip: max gradient norm.

@@ -3,7 +3,7 @@
 An agent file is the ordinary SB3 ``.zip`` (``model.save``) with extra members:
 
 * ``fh_gym.json``: ``{"format", "algo", "env_id", "env_config", "hyperparams", "seed", "num_timesteps"}``
-  (:func:`agents.registry.agent_algo` dispatches on ``algo``);
+  (:func:`fh_gym.agents.registry.agent_algo` dispatches on ``algo``);
 * ``vecnormalize.json``: the ``VecNormalize`` return statistics when the run normalised rewards;
 * ``restorer_finetune.pt``: the jointly fine-tuned restorer and its optimiser (``weights_only``-safe).
 
@@ -26,7 +26,7 @@ import torch
 from gymnasium import spaces
 
 from fh_gym.config import ConfigError
-from restorers.checkpoint import atomic_write_bytes
+from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 FORMAT = "fh-gym/sb3-agent-v1"
 META = "fh_gym.json"
@@ -132,7 +132,7 @@ def load_model(path: str | os.PathLike, algo_class: type, policy_class: type, me
         device: Torch device.
         env: A VecEnv to continue training on (its spaces must match), or None for prediction only.
     """
-    from agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
+    from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
 
     hp = meta["hyperparams"]
     kwargs = constructor_kwargs(hp, algo_class)

@@ -9,7 +9,7 @@ Encoder choice. The default ``"small"`` CNN sees a 10-channel stack [I_t, I_0, c
 I_t - I_0] at half resolution and *flattens* its 8x8 map: where the face is still blurry (I_t - I_0 ~ 0)
 and uncovered is exactly what a patch choice needs, and flattening (instead of global pooling) keeps
 that layout. ``"attention_fh"`` runs the Attention-FH Table-1 extractor
-(:class:`restorers.archs.attention_fh_arch.AttentionFHFeatureExtractor`, 4 stride-2 convs then fc) on
+(:class:`fh_gym.restorers.archs.attention_fh_arch.AttentionFHFeatureExtractor`, 4 stride-2 convs then fc) on
 the same stack at full resolution, for paper-faithful ablations; it costs ~4x the FLOPs of ``"small"``.
 
 Example:
@@ -77,7 +77,7 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
             with torch.no_grad():
                 flat = self.cnn(torch.zeros(1, in_channels, self.image_size, self.image_size)).shape[1]
         else:
-            from restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
+            from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
 
             flat = features_dim
             self.cnn = nn.Sequential(AttentionFHFeatureExtractor(in_channels, self.image_size, flat), nn.ReLU())

@@ -45,7 +45,7 @@ FH_KEYS: dict[str, Any] = {
 _RESERVED = {"policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device", "_init_setup_model",
              "rollout_buffer_class", "rollout_buffer_kwargs"}  # classes: not YAML-able, the Dict buffer is right
 
-#: ``policy_kwargs`` keys; features_dim/encoder/width go to :class:`~agents.sb3.features.FaceRepairExtractor`
+#: ``policy_kwargs`` keys; features_dim/encoder/width go to :class:`~fh_gym.agents.sb3.features.FaceRepairExtractor`
 POLICY_KEYS: dict[str, Any] = {
     "features_dim": 128,
     "encoder": "small",
@@ -90,7 +90,7 @@ def apply_aliases(overrides: dict[str, Any] | None) -> dict[str, Any]:
 
 def yaml_file(algo: str) -> dict[str, Any]:
     """The raw ``envs_configs/agents/<algo>.yaml`` (empty if the file does not exist)."""
-    entry = resources.files("envs_configs") / "agents" / f"{algo}.yaml"
+    entry = resources.files("fh_gym.envs_configs") / "agents" / f"{algo}.yaml"
     if not entry.is_file():
         return {}
     data = yaml.safe_load(entry.read_text()) or {}
@@ -142,7 +142,7 @@ def schedule(value: Any) -> Any:
 
 def policy_kwargs(hp: dict[str, Any], horizon: int) -> dict[str, Any]:
     """SB3 ``policy_kwargs`` (with the features extractor) from the YAML ``policy_kwargs`` block."""
-    from agents.sb3.features import FaceRepairExtractor
+    from fh_gym.agents.sb3.features import FaceRepairExtractor
 
     block = dict(hp["policy_kwargs"])
     name = str(block.pop("activation_fn"))

@@ -45,14 +45,14 @@ class SB3Spec:
 
     def defaults(self, env_id: str) -> dict[str, Any]:
         """Hyperparameters for ``env_id`` from ``envs_configs/agents/<name>.yaml`` over the library defaults."""
-        from agents.sb3.hyperparams import load_hyperparams
+        from fh_gym.agents.sb3.hyperparams import load_hyperparams
 
         return load_hyperparams(self.name, self.algo_class, env_id, recurrent=self.recurrent,
                                 continuous_ok=not self.maskable)
 
     def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
         """Raise ``ConfigError`` if this algorithm cannot act in the env (MaskablePPO on continuous actions)."""
-        from agents.sb3.checkpoint import action_space
+        from fh_gym.agents.sb3.checkpoint import action_space
 
         space = action_space(env_config)
         if self.maskable and not isinstance(space, spaces.Discrete | spaces.MultiDiscrete):
@@ -61,9 +61,9 @@ class SB3Spec:
                               "recurrent_ppo")
 
     def load(self, path: Path, device: str = "cpu") -> Any:
-        """An :class:`~agents.sb3.actor.SB3Actor` for the agent file ``path``."""
-        from agents.sb3.actor import SB3Actor
-        from agents.sb3.checkpoint import load_model, read_metadata
+        """An :class:`~fh_gym.agents.sb3.actor.SB3Actor` for the agent file ``path``."""
+        from fh_gym.agents.sb3.actor import SB3Actor
+        from fh_gym.agents.sb3.checkpoint import load_model, read_metadata
 
         meta = read_metadata(path)
         if meta["algo"] != self.name:
@@ -75,7 +75,7 @@ class SB3Spec:
 
 def finetuned_restorer(path: Path, env_config: dict[str, Any], device: str = "cpu") -> Any:
     """The restorer fine-tuned jointly with the agent (stored in its file), or None when there is none."""
-    from agents.sb3.checkpoint import load_finetune_state
+    from fh_gym.agents.sb3.checkpoint import load_finetune_state
     from fh_gym.engine.core import build_scaled
 
     state = load_finetune_state(path)

@@ -8,7 +8,7 @@ Run folder layout::
     <run_dir>/final.zip                  the model at the end of training
     <run_dir>/restorer.pt                fine-tuned restorer (``finetune_restorer``), usable as --restorer
 
-Every ``.zip`` is an agent file for :func:`agents.registry.load_agent` (see :mod:`agents.sb3.checkpoint`).
+Every ``.zip`` is an agent file for :func:`fh_gym.agents.registry.load_agent` (see :mod:`fh_gym.agents.sb3.checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.registry import TrainContext
-from agents.sb3.specs import SB3Spec
+from fh_gym.agents.registry import TrainContext
+from fh_gym.agents.sb3.specs import SB3Spec
 from fh_gym.config import ConfigError
 
 LAST = Path("checkpoints") / "last.zip"
@@ -33,7 +33,7 @@ def _env_seed(seed: int, num_timesteps: int) -> int:
 
 def _best_psnr(path: Path) -> float:
     """Validation PSNR recorded in an existing ``best.zip`` (-inf when there is none)."""
-    from agents.sb3.checkpoint import read_metadata
+    from fh_gym.agents.sb3.checkpoint import read_metadata
 
     if not path.is_file():
         return -np.inf
@@ -70,7 +70,7 @@ def build_model(spec: SB3Spec, env: Any, hp: dict[str, Any], env_config: dict[st
         >>> spec = SPECS["ppo"]; hp = spec.defaults("FaceRepair-Dense-x8-v0")  # doctest: +SKIP
         >>> env, _ = make_vec_env(ctx, hp); model = build_model(spec, env, hp, ctx.env_config)  # doctest: +SKIP
     """
-    from agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
+    from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
 
     spec.check_env(env_config, spec.name)
     return spec.algo_class(spec.policy, env, seed=seed, device=device, verbose=0,
@@ -83,9 +83,9 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.utils import set_random_seed
 
-    from agents.sb3 import callbacks as cb
-    from agents.sb3.actor import SB3Actor
-    from agents.sb3.checkpoint import (
+    from fh_gym.agents.sb3 import callbacks as cb
+    from fh_gym.agents.sb3.actor import SB3Actor
+    from fh_gym.agents.sb3.checkpoint import (
         load_finetune_state,
         load_model,
         read_member,
@@ -93,8 +93,8 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
         restore_vecnormalize,
         save_agent,
     )
-    from agents.sb3.logger import make_logger
-    from agents.training.finetune import finetune_settings
+    from fh_gym.agents.sb3.logger import make_logger
+    from fh_gym.agents.training.finetune import finetune_settings
 
     hp = ctx.algo_config
     spec.check_env(ctx.env_config, ctx.env_id)

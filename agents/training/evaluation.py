@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.evaluate import image_metrics, run_episodes
+from fh_gym.agents.evaluate import image_metrics, run_episodes
 
 
 def validation_indices(dataset: Any, faces: int) -> np.ndarray:
@@ -32,7 +32,7 @@ def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scal
         scale: Border cropped before measuring (the evaluation protocol crops the scale factor).
 
     Returns:
-        ``psnr``, ``ssim`` (RGB, as :func:`agents.evaluate.image_metrics`) and ``psnr_gain`` arrays (B,).
+        ``psnr``, ``ssim`` (RGB, as :func:`fh_gym.agents.evaluate.image_metrics`) and ``psnr_gain`` arrays (B,).
     """
     def to_float(images: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255.0)

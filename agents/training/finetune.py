@@ -2,7 +2,7 @@
 
 After every env step the engine keeps the restorer's inputs (``engine.last_context``, images as they were
 before the paste) and the HR truth of the windows (``engine.last_record.hr``); one supervised
-:func:`~restorers.training.patch_pretrain.restorer_step` on them updates the restorer *in place*. The
+:func:`~fh_gym.restorers.training.patch_pretrain.restorer_step` on them updates the restorer *in place*. The
 engine's restorer object is the one the env repairs with, so the next steps use the new weights.
 
 Example (plain loop, no SB3):
@@ -65,7 +65,7 @@ class RestorerFineTuner:
 
     def after_step(self) -> dict[str, float] | None:
         """Call once after each ``engine.step``; returns the update's losses or None when it skipped."""
-        from restorers.training.patch_pretrain import restorer_step
+        from fh_gym.restorers.training.patch_pretrain import restorer_step
 
         self.calls += 1
         ctx, record = self.engine.last_context, self.engine.last_record
@@ -81,7 +81,7 @@ class RestorerFineTuner:
 
     def state_dict(self) -> dict[str, Any]:
         """Restorer weights + architecture, optimiser state and counters (``weights_only``-safe)."""
-        from restorers.checkpoint import network_payload
+        from fh_gym.restorers.checkpoint import network_payload
 
         return {"format": FORMAT, "network": network_payload(self.engine.restorer, {"finetune_updates": self.updates}),
                 "optimizer": self.optimizer.state_dict(), "calls": self.calls, "updates": self.updates}
@@ -96,6 +96,6 @@ class RestorerFineTuner:
 
     def save_restorer(self, path: str | os.PathLike) -> Path:
         """The fine-tuned restorer as a network checkpoint (usable as ``--restorer``)."""
-        from restorers.checkpoint import save_network
+        from fh_gym.restorers.checkpoint import save_network
 
         return save_network(self.engine.restorer, path, {"finetune_updates": self.updates})

@@ -24,7 +24,7 @@ import numpy as np
 
 from fh_gym.data import paths
 from fh_gym.data.base import DatasetError
-from restorers.checkpoint import atomic_open
+from fh_gym.restorers.checkpoint import atomic_open
 
 log = logging.getLogger(__name__)
 

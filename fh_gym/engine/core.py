@@ -31,7 +31,7 @@ from fh_gym.engine.windows import (
     window_side,
     window_starts,
 )
-from restorers.base import RepairContext
+from fh_gym.restorers.base import RepairContext
 
 
 @dataclass
@@ -82,7 +82,7 @@ def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.
     """
     import inspect
 
-    from restorers.registry import build_network, get_arch
+    from fh_gym.restorers.registry import build_network, get_arch
 
     block = dict(block)
     cls = get_arch(str(block.get("type")), kind)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.config import ConfigError
-from restorers.losses.identity import a_softmax_loss, cosine_similarity, feature_distance
+from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity, feature_distance
 
 if TYPE_CHECKING:
     from fh_gym.engine.core import RepairEngine
@@ -120,7 +120,7 @@ def build_texture_features(engine: RepairEngine, block: Mapping[str, Any]) -> nn
     net = engine.build_scaled_network(block, kind="aux").eval()
     if layer is None:
         return net
-    from restorers.archs.sicnn_arch import CNNR, CNNRFeatureMaps
+    from fh_gym.restorers.archs.sicnn_arch import CNNR, CNNRFeatureMaps
 
     if not isinstance(net, CNNR):
         raise ConfigError(f"texture_features.layer is only for CNNR identity networks, not {block.get('type')}")

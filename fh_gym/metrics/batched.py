@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from fh_gym.metrics.reference import SSIM_SIGMA, SSIM_WINDOW
-from restorers.losses.ssim import ssim_map
+from fh_gym.restorers.losses.ssim import ssim_map
 
 __all__ = [
     "mse_per_image",

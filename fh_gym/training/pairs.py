@@ -14,7 +14,7 @@ import torch
 
 from fh_gym.data import FaceDataset, build_dataset
 from fh_gym.degradations import Degradation
-from restorers.training.recipes import PairBatch
+from fh_gym.restorers.training.recipes import PairBatch
 
 
 class PairSampler:

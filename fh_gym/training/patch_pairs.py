@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.windows import gather_windows
-from restorers.base import RepairContext
+from fh_gym.restorers.base import RepairContext
 
 
 def random_actions(engine: RepairEngine, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from restorers.losses.identity import a_softmax_logits, a_softmax_loss
-from restorers.registry import register_arch
+from fh_gym.restorers.losses.identity import a_softmax_logits, a_softmax_loss
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch
@@ -15,7 +15,7 @@ class AngularMarginHead(nn.Module):
 
     Holds one weight vector per training identity, (C, D), normalised on use and without bias, so the
     class logits are ``||x|| cos(theta_j)``; the true class gets ``||x|| psi(theta_y)`` with
-    ``psi(theta) = (-1)^k cos(m theta) - 2k`` (see :func:`restorers.losses.identity.angular_margin_psi`,
+    ``psi(theta) = (-1)^k cos(m theta) - 2k`` (see :func:`fh_gym.restorers.losses.identity.angular_margin_psi`,
     which also says how a non-integer ``m`` such as IPFH's 1.5 is handled).
 
     Annealing, as SphereFace trains: the true-class logit is ``(lam cos + psi) / (1 + lam)`` with

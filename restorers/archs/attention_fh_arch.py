@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.archs.common import (
+from fh_gym.restorers.archs.common import (
     DeconvStages,
     GlobalMap,
     LRStackEmbedding,
@@ -16,8 +16,8 @@ from restorers.archs.common import (
     num_stages,
     stage_widths,
 )
-from restorers.base import PatchRestorer, RepairContext, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 #: (kernel, channels) of the four stride-2 convolutions of Attention-FH Table 1.
 TABLE1_CONVS = ((5, 8), (3, 8), (3, 16), (3, 32))
@@ -77,7 +77,7 @@ class AttentionFHEnhancer(PatchRestorer):
       without interpolation" = space-to-depth of the window (``ctx.lr_stack()``, which also carries the
       box mask, the LR pixels and the cell coordinates), plus the global context I_G. A linear 1x1
       embedding (``embed_width``) precedes the 5x5 head: a 5x5 conv straight on the 645-channel stack
-      would cost ~75 MFLOPs at x8 with Table 2's 64 channels (see :class:`~restorers.archs.common.LRStackEmbedding`).
+      would cost ~75 MFLOPs at x8 with Table 2's 64 channels (see :class:`~fh_gym.restorers.archs.common.LRStackEmbedding`).
     * I_G (Sec. 3.3: "expanding s_t ... by a fully connected layer followed by a reshaping", same shape
       as I_0): an FC layer maps the global state to a 3 x ``context_grid`` x ``context_grid`` map over
       the whole image (16 = the LR grid of 128x128 at x8, i.e. I_0 at the LR size, like the other
@@ -86,7 +86,7 @@ class AttentionFHEnhancer(PatchRestorer):
       (:class:`AttentionFHFeatureExtractor`, one shared instance) of the full I_t and I_0 downsampled
       to ``global_size`` (the paper's extractor runs on 128x128: ~15 MFLOPs for the two images, more than
       the whole enhancer, so we downsample, see :meth:`downsample`; the agent's own extractor sees full
-      images) and the box bounds (4 numbers, :func:`~restorers.archs.common.box_bounds`);
+      images) and the box bounds (4 numbers, :func:`~fh_gym.restorers.archs.common.box_bounds`);
       ``ctx.global_state`` is ignored. With ``state_dim=D > 0`` the agent's state s_t
       (paper: 512-d) must be passed as ``ctx.global_state`` of shape (B, D) (ValueError otherwise).
     * Upsampling: the paper's two deconv stages are for x4; we use log2(scale) [deconv 3x3/2 + conv 3x3]

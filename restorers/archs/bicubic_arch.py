@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from restorers.base import Generator
-from restorers.registry import register_arch
+from fh_gym.restorers.base import Generator
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

@@ -1,7 +1,7 @@
 """Blocks shared by several patch restorers: input embedding, upsampling stages, residual blocks, global maps.
 
 Layout: NCHW float tensors. "LR grid" means the window resized to the LR size without interpolation
-(space-to-depth, :meth:`restorers.base.RepairContext.lr_stack`), i.e. ``w/s x w/s`` cells for a window
+(space-to-depth, :meth:`fh_gym.restorers.base.RepairContext.lr_stack`), i.e. ``w/s x w/s`` cells for a window
 of side ``w`` at scale ``s``. Most restorers here work on that grid and only upsample at the end, which
 keeps a 48x48 repair at x8 to a few MFLOPs (the engine runs one repair per face per step on CPU).
 
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.base import RepairContext
+from fh_gym.restorers.base import RepairContext
 
 ACTIVATIONS = ("relu", "lrelu", "prelu", "tanh")
 

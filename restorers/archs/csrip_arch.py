@@ -2,7 +2,7 @@
 
 The cascaded SR network (Sec. 3.1, 3.4, Fig. 2 and Fig. 11) and the SqueezeNet residual recognisers that
 act as identity priors (Sec. 3.2-3.4, Fig. 3-4). The high-pass residual images they classify are
-:func:`restorers.archs.filters.highpass_residual` with sigma ``(factor - 1) / 3``.
+:func:`fh_gym.restorers.archs.filters.highpass_residual` with sigma ``(factor - 1) / 3``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from restorers.archs.common import conv2d
-from restorers.archs.filters import highpass_residual, residual_sigma, upsample_bicubic
-from restorers.base import Generator, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.common import conv2d
+from fh_gym.restorers.archs.filters import highpass_residual, residual_sigma, upsample_bicubic
+from fh_gym.restorers.base import Generator, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 
 def _lrelu() -> nn.Module:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from restorers.archs.common import conv2d
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.common import conv2d
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch
@@ -17,7 +17,7 @@ class FaceDiscriminator(nn.Module):
     ``base_width * (1, 2, 4, 8, 8, 8)`` (capped at ``max_width``), the last conv 3x3 keeping the width,
     an adaptive average pool to ``pool x pool`` before the dense layer (so any input size works; a
     128x128 face is already 2x2 after six stride-2 convs), and the sigmoid folded into the loss
-    (:mod:`restorers.losses.adversarial`): ``forward`` returns logits. The paper's "pair of fake face
+    (:mod:`fh_gym.restorers.losses.adversarial`): ``forward`` returns logits. The paper's "pair of fake face
     image and its real image" is read as the usual real and fake batches (unconditional D).
 
     Size: 541,697 parameters at the defaults (the paper gives no count).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from restorers.archs.common import LRStackEmbedding, SubPixelDeconv, conv2d
-from restorers.base import PatchRestorer, RepairContext, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.common import LRStackEmbedding, SubPixelDeconv, conv2d
+from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.archs.common import (
+from fh_gym.restorers.archs.common import (
     GlobalMap,
     LRStackEmbedding,
     PixelShuffleStages,
@@ -14,8 +14,8 @@ from restorers.archs.common import (
     num_stages,
     stage_widths,
 )
-from restorers.base import PatchRestorer, RepairContext, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

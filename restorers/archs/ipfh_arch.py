@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.archs.common import conv2d, num_stages, sample_at
-from restorers.base import PatchRestorer, RepairContext, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.common import conv2d, num_stages, sample_at
+from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

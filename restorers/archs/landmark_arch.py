@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.registry import register_arch
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

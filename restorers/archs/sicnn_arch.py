@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.archs.angular_arch import AngularMarginHead
-from restorers.base import Generator, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.angular_arch import AngularMarginHead
+from fh_gym.restorers.base import Generator, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 # ----------------------------------------------------------------------------- CNN_H
 

@@ -6,10 +6,10 @@ import math
 
 from torch import Tensor, nn
 
-from restorers.archs.common import PixelShuffleStages, conv2d
-from restorers.archs.filters import upsample_bicubic
-from restorers.base import Generator, zero_init_
-from restorers.registry import register_arch
+from fh_gym.restorers.archs.common import PixelShuffleStages, conv2d
+from fh_gym.restorers.archs.filters import upsample_bicubic
+from fh_gym.restorers.base import Generator, zero_init_
+from fh_gym.restorers.registry import register_arch
 
 
 class SRGANResidualBlock(nn.Module):

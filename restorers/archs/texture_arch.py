@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.registry import register_arch
+from fh_gym.restorers.registry import register_arch
 
 
 def _gabor(size: int, sigma: float, theta: float, wavelength: float, phase: float) -> Tensor:

@@ -1,7 +1,7 @@
 """Identity losses: A-softmax (SphereFace), the SICNN super-identity loss and the IPFH feature loss.
 
 Layout: identity features are (B, D) float tensors (the output of an identity network such as
-:class:`restorers.archs.sicnn_arch.CNNR`); class weights are (C, D); labels are (B,) int64.
+:class:`fh_gym.restorers.archs.sicnn_arch.CNNR`); class weights are (C, D); labels are (B,) int64.
 
 * :func:`a_softmax_loss` — SphereFace's angular-margin softmax (SICNN Eq. 2 ``L_FR``, IPFH Eq. 14 ``L_id``).
 * :func:`super_identity_loss` — SICNN Eq. 3 ``L_SI``: squared Euclidean distance of the L2-normalised

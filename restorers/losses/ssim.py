@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.archs.filters import gaussian_taps
+from fh_gym.restorers.archs.filters import gaussian_taps
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5

@@ -19,7 +19,7 @@ class GramTexture:
     Args:
         features: Any module mapping (B, 3, H, W) images in [0, 1] to (B, C, h, w) feature maps
             (IPFH uses the identity network's convolutional features; fh-gym's default is a fixed
-            Gabor bank, :class:`restorers.archs.texture_arch.GaborTextureFeatures`).
+            Gabor bank, :class:`fh_gym.restorers.archs.texture_arch.GaborTextureFeatures`).
     """
 
     paper = "IPFH, Eq. 11 (Gram texture loss, after Gatys et al.)"

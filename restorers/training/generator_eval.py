@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restorers.losses.identity import cosine_similarity
-from restorers.registry import build_network
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import PairBatch
+from fh_gym.restorers.losses.identity import cosine_similarity
+from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import PairBatch
 
 
 def build_scaled_block(block: Mapping[str, Any], scale: int, kind: str) -> nn.Module:
@@ -57,7 +57,7 @@ def generator_metrics(generator: nn.Module, batch: PairBatch, scale: int, identi
     metrics = {f"{prefix}psnr": float(psnr_db(sr, batch.hr, scale).mean()),
                f"{prefix}psnr_bicubic": float(psnr_db(bicubic, batch.hr, scale).mean())}
     if identity_net is not None:
-        from restorers.training.identity_training import embed
+        from fh_gym.restorers.training.identity_training import embed
 
         f_hr, f_sr, f_bic = (embed(identity_net, x) for x in (batch.hr, sr, bicubic))
         metrics[f"{prefix}identity_cosine"] = float(cosine_similarity(f_sr, f_hr).mean())

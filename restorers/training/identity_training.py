@@ -1,6 +1,6 @@
 """Pieces shared by the recipes that train or use an identity network (``identity-net``, ``sicnn``).
 
-* :class:`RecognitionLoss` — the A-softmax loss of a :class:`~restorers.archs.sicnn_arch.CNNR` as one module,
+* :class:`RecognitionLoss` — the A-softmax loss of a :class:`~fh_gym.restorers.archs.sicnn_arch.CNNR` as one module,
   so DistributedDataParallel sees the whole computation in ``forward``;
 * :func:`verification_metrics` — same/different-person verification on a labelled validation batch;
 * :func:`class_label_map` — relabel a recipe's identity labels to the classes of a pretrained head.
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restorers.losses.identity import cosine_similarity
-from restorers.training.verification import batch_pairs, kfold_verification
+from fh_gym.restorers.losses.identity import cosine_similarity
+from fh_gym.restorers.training.verification import batch_pairs, kfold_verification
 
 
 def make_optimizer(name: str, params: Any, lr: float, momentum: float = 0.9,
@@ -46,7 +46,7 @@ class RecognitionLoss(nn.Module):
     the bare network) in DDP keeps the head's parameters inside DDP's forward.
 
     Args:
-        net: A :class:`~restorers.archs.sicnn_arch.CNNR` built with ``num_classes > 0``.
+        net: A :class:`~fh_gym.restorers.archs.sicnn_arch.CNNR` built with ``num_classes > 0``.
     """
 
     paper = "SICNN Eq. 2 (L_FR, A-softmax)"

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from restorers.checkpoint import load_training_state, save_network, save_training_state
+from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
 
 StepFn = Callable[[int], Mapping[str, float]]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from restorers.base import RepairContext
+from fh_gym.restorers.base import RepairContext
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

@@ -3,7 +3,7 @@
 A recipe is a function ``fn(ctx: RecipeContext) -> dict`` registered with :func:`register_recipe` under
 a name, with its own defaults (merged over :data:`COMMON_DEFAULTS`; unknown keys in a user's YAML are
 errors listing the valid ones). The recipe builds its networks and optimisers, drives a
-:class:`~restorers.training.loop.TrainingRun` (progress, TensorBoard, checkpoints, resume) and returns a
+:class:`~fh_gym.restorers.training.loop.TrainingRun` (progress, TensorBoard, checkpoints, resume) and returns a
 summary dict (final checkpoint paths, validation metrics).
 
 Data comes from the caller as :class:`PairBatch` providers, so this package stays free of any data or
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from restorers.config import ConfigError, merge_config
+from fh_gym.restorers.config import ConfigError, merge_config
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "recipe": "",
@@ -120,7 +120,7 @@ def register_recipe(name: str, defaults: Mapping[str, Any], description: str) ->
 
 
 def _load_all_recipes() -> None:
-    import restorers.training.generator_recipes  # noqa: F401
+    import fh_gym.restorers.training.generator_recipes  # noqa: F401
 
 
 def get_recipe(name: str) -> Recipe:

@@ -1,6 +1,6 @@
 """Helpers of the multi-stage generator recipes (C-SRIP, OFHNet, SRGAN): stage schedule, freezing, configs.
 
-A multi-stage recipe runs *one* :class:`~restorers.training.loop.TrainingRun` over the sum of its stages
+A multi-stage recipe runs *one* :class:`~fh_gym.restorers.training.loop.TrainingRun` over the sum of its stages
 and picks the stage from the global step, so a killed run resumes in the right stage with its step count,
 every optimiser's state and the RNG states (all networks and optimisers are in the one checkpoint).
 """
@@ -14,11 +14,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from restorers.archs.filters import DOWNSCALE_MODES, downscale
-from restorers.config import ConfigError
-from restorers.training.recipes import RecipeContext
+from fh_gym.restorers.archs.filters import DOWNSCALE_MODES, downscale
+from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.training.recipes import RecipeContext
 
-log = logging.getLogger("restorers.training")
+log = logging.getLogger("fh_gym.restorers.training")
 
 
 def degradation_defaults(**overrides: Any) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
 
     Real and fake go through one forward call so a DDP-wrapped discriminator reduces its gradients once.
     """
-    from restorers.losses.adversarial import discriminator_loss
+    from fh_gym.restorers.losses.adversarial import discriminator_loss
 
     logits = discriminator(torch.cat([real, fake.detach()]))
     loss = discriminator_loss(*logits.chunk(2))

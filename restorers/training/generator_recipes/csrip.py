@@ -1,6 +1,6 @@
 """``fh-gym train-generator csrip``: C-SRIP's two training stages (Sec. 3.3-3.4).
 
-Stage 1 (``recognizer_steps``): one :class:`~restorers.archs.csrip_arch.SqueezeNetResidualRecognizer`
+Stage 1 (``recognizer_steps``): one :class:`~fh_gym.restorers.archs.csrip_arch.SqueezeNetResidualRecognizer`
 per cascade scale learns to classify the training identities from high-pass residuals of the HR face
 downscaled to that scale (Eq. 1, cross-entropy; random horizontal flips as the paper's augmentation).
 
@@ -21,14 +21,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from restorers.config import ConfigError
-from restorers.losses.ssim import multiscale_ssim_loss
-from restorers.registry import build_network
-from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
-from restorers.training.identity_training import random_hflip
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
-from restorers.training.staged import (
+from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
+from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
+from fh_gym.restorers.training.identity_training import random_hflip
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.staged import (
     adam,
     check_reserved,
     degradation_defaults,

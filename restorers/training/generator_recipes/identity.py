@@ -6,17 +6,17 @@ from typing import Any
 
 import torch
 
-from restorers.registry import build_network
-from restorers.training.generator_eval import lr_milestone_factor, periodic_eval
-from restorers.training.identity_training import (
+from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.training.generator_eval import lr_milestone_factor, periodic_eval
+from fh_gym.restorers.training.identity_training import (
     RecognitionLoss,
     make_optimizer,
     random_hflip,
     recalibrate_batchnorm,
     verification_metrics,
 )
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
     # CNN_R (SICNN Table 1) at CPU widths; num_classes is set from the data. Paper: width 64, feature_dim 512.

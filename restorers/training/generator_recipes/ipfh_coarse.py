@@ -8,9 +8,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
     "generator": {"type": "IPFHCoarseHallucinator"},
@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
 @register_recipe("ipfh-coarse", DEFAULTS,
                  "IPFH coarse hallucinator (two stacked hourglasses) with pixel MSE (IPFH Eq. 2)")
 def train_ipfh_coarse(ctx: RecipeContext) -> dict[str, Any]:
-    """Train :class:`~restorers.archs.hourglass_arch.IPFHCoarseHallucinator` on LR/HR pairs with Adam.
+    """Train :class:`~fh_gym.restorers.archs.hourglass_arch.IPFHCoarseHallucinator` on LR/HR pairs with Adam.
 
     IPFH Eq. 2: ``L_Fc = 1/N sum ||F_c(x_i) - y_i||_2^2`` (here the per-pixel mean). Adam instead of the
     paper's unnamed optimiser, cosine learning-rate decay to ``lr * final_lr_fraction``.

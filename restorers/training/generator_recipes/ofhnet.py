@@ -8,12 +8,12 @@ Without either (LFW) the semantic structure term is skipped, which is logged and
 
 Stage 1 ``inpaint`` (``inpaint_steps``): Eq. 1, L2 between the inpainter's output and the clean LR face
 (the occluded LR with the hole filled from the HR face), plus ``mask_weight`` x BCE of the predicted
-occlusion mask (our addition, see :class:`~restorers.archs.ofhnet_arch.OFHNetInpainter`).
+occlusion mask (our addition, see :class:`~fh_gym.restorers.archs.ofhnet_arch.OFHNetInpainter`).
 
 Stage 2 ``upsample`` (the rest of ``steps``): the inpainter is frozen (``finetune_inpainter: false``) and
 the upsampler, fed the inpainter's output as at test time, minimises Eq. 6 with the paper's terms:
 ``MSE(h', h) + adversarial_weight * (-log D(h')) + structure_weight * ||A(h') - A(h)||^2``, alternating
-with discriminator steps on Eq. 3 (BCE with logits, :mod:`restorers.losses.adversarial`).
+with discriminator steps on Eq. 3 (BCE with logits, :mod:`fh_gym.restorers.losses.adversarial`).
 """
 
 from __future__ import annotations
@@ -23,22 +23,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from restorers.archs.filters import downscale
-from restorers.archs.ofhnet_arch import occlusion_bce
-from restorers.checkpoint import load_network
-from restorers.losses.adversarial import frozen_discriminator_loss
-from restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
-from restorers.registry import build_network
-from restorers.training.generator_eval import (
+from fh_gym.restorers.archs.filters import downscale
+from fh_gym.restorers.archs.ofhnet_arch import occlusion_bce
+from fh_gym.restorers.checkpoint import load_network
+from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
+from fh_gym.restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
+from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.training.generator_eval import (
     build_scaled_block,
     generator_metrics,
     periodic_eval,
     psnr_db,
     run_generator,
 )
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
-from restorers.training.staged import (
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.staged import (
     adam,
     degradation_defaults,
     discriminator_step,

@@ -7,25 +7,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from restorers.checkpoint import load_network
-from restorers.losses.identity import super_identity_loss
-from restorers.training.generator_eval import (
+from fh_gym.restorers.checkpoint import load_network
+from fh_gym.restorers.losses.identity import super_identity_loss
+from fh_gym.restorers.training.generator_eval import (
     build_scaled_block,
     generator_metrics,
     lr_milestone_factor,
     periodic_eval,
     psnr_db,
 )
-from restorers.training.generator_recipes.identity import build_identity_net, identity_step
-from restorers.training.identity_training import (
+from fh_gym.restorers.training.generator_recipes.identity import build_identity_net, identity_step
+from fh_gym.restorers.training.identity_training import (
     RecognitionLoss,
     class_label_map,
     make_optimizer,
     random_hflip,
     recalibrate_batchnorm,
 )
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
     "generator": {"type": "SICNNGenerator"},

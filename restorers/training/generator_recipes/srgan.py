@@ -17,14 +17,14 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from restorers.archs.texture_arch import GaborTextureFeatures
-from restorers.losses.adversarial import frozen_discriminator_loss
-from restorers.losses.texture import GramTexture
-from restorers.registry import build_network
-from restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
-from restorers.training.loop import TrainingRun
-from restorers.training.recipes import RecipeContext, ddp, register_recipe
-from restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
+from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
+from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
+from fh_gym.restorers.losses.texture import GramTexture
+from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
+from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
 
 DEFAULTS: dict[str, Any] = {
     "degradation": degradation_defaults(),  # the env's default x8 bicubic, so it fits the default env

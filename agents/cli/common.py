@@ -55,7 +55,7 @@ def _parse_value(raw: str) -> Any:
 
 def restorer_block(checkpoint: Path) -> dict[str, Any]:
     """``{type, **kwargs, checkpoint}`` of a restorer checkpoint (network or training checkpoint)."""
-    from restorers.checkpoint import TRAINING_FORMAT, safe_load
+    from fh_gym.restorers.checkpoint import TRAINING_FORMAT, safe_load
 
     data = safe_load(checkpoint)
     arch = data["network"]["arch"] if data["format"] == TRAINING_FORMAT else data["arch"]

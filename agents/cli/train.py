@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fh_gym.cli.common import add_env_args, env_config_from_args, parse_overrides
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args, parse_overrides
 from fh_gym.config import load_yaml, merge_config
 
 
@@ -58,7 +58,7 @@ def _aliases(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> Path:
     """``<run_dir>/run.json``: everything ``--resume`` needs to rebuild the run (written atomically)."""
-    from restorers.checkpoint import atomic_open
+    from fh_gym.restorers.checkpoint import atomic_open
 
     with atomic_open(run_dir / RUN_RECORD, "w") as fh:
         json.dump(record, fh, indent=2, default=str)
@@ -74,7 +74,7 @@ def read_run_record(run_dir: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.registry import ALGOS, TrainContext, _load_all, get_algo, run_name
+    from fh_gym.agents.registry import ALGOS, TrainContext, _load_all, get_algo, run_name
 
     if args.list or not (args.algo or args.resume):
         _load_all()

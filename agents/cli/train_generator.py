@@ -5,7 +5,7 @@ defaults updated by ``--config YAML`` and the flags; LR/HR pairs come from the `
 people) degraded by the ``degradation`` block. Progress bar, TensorBoard under ``<out>/tb``, atomic
 checkpoints; running the same command again resumes from ``<out>/last.pt``.
 
-Data-parallel: ``torchrun --nproc_per_node=2 -m fh_gym.cli.main train-generator NAME ...`` runs one
+Data-parallel: ``torchrun --nproc_per_node=2 -m fh_gym.agents.cli.main train-generator NAME ...`` runs one
 process per device (gloo on CPU, NCCL on GPUs); each rank draws its own batches.
 """
 
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_recipe_config(args: argparse.Namespace) -> dict[str, Any]:
-    from restorers.training.recipes import recipe_config
+    from fh_gym.restorers.training.recipes import recipe_config
 
     overrides: dict[str, Any] = load_yaml(args.config) if args.config else {}
     overrides.pop("recipe", None)
@@ -79,7 +79,7 @@ def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bo
                     progress: bool = True) -> dict[str, Any]:
     """Run recipe ``name`` with a full ``config`` (see :func:`recipe_config`); returns its summary."""
     from fh_gym.training.pairs import PairSampler
-    from restorers.training.recipes import RecipeContext, get_recipe
+    from fh_gym.restorers.training.recipes import RecipeContext, get_recipe
 
     recipe = get_recipe(name)
     rank, world, device = _init_distributed(config["device"])
@@ -105,7 +105,7 @@ def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bo
 
 
 def run(args: argparse.Namespace) -> int:
-    from restorers.training.recipes import RECIPES, _load_all_recipes
+    from fh_gym.restorers.training.recipes import RECIPES, _load_all_recipes
 
     if args.list or not args.name:
         _load_all_recipes()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fh_gym.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +57,7 @@ def record_episodes(env_config: dict[str, Any], actor: Any, episodes: int, out_d
 
 
 def run(args: argparse.Namespace) -> int:
-    from fh_gym.cli.compare import build_actors
+    from fh_gym.agents.cli.compare import build_actors
 
     env_config = env_config_from_args(args)
     actor = build_actors("", [args.agent], None)[0] if args.agent else build_actors(args.strategy, [], None)[0]

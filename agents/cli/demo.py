@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from fh_gym.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,11 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.baselines import GreedyOracleStrategy
-    from agents.compare import to_markdown
-    from fh_gym.cli.compare import DEFAULT_STRATEGIES, build_actors, compare
-    from fh_gym.cli.pretrain import RECIPE_DEFAULTS, pretrain
-    from fh_gym.cli.record import record_episodes
+    from fh_gym.agents.baselines import GreedyOracleStrategy
+    from fh_gym.agents.compare import to_markdown
+    from fh_gym.agents.cli.compare import DEFAULT_STRATEGIES, build_actors, compare
+    from fh_gym.agents.cli.pretrain import RECIPE_DEFAULTS, pretrain
+    from fh_gym.agents.cli.record import record_episodes
     from fh_gym.config import merge_config
 
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fh_gym.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 DEFAULT_STRATEGIES = "random,even,sequential,random30,greedy"
 
@@ -39,13 +39,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_actors(names: str, agents: list[Path], greedy_candidates: int | None) -> list[Any]:
-    from agents.baselines import GreedyOracleStrategy, build_strategy
+    from fh_gym.agents.baselines import GreedyOracleStrategy, build_strategy
 
     actors: list[Any] = []
     for name in [n.strip() for n in names.split(",") if n.strip()]:
         actors.append(GreedyOracleStrategy(greedy_candidates) if name == "greedy" else build_strategy(name))
     for path in agents:
-        from agents.policies import load_agent
+        from fh_gym.agents.policies import load_agent
 
         actors.append(load_agent(path))
     return actors
@@ -74,8 +74,8 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
     """Evaluate each actor on ``faces`` faces of the split (see :func:`sample_faces`); write the report."""
     from tqdm.auto import tqdm
 
-    from agents.compare import table_rows, write_report
-    from agents.evaluate import run_episodes
+    from fh_gym.agents.compare import table_rows, write_report
+    from fh_gym.agents.evaluate import run_episodes
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import build_scaled
 
@@ -86,7 +86,7 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
     extra_metrics = None
     if identity_net is not None:
         from fh_gym.identity_eval import identity_similarity
-        from restorers.checkpoint import load_network
+        from fh_gym.restorers.checkpoint import load_network
 
         net = load_network(identity_net, kind="aux").to(env_config["device"]).eval()
 
@@ -102,7 +102,7 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.compare import to_markdown
+    from fh_gym.agents.compare import to_markdown
 
     env_config = env_config_from_args(args)
     actors = build_actors(args.strategies, args.agent, args.greedy_candidates)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fh_gym.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

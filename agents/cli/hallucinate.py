@@ -95,7 +95,7 @@ def load_lr(path: Path, size: int, strict: bool) -> tuple[np.ndarray, str | None
 
 def inference_config(args: argparse.Namespace, actor: Any) -> dict[str, Any]:
     """The env config to hallucinate with (agent's or ``--env``'s), in inference mode."""
-    from fh_gym.cli.common import parse_overrides, restorer_block
+    from fh_gym.agents.cli.common import parse_overrides, restorer_block
     from fh_gym.config import merge_config
     from fh_gym.envs.face_repair import make_config
     from fh_gym.registration import env_ids
@@ -118,10 +118,10 @@ def inference_config(args: argparse.Namespace, actor: Any) -> dict[str, Any]:
 
 
 def build_actor(args: argparse.Namespace) -> Any:
-    from agents.baselines import build_strategy
+    from fh_gym.agents.baselines import build_strategy
 
     if args.agent:
-        from agents.policies import load_agent
+        from fh_gym.agents.policies import load_agent
 
         return load_agent(args.agent)
     strategy = build_strategy(args.strategy)
