@@ -7,8 +7,9 @@ from fh_gym import _checkout
 
 _checkout.install(__path__[0])
 
-from fh_gym.envs import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv
-from fh_gym.registration import ENV_IDS
+# The imports below need the sub-package finder installed first (in a source checkout).
+from fh_gym.envs import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv  # noqa: E402
+from fh_gym.registration import ENV_IDS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["ENV_IDS", "FaceRepairEnv", "FaceRepairSB3VecEnv", "FaceRepairVectorEnv", "__version__"]

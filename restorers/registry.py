@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from torch import nn
-
 from fh_gym.restorers.config import ConfigError, check_kwargs, split_type
+from torch import nn
 
 T = TypeVar("T", bound=type[nn.Module])
 

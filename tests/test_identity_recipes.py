@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from subprocess_env import ONE_THREAD_ENV
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from fh_gym.agents.cli.main import main
-from fh_gym.training.pairs import PairSampler
 from fh_gym.restorers import load_network
 from fh_gym.restorers.checkpoint import safe_load
 from fh_gym.restorers.training.recipes import PairBatch, RecipeContext, get_recipe, recipe_config
+from subprocess_env import ONE_THREAD_ENV
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fh_gym.training.pairs import PairSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_DATA = {"type": "synthetic", "identities": 40, "images_per_identity": 4}
@@ -147,8 +147,8 @@ def test_resume_after_sigterm_continues_steps_and_optimizer(tmp_path):
         "data": SMALL_DATA, "generator": TINY_HOURGLASS, "batch_size": 2, "val_size": 8, "checkpoint_every": 2,
         "log_every": 1, "eval_every": 1000})
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "fh_gym.agents.cli.main", "train-generator", "ipfh-coarse", "--config", str(config),
-               "--steps", "100000", "--out", str(out), "--quiet"]
+    command = [sys.executable, "-m", "fh_gym.agents.cli.main", "train-generator", "ipfh-coarse",
+               "--config", str(config), "--steps", "100000", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(command, env=ONE_THREAD_ENV, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:

@@ -20,7 +20,8 @@ def _lazy(module: str, function: str) -> Callable[..., Any]:
 
 
 register_algo("attention_fh", train=_lazy("fh_gym.agents.attention_fh.train", "train"),
-              load=_lazy("fh_gym.agents.attention_fh.agent", "load"), defaults=_lazy("fh_gym.agents.attention_fh.agent", "defaults"),
+              load=_lazy("fh_gym.agents.attention_fh.agent", "load"),
+              defaults=_lazy("fh_gym.agents.attention_fh.agent", "defaults"),
               description="Attention-FH: GRU policy over size-free boxes, REINFORCE + baseline, joint L2 restorer")
 register_algo("ipfh", train=_lazy("fh_gym.agents.ipfh.train", "train"), load=_lazy("fh_gym.agents.ipfh.agent", "load"),
               defaults=_lazy("fh_gym.agents.ipfh.agent", "defaults"),

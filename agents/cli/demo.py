@@ -29,10 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.baselines import GreedyOracleStrategy
-    from fh_gym.agents.compare import to_markdown
     from fh_gym.agents.cli.compare import DEFAULT_STRATEGIES, build_actors, compare
     from fh_gym.agents.cli.pretrain import RECIPE_DEFAULTS, pretrain
     from fh_gym.agents.cli.record import record_episodes
+    from fh_gym.agents.compare import to_markdown
+
     from fh_gym.config import merge_config
 
     started = time.perf_counter()

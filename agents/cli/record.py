@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 

@@ -78,8 +78,9 @@ def _init_distributed(device: str) -> tuple[int, int, torch.device]:
 def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bool = True,
                     progress: bool = True) -> dict[str, Any]:
     """Run recipe ``name`` with a full ``config`` (see :func:`recipe_config`); returns its summary."""
-    from fh_gym.training.pairs import PairSampler
     from fh_gym.restorers.training.recipes import RecipeContext, get_recipe
+
+    from fh_gym.training.pairs import PairSampler
 
     recipe = get_recipe(name)
     rank, world, device = _init_distributed(config["device"])

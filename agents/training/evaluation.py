@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
 from fh_gym.agents.evaluate import image_metrics, run_episodes
+from torch import nn
 
 
 def validation_indices(dataset: Any, faces: int) -> np.ndarray:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fh_gym.restorers.archs.common import (
     DeconvStages,
     GlobalMap,
@@ -18,6 +16,7 @@ from fh_gym.restorers.archs.common import (
 )
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
+from torch import Tensor, nn
 
 #: (kernel, channels) of the four stride-2 convolutions of Attention-FH Table 1.
 TABLE1_CONVS = ((5, 8), (3, 8), (3, 16), (3, 32))
@@ -77,7 +76,8 @@ class AttentionFHEnhancer(PatchRestorer):
       without interpolation" = space-to-depth of the window (``ctx.lr_stack()``, which also carries the
       box mask, the LR pixels and the cell coordinates), plus the global context I_G. A linear 1x1
       embedding (``embed_width``) precedes the 5x5 head: a 5x5 conv straight on the 645-channel stack
-      would cost ~75 MFLOPs at x8 with Table 2's 64 channels (see :class:`~fh_gym.restorers.archs.common.LRStackEmbedding`).
+      would cost ~75 MFLOPs at x8 with Table 2's 64 channels
+      (see :class:`~fh_gym.restorers.archs.common.LRStackEmbedding`).
     * I_G (Sec. 3.3: "expanding s_t ... by a fully connected layer followed by a reshaping", same shape
       as I_0): an FC layer maps the global state to a 3 x ``context_grid`` x ``context_grid`` map over
       the whole image (16 = the LR grid of 128x128 at x8, i.e. I_0 at the LR size, like the other

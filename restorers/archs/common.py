@@ -14,9 +14,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fh_gym.restorers.base import RepairContext
+from torch import Tensor, nn
 
 ACTIVATIONS = ("relu", "lrelu", "prelu", "tanh")
 

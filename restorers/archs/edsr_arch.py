@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
-
-from fh_gym.restorers.archs.common import LRStackEmbedding, PixelShuffleStages, ResidualBlock, conv2d, num_stages, stage_widths
+from fh_gym.restorers.archs.common import (
+    LRStackEmbedding,
+    PixelShuffleStages,
+    ResidualBlock,
+    conv2d,
+    num_stages,
+    stage_widths,
+)
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
+from torch import Tensor, nn
 
 
 @register_arch

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fh_gym.restorers.registry import register_arch
+from torch import Tensor, nn
 
 
 @register_arch

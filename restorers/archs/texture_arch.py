@@ -6,9 +6,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fh_gym.restorers.registry import register_arch
+from torch import Tensor, nn
 
 
 def _gabor(size: int, sigma: float, theta: float, wavelength: float, phase: float) -> Tensor:

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fh_gym.restorers.archs.filters import gaussian_taps
+from torch import Tensor, nn
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5

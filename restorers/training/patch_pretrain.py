@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor, nn
-
 from fh_gym.restorers.base import RepairContext
+from torch import Tensor, nn
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

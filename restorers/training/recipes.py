@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-
 from fh_gym.restorers.config import ConfigError, merge_config
+from torch import Tensor, nn
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "recipe": "",
