@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from fh_gym.agents.evaluate import METRICS, EpisodeResults
-from fh_gym.restorers.checkpoint import atomic_write_bytes
 
+from fh_gym.agents.evaluate import METRICS, EpisodeResults
 from fh_gym.metrics import format_mean_ci, mean_ci
+from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
            "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine"}

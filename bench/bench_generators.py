@@ -42,10 +42,9 @@ GENERATOR_RECIPES = ("ipfh-coarse", "sicnn", "csrip", "ofhnet", "srgan")
 
 def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None) -> dict[str, Any]:
     """The recipe's YAML (if any) with LFW data, the time budget and the shared identity net."""
-    from fh_gym.restorers.training.recipes import get_recipe
-
     from fh_gym.config import load_yaml
     from fh_gym.degradations import Degradation
+    from fh_gym.restorers.training.recipes import get_recipe
 
     yaml_path = ROOT / "envs_configs" / "recipes" / f"{name.replace('-', '_')}.yaml"
     overrides: dict[str, Any] = load_yaml(yaml_path) if yaml_path.is_file() else {}
@@ -81,11 +80,10 @@ def evaluate(generators: dict[str, Path], identity_net: torch.nn.Module, faces: 
     """Per-generator metric arrays on LFW test faces (plus the bicubic row)."""
     from fh_gym.agents.cli.compare import sample_faces
     from fh_gym.agents.evaluate import image_metrics
-    from fh_gym.restorers.checkpoint import load_network
-
     from fh_gym.data import build_dataset
     from fh_gym.degradations import Degradation, upsample_bicubic
     from fh_gym.identity_eval import identity_similarity
+    from fh_gym.restorers.checkpoint import load_network
 
     dataset = build_dataset({"type": "lfw", "split": "test"})
     indices = sample_faces(dataset.identities, faces, seed)
@@ -122,11 +120,10 @@ def metrics_table(rows: list[dict[str, Any]], summaries: dict[str, dict[str, Any
 def verification_table(identity_net: torch.nn.Module, best: tuple[str, Path] | None, seed: int,
                        device: torch.device, max_pairs: int | None = None) -> str:
     from fh_gym.agents.cli.verify import degrade_source, format_table
-    from fh_gym.restorers.checkpoint import load_network
-
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
     from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.restorers.checkpoint import load_network
 
     base = shared_data_dir()
     if base is None or not (base / "lfw_pairs.txt").is_file():

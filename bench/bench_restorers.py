@@ -56,9 +56,10 @@ def median_ms(fn: Any, repeats: int, warmup: int = 3) -> float:
 
 
 def bench_one(name: str, scale: int, window: int, batch: int, repeats: int) -> dict[str, float]:
+    from torch.utils.flop_counter import FlopCounterMode
+
     from fh_gym.restorers import build_restorer
     from fh_gym.restorers.base import count_parameters
-    from torch.utils.flop_counter import FlopCounterMode
 
     model = build_restorer({"type": name, "scale": scale}).eval()
     single, batched = random_context(1, window, scale), random_context(batch, window, scale)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from fh_gym.restorers.config import ConfigError, check_kwargs, split_type
 from torch import nn
+
+from fh_gym.restorers.config import ConfigError, check_kwargs, split_type
 
 T = TypeVar("T", bound=type[nn.Module])
 

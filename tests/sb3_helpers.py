@@ -7,7 +7,6 @@ from typing import Any
 
 from fh_gym.agents.registry import TrainContext
 from fh_gym.agents.sb3.specs import SPECS
-
 from fh_gym.config import merge_config
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from paper_agent_utils import BATCH, HORIZON, TINY_POLICY, env_config, train_context
+
 from fh_gym.agents.attention_fh.policy import AttentionFHPolicy
 from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.registry import get_algo, load_agent
-from fh_gym.restorers.checkpoint import safe_load
-from paper_agent_utils import BATCH, HORIZON, TINY_POLICY, env_config, train_context
-
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.checkpoint import safe_load
 
 ALGO = "attention_fh"
 
@@ -192,6 +192,7 @@ def test_compare_cli_runs_the_agent(trained, tmp_path):
 
 def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path):
     import cv2
+
     from fh_gym.agents.cli.main import main
 
     run_dir, _ = trained

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fh_gym.agents.cli.main import main
 from fh_gym.restorers.checkpoint import load_network, safe_load
-
 from fh_gym.video import read_mp4
 
 DATA = ["--data", "synthetic", "--set", "data.identities=24", "--set", "data.images_per_identity=3"]

@@ -7,11 +7,12 @@ import csv
 import cv2
 import numpy as np
 import pytest
+from sb3_helpers import tiny_context
+
 from fh_gym.agents.cli.main import main
 from fh_gym.agents.sb3.checkpoint import save_agent
 from fh_gym.agents.sb3.specs import SPECS
 from fh_gym.agents.sb3.train import build_model, make_vec_env
-from sb3_helpers import tiny_context
 
 DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3"]
 

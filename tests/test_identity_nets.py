@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from fh_gym.restorers import build_network, get_arch, load_network, save_network
 from fh_gym.restorers.archs.sicnn_arch import CNNR, CNNR_LAYERS, CNNRFeatureMaps
 from fh_gym.restorers.base import count_parameters

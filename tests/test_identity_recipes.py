@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from subprocess_env import ONE_THREAD_ENV
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
 from fh_gym.agents.cli.main import main
 from fh_gym.restorers import load_network
 from fh_gym.restorers.checkpoint import safe_load
 from fh_gym.restorers.training.recipes import PairBatch, RecipeContext, get_recipe, recipe_config
-from subprocess_env import ONE_THREAD_ENV
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from fh_gym.training.pairs import PairSampler
 
 ROOT = Path(__file__).resolve().parents[1]

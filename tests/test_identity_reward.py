@@ -6,14 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from fh_gym.restorers import build_network, save_network
-from fh_gym.restorers.archs.sicnn_arch import CNNRFeatureMaps
-from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity
-from fh_gym.restorers.training.identity_training import RecognitionLoss
 
 import fh_gym  # noqa: F401  (registers the envs)
 from fh_gym.data import build_dataset
 from fh_gym.engine.identity import IdentityTerms
+from fh_gym.restorers import build_network, save_network
+from fh_gym.restorers.archs.sicnn_arch import CNNRFeatureMaps
+from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity
+from fh_gym.restorers.training.identity_training import RecognitionLoss
 
 DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3, "split": "train"}
 BLOCK = {"type": "CNNR", "width": 2, "feature_dim": 16, "blocks": [1, 1, 1, 1]}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from paper_agent_utils import HORIZON, TINY_POLICY, algo_config, env_config, train_context
+
 from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.ipfh.policy import IPFHPolicy, crop_boxes
 from fh_gym.agents.ipfh.train import IPFHRestorerTrainer
 from fh_gym.agents.registry import get_algo, load_agent
-from fh_gym.restorers.checkpoint import safe_load
-from paper_agent_utils import HORIZON, TINY_POLICY, algo_config, env_config, train_context
-
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.checkpoint import safe_load
 
 ALGO = "ipfh"
 

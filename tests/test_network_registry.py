@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
+
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.registry import ARCH_REGISTRY, build_network, list_archs
 

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+from fh_gym.degradations import Degradation
+from fh_gym.metrics.batched import ssim_per_image
 from fh_gym.restorers.archs.filters import downscale, highpass_residual, residual_sigma
 from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
 from fh_gym.restorers.losses import (
@@ -19,9 +22,6 @@ from fh_gym.restorers.losses import (
     ssim_loss,
 )
 from fh_gym.restorers.losses.landmark import denormalize_landmarks, normalize_landmarks
-
-from fh_gym.degradations import Degradation
-from fh_gym.metrics.batched import ssim_per_image
 
 
 def _pair(shape=(3, 3, 48, 48), seed=0, dtype=torch.float64):

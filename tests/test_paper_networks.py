@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+
+from fh_gym import restorers
 from fh_gym.restorers import build_network, load_network, save_network
 from fh_gym.restorers.base import count_parameters
 from fh_gym.restorers.config import ConfigError
-
-from fh_gym import restorers
 
 #: Parameter counts at the default kwargs (x8 where a scale applies); the class docstrings quote them.
 EXPECTED_PARAMS = {

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from subprocess_env import ONE_THREAD_ENV
+
 from fh_gym.agents.cli.train_generator import train_generator
+from fh_gym.envs.face_repair import FaceRepairEnv
 from fh_gym.restorers import build_network, load_network
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.training.recipes import recipe_config
-from subprocess_env import ONE_THREAD_ENV
-
-from fh_gym.envs.face_repair import FaceRepairEnv
 
 DATA = {"type": "synthetic", "identities": 4, "images_per_identity": 3, "image_size": 64}
 COMMON = {"data": DATA, "batch_size": 6, "val_size": 6, "log_every": 1, "eval_every": 4, "checkpoint_every": 4}
@@ -220,6 +220,7 @@ def test_torchrun_two_ranks_gloo(name, tmp_path):
     import sys
 
     import yaml
+
     from fh_gym.restorers.checkpoint import safe_load
 
     runner = [shutil.which("torchrun")] if shutil.which("torchrun") else [sys.executable, "-m", "torch.distributed.run"]

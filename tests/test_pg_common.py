@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from paper_agent_utils import env_config
+
 from fh_gym.agents.pg.actor import action_translation
 from fh_gym.agents.pg.config import paper_baselines, resolve_config
 from fh_gym.agents.pg.distributions import ActionSpec, FactorisedCategorical
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses, returns_to_go
-from paper_agent_utils import env_config
-
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 

@@ -8,13 +8,13 @@ import inspect
 import pytest
 import torch
 import torch.nn.functional as F
+
+from fh_gym import restorers
 from fh_gym.restorers import CheckpointError, RepairContext, build_network, build_restorer, load_network, save_network
 from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
 from fh_gym.restorers.archs.common import LRStackEmbedding, SubPixelDeconv, box_bounds, deconv_geometry, stage_widths
 from fh_gym.restorers.base import count_parameters
 from fh_gym.restorers.config import ConfigError
-
-from fh_gym import restorers
 
 PATCH_RESTORERS = restorers.list_archs("patch")
 

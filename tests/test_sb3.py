@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
+from sb3_helpers import env_config, tiny_context, tiny_hyperparams
+
 from fh_gym.agents.registry import agent_algo, get_algo, load_agent
 from fh_gym.agents.sb3.actor import policy_observation
 from fh_gym.agents.sb3.checkpoint import observation_space, policy_observation_space, save_agent
 from fh_gym.agents.sb3.features import FaceRepairExtractor
 from fh_gym.agents.sb3.specs import SPECS
 from fh_gym.agents.sb3.train import build_model, make_vec_env
-from gymnasium import spaces
-from sb3_helpers import env_config, tiny_context, tiny_hyperparams
-
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
 

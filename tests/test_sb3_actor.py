@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fh_gym.agents.sb3.actor import SB3Actor
-from fh_gym.agents.sb3.specs import SPECS
-from fh_gym.agents.sb3.train import build_model, make_vec_env
 from sb3_helpers import env_config, tiny_context
 from stable_baselines3.common.callbacks import BaseCallback
 
+from fh_gym.agents.sb3.actor import SB3Actor
+from fh_gym.agents.sb3.specs import SPECS
+from fh_gym.agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 

@@ -8,13 +8,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from sb3_helpers import env_config
+from subprocess_env import ONE_THREAD_ENV
+
 from fh_gym.agents.cli.main import main
 from fh_gym.agents.registry import load_agent
 from fh_gym.agents.sb3.checkpoint import load_finetune_state, read_metadata
 from fh_gym.agents.training.finetune import RestorerFineTuner, finetune_settings
-from sb3_helpers import env_config
-from subprocess_env import ONE_THREAD_ENV
-
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 
@@ -125,9 +125,10 @@ def test_finetune_settings_validation():
 
 
 def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
+    from sb3_helpers import tiny_context
+
     from fh_gym.agents.registry import get_algo
     from fh_gym.agents.sb3.checkpoint import read_member
-    from sb3_helpers import tiny_context
 
     def ret_count() -> float:
         return json.loads(read_member(tmp_path / "checkpoints" / "last.zip", "vecnormalize.json"))["ret_rms"]["count"]
@@ -141,8 +142,9 @@ def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
 
 def test_a_resumed_run_draws_new_faces(tmp_path, monkeypatch):
     """SB3's load re-seeds with the original seed; the resumed run must not replay the first faces."""
-    from fh_gym.agents.registry import get_algo
     from sb3_helpers import tiny_context
+
+    from fh_gym.agents.registry import get_algo
 
     first_resets: list[np.ndarray] = []
     original = RepairEngine.reset

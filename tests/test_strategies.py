@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from fh_gym.agents.baselines import (
     EvenGridStrategy,
     GreedyOracleStrategy,
@@ -16,7 +17,6 @@ from fh_gym.agents.baselines import (
 from fh_gym.agents.cli.compare import sample_faces
 from fh_gym.agents.compare import table_rows, to_csv, to_markdown, write_report
 from fh_gym.agents.evaluate import run_episodes
-
 from fh_gym.engine.core import RepairEngine, build_scaled
 from fh_gym.envs.face_repair import make_config
 

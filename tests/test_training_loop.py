@@ -8,9 +8,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch import nn
+
 from fh_gym.restorers.checkpoint import remember_config
 from fh_gym.restorers.training.loop import TrainingRun, agree_to_stop
-from torch import nn
 
 
 def _rank_main(rank: int, store_file: str, out_dir: str, results: dict) -> None:

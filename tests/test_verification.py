@@ -7,13 +7,9 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from fh_gym.agents.cli.main import main
-from fh_gym.restorers import save_network
-from fh_gym.restorers.archs.sicnn_arch import CNNR
-from fh_gym.restorers.checkpoint import remember_config
-from fh_gym.restorers.training.verification import batch_pairs, best_threshold, kfold_verification, roc_auc
 from torch import nn
 
+from fh_gym.agents.cli.main import main
 from fh_gym.data.base import FaceDataset
 from fh_gym.identity_eval import (
     LFWPair,
@@ -24,6 +20,10 @@ from fh_gym.identity_eval import (
     spread_subset,
     verify_pairs,
 )
+from fh_gym.restorers import save_network
+from fh_gym.restorers.archs.sicnn_arch import CNNR
+from fh_gym.restorers.checkpoint import remember_config
+from fh_gym.restorers.training.verification import batch_pairs, best_threshold, kfold_verification, roc_auc
 
 # ----------------------------------------------------------------------------- metrics
 

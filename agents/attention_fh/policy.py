@@ -23,9 +23,10 @@ of I_t, so its actions do not depend on the repairs made so far.
 from __future__ import annotations
 
 import torch
+from torch import Tensor, nn
+
 from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
 from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
-from torch import Tensor, nn
 
 IMAGE_INPUTS = ("current", "start")
 

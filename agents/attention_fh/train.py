@@ -20,15 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from fh_gym.agents.attention_fh.policy import AttentionFHPolicy
 from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.restorer_training import training_batch
 from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
 from fh_gym.agents.registry import TrainContext
-from fh_gym.restorers.training.patch_pretrain import restorer_step
-
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.training.patch_pretrain import restorer_step
 
 ALGO = "attention_fh"
 

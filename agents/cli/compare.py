@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 DEFAULT_STRATEGIES = "random,even,sequential,random30,greedy"
@@ -71,10 +72,10 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
             out_dir: Path, progress: bool = True,
             identity_net: Path | None = None) -> tuple[list[dict[str, object]], dict[str, Path]]:
     """Evaluate each actor on ``faces`` faces of the split (see :func:`sample_faces`); write the report."""
-    from fh_gym.agents.compare import table_rows, write_report
-    from fh_gym.agents.evaluate import run_episodes
     from tqdm.auto import tqdm
 
+    from fh_gym.agents.compare import table_rows, write_report
+    from fh_gym.agents.evaluate import run_episodes
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import build_scaled
 
@@ -84,9 +85,8 @@ def compare(env_config: dict[str, Any], actors: list[Any], faces: int, batch_siz
     indices = sample_faces(dataset.identities, faces, seed)
     extra_metrics = None
     if identity_net is not None:
-        from fh_gym.restorers.checkpoint import load_network
-
         from fh_gym.identity_eval import identity_similarity
+        from fh_gym.restorers.checkpoint import load_network
 
         net = load_network(identity_net, kind="aux").to(env_config["device"]).eval()
 

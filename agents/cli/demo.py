@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.cli.pretrain import RECIPE_DEFAULTS, pretrain
     from fh_gym.agents.cli.record import record_episodes
     from fh_gym.agents.compare import to_markdown
-
     from fh_gym.config import merge_config
 
     started = time.perf_counter()

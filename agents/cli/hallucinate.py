@@ -96,7 +96,6 @@ def load_lr(path: Path, size: int, strict: bool) -> tuple[np.ndarray, str | None
 def inference_config(args: argparse.Namespace, actor: Any) -> dict[str, Any]:
     """The env config to hallucinate with (agent's or ``--env``'s), in inference mode."""
     from fh_gym.agents.cli.common import parse_overrides, restorer_block
-
     from fh_gym.config import merge_config
     from fh_gym.envs.face_repair import make_config
     from fh_gym.registration import env_ids

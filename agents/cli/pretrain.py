@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
+from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 from fh_gym.config import load_yaml, merge_config
 
 RECIPE_DEFAULTS: dict[str, Any] = {
@@ -69,11 +69,10 @@ def pretrain(env_config: dict[str, Any], recipe: dict[str, Any], out_dir: Path, 
     """Train and return ``{"checkpoint": path, "steps": n, "eval_gain_db": ...}``."""
     from fh_gym.agents.baselines import EvenGridStrategy
     from fh_gym.agents.evaluate import run_episodes
-    from fh_gym.restorers.training import TrainingRun
-    from fh_gym.restorers.training.patch_pretrain import restorer_step
-
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import build_scaled
+    from fh_gym.restorers.training import TrainingRun
+    from fh_gym.restorers.training.patch_pretrain import restorer_step
     from fh_gym.training.patch_pairs import PatchPairSampler
 
     arch = dict(recipe["arch"] or env_config["restorer"])

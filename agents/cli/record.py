@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args, parse_overrides
-
 from fh_gym.config import load_yaml, merge_config
 
 

@@ -79,7 +79,6 @@ def train_generator(name: str, config: dict[str, Any], out_dir: Path, resume: bo
                     progress: bool = True) -> dict[str, Any]:
     """Run recipe ``name`` with a full ``config`` (see :func:`recipe_config`); returns its summary."""
     from fh_gym.restorers.training.recipes import RecipeContext, get_recipe
-
     from fh_gym.training.pairs import PairSampler
 
     recipe = get_recipe(name)

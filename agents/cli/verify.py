@@ -71,12 +71,11 @@ def format_table(results: dict[str, Any], kept: int, total: int, excluded: int, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from fh_gym.restorers.checkpoint import load_network
-
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
     from fh_gym.engine.core import resolve_device
     from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
     pairs_path = args.pairs

@@ -21,9 +21,10 @@ import itertools
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
 from fh_gym.restorers.archs.common import conv2d
-from torch import Tensor, nn
 
 
 class DownResidualBlock(nn.Module):

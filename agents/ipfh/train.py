@@ -20,13 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from fh_gym.agents.ipfh.losses import IMAGE_TERMS, PATCH_TERMS, IPFHLosses, weighted_sum
 from fh_gym.agents.ipfh.policy import IPFHPolicy
 from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.restorer_training import cat_contexts, slice_context, training_batch
 from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
 from fh_gym.agents.registry import TrainContext
-
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.windows import box_mask, gather_windows, pasted_windows

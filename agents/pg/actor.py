@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from fh_gym.agents.pg.distributions import FactorisedCategorical
-from fh_gym.agents.pg.policy_base import EpisodePolicy, State, select_state
 from torch import Tensor, nn
 
+from fh_gym.agents.pg.distributions import FactorisedCategorical
+from fh_gym.agents.pg.policy_base import EpisodePolicy, State, select_state
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.core import RepairEngine
 

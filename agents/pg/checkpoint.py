@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy
-from fh_gym.restorers.checkpoint import CheckpointError, atomic_torch_save, network_payload, remember_config, safe_load
 from torch import nn
 
+from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy
 from fh_gym.config import ConfigError
+from fh_gym.restorers.checkpoint import CheckpointError, atomic_torch_save, network_payload, remember_config, safe_load
 
 AGENT_FORMAT = "fh-gym/agent-v1"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from fh_gym.agents.pg.distributions import ActionSpec
 from torch import Tensor, nn
 
+from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.config import ConfigError
 
 State = dict[str, Tensor]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from fh_gym.restorers.base import RepairContext
 from torch import Tensor
 
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.rewards import StepRecord
+from fh_gym.restorers.base import RepairContext
 
 
 def slice_context(ctx: RepairContext, index: Tensor) -> RepairContext:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from fh_gym.agents.pg.distributions import FactorisedCategorical
-from fh_gym.agents.pg.policy_base import EpisodePolicy
 from torch import Tensor
 
+from fh_gym.agents.pg.distributions import FactorisedCategorical
+from fh_gym.agents.pg.policy_base import EpisodePolicy
 from fh_gym.engine.core import RepairEngine
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.pg.checkpoint import env_record, save_agent
 from fh_gym.agents.pg.config import resolve_config
@@ -30,8 +32,6 @@ from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
 from fh_gym.agents.pg.rollout import run_rollout
 from fh_gym.agents.pg.run import AgentRun
 from fh_gym.agents.registry import TrainContext
-from torch import nn
-
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
 

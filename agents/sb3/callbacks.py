@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Image
+
 from fh_gym.agents.training.evaluation import episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.training.finetune import RestorerFineTuner
 from fh_gym.agents.training.images import episode_grid
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Image
 
 #: image entries are for TensorBoard only
 _NOT_TEXT = ("stdout", "log", "json", "csv")

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from fh_gym.restorers.checkpoint import atomic_write_bytes
 from gymnasium import spaces
 
 from fh_gym.config import ConfigError
+from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 FORMAT = "fh-gym/sb3-agent-v1"
 META = "fh_gym.json"

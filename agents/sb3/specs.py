@@ -76,7 +76,6 @@ class SB3Spec:
 def finetuned_restorer(path: Path, env_config: dict[str, Any], device: str = "cpu") -> Any:
     """The restorer fine-tuned jointly with the agent (stored in its file), or None when there is none."""
     from fh_gym.agents.sb3.checkpoint import load_finetune_state
-
     from fh_gym.engine.core import build_scaled
 
     state = load_finetune_state(path)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fh_gym.agents.registry import TrainContext
 from fh_gym.agents.sb3.specs import SB3Spec
-
 from fh_gym.config import ConfigError
 
 LAST = Path("checkpoints") / "last.zip"
@@ -80,6 +80,9 @@ def build_model(spec: SB3Spec, env: Any, hp: dict[str, Any], env_config: dict[st
 
 def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
     """Train (or resume) ``spec`` on ``ctx``; returns the final paths and validation scores."""
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.utils import set_random_seed
+
     from fh_gym.agents.sb3 import callbacks as cb
     from fh_gym.agents.sb3.actor import SB3Actor
     from fh_gym.agents.sb3.checkpoint import (
@@ -92,8 +95,6 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
     )
     from fh_gym.agents.sb3.logger import make_logger
     from fh_gym.agents.training.finetune import finetune_settings
-    from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.utils import set_random_seed
 
     hp = ctx.algo_config
     spec.check_env(ctx.env_config, ctx.env_id)

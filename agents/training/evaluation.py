@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from fh_gym.agents.evaluate import image_metrics, run_episodes
 from torch import nn
+
+from fh_gym.agents.evaluate import image_metrics, run_episodes
 
 
 def validation_indices(dataset: Any, faces: int) -> np.ndarray:

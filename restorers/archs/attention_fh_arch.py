@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import (
     DeconvStages,
     GlobalMap,
@@ -16,7 +18,6 @@ from fh_gym.restorers.archs.common import (
 )
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 #: (kernel, channels) of the four stride-2 convolutions of Attention-FH Table 1.
 TABLE1_CONVS = ((5, 8), (3, 8), (3, 16), (3, 32))

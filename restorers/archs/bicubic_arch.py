@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torch import Tensor
+
 from fh_gym.restorers.base import Generator
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor
 
 
 @register_arch

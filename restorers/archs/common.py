@@ -14,8 +14,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from fh_gym.restorers.base import RepairContext
 from torch import Tensor, nn
+
+from fh_gym.restorers.base import RepairContext
 
 ACTIVATIONS = ("relu", "lrelu", "prelu", "tanh")
 

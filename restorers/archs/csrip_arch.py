@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import conv2d
 from fh_gym.restorers.archs.filters import highpass_residual, residual_sigma, upsample_bicubic
 from fh_gym.restorers.base import Generator, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 def _lrelu() -> nn.Module:

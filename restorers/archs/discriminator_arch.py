@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import conv2d
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 @register_arch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import (
     LRStackEmbedding,
     PixelShuffleStages,
@@ -12,7 +14,6 @@ from fh_gym.restorers.archs.common import (
 )
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 @register_arch

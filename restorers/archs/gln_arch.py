@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import (
     GlobalMap,
     LRStackEmbedding,
@@ -14,7 +16,6 @@ from fh_gym.restorers.archs.common import (
 )
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 @register_arch

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.base import Generator, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 class HourglassResidual(nn.Module):

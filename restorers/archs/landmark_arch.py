@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from fh_gym.restorers.registry import register_arch
 from torch import Tensor, nn
+
+from fh_gym.restorers.registry import register_arch
 
 
 @register_arch

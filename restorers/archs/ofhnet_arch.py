@@ -10,11 +10,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import conv2d
 from fh_gym.restorers.archs.filters import upsample_bicubic
 from fh_gym.restorers.base import Generator, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 def _conv_relu_bn(cin: int, cout: int, stride: int) -> nn.Sequential:

@@ -6,10 +6,11 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.angular_arch import AngularMarginHead
 from fh_gym.restorers.base import Generator, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 # ----------------------------------------------------------------------------- CNN_H
 

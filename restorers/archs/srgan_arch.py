@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import PixelShuffleStages, conv2d
 from fh_gym.restorers.archs.filters import upsample_bicubic
 from fh_gym.restorers.base import Generator, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 class SRGANResidualBlock(nn.Module):

@@ -6,8 +6,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from fh_gym.restorers.registry import register_arch
 from torch import Tensor, nn
+
+from fh_gym.restorers.registry import register_arch
 
 
 def _gabor(size: int, sigma: float, theta: float, wavelength: float, phase: float) -> Tensor:

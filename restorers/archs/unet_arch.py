@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.common import conv2d, num_stages
 from fh_gym.restorers.base import PatchRestorer, RepairContext, zero_init_
 from fh_gym.restorers.registry import register_arch
-from torch import Tensor, nn
 
 
 @register_arch

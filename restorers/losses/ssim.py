@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from fh_gym.restorers.archs.filters import gaussian_taps
 from torch import Tensor, nn
+
+from fh_gym.restorers.archs.filters import gaussian_taps
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5

@@ -12,11 +12,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.registry import build_network
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipes import PairBatch
-from torch import Tensor, nn
 
 
 def build_scaled_block(block: Mapping[str, Any], scale: int, kind: str) -> nn.Module:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
+
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.training.verification import batch_pairs, kfold_verification
-from torch import Tensor, nn
 
 
 def make_optimizer(name: str, params: Any, lr: float, momentum: float = 0.9,

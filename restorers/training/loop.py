@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
 from torch import nn
 from tqdm.auto import tqdm
+
+from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
 
 StepFn = Callable[[int], Mapping[str, float]]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from fh_gym.restorers.base import RepairContext
 from torch import Tensor, nn
+
+from fh_gym.restorers.base import RepairContext
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fh_gym.restorers.config import ConfigError, merge_config
 from torch import Tensor, nn
+
+from fh_gym.restorers.config import ConfigError, merge_config
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "recipe": "",

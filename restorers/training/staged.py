@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import Tensor, nn
+
 from fh_gym.restorers.archs.filters import DOWNSCALE_MODES, downscale
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.training.recipes import RecipeContext
-from torch import Tensor, nn
 
 log = logging.getLogger("fh_gym.restorers.training")
 

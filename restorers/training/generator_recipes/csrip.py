@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
 from fh_gym.restorers.registry import build_network

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe

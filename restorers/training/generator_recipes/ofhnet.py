@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from fh_gym.restorers.archs.filters import downscale
 from fh_gym.restorers.archs.ofhnet_arch import occlusion_bce
 from fh_gym.restorers.checkpoint import load_network

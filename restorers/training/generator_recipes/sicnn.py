@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import Tensor
+
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.losses.identity import super_identity_loss
 from fh_gym.restorers.training.generator_eval import (
@@ -24,7 +26,6 @@ from fh_gym.restorers.training.identity_training import (
 )
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
-from torch import Tensor
 
 DEFAULTS: dict[str, Any] = {
     "generator": {"type": "SICNNGenerator"},

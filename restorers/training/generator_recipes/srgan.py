@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch.nn.functional as F
+
 from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.texture import GramTexture
