@@ -5,20 +5,16 @@ blocks: ``build_restorer({"type": "FSRCNN", "scale": 8})``.
 """
 
 from fh_gym.restorers.base import Generator, PatchRestorer, RepairContext
+from fh_gym.restorers.build import build_generator, build_network, build_restorer
 from fh_gym.restorers.checkpoint import CheckpointError, load_network, save_network
-from fh_gym.restorers.registry import (
-    build_generator,
-    build_network,
-    build_restorer,
-    get_arch,
-    list_archs,
-    register_arch,
-)
+from fh_gym.restorers.registry import ARCHS, Registry, get_arch, list_archs, register_arch
 
 __all__ = [
+    "ARCHS",
     "CheckpointError",
     "Generator",
     "PatchRestorer",
+    "Registry",
     "RepairContext",
     "build_generator",
     "build_network",

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fh_gym.restorers.registry import get_arch
+
 NETWORK_FORMAT = "fh-gym/network-v1"
 TRAINING_FORMAT = "fh-gym/training-v1"
 
@@ -126,8 +128,6 @@ def load_network(path: str | os.PathLike, expected: Mapping[str, Any] | None = N
     Raises:
         CheckpointError: If the file is unreadable or holds another architecture.
     """
-    from fh_gym.restorers.registry import get_arch
-
     data = safe_load(path)
     if data["format"] == TRAINING_FORMAT:
         data = data["network"]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fh_gym.restorers.base import count_parameters
-from fh_gym.restorers.registry import ARCH_REGISTRY, list_archs
+from fh_gym.restorers.registry import ARCHS, list_archs
 
 
 def network_rows() -> list[tuple[str, str, str, int, int | None]]:
     """(name, kind, paper, parameters at default kwargs, parameters the paper reports or None)."""
     rows = []
     for name in list_archs():
-        cls = ARCH_REGISTRY[name]
+        cls = ARCHS.get(name)
         rows.append((name, cls.kind, getattr(cls, "paper", ""), count_parameters(cls()),
                      getattr(cls, "paper_parameters", None)))
     return rows

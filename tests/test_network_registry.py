@@ -7,7 +7,8 @@ import torch
 import yaml
 
 from fh_gym.restorers.base import RepairContext
-from fh_gym.restorers.registry import ARCH_REGISTRY, build_network, list_archs
+from fh_gym.restorers.build import build_network
+from fh_gym.restorers.registry import ARCHS, list_archs
 
 SIZE = 128  # HR side
 BATCH = 2
@@ -61,7 +62,7 @@ def test_every_registered_network_is_covered_here():
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("name", list_archs())
 def test_builds_from_yaml_and_has_the_expected_output_shape(name, scale):
-    kind = ARCH_REGISTRY[name].kind
+    kind = ARCHS.get(name).kind
     extra = AUX[name][0].format(s=scale) if kind == "aux" else f"scale: {scale}"
     block = yaml.safe_load(f"{{type: {name}{', ' + extra if extra else ''}}}")
     net = build_network(block).eval()

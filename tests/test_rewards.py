@@ -12,7 +12,7 @@ from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine, build_scaled
 from fh_gym.engine.texture import GramTexture
 from fh_gym.envs.face_repair import make_config
-from fh_gym.restorers.registry import ARCH_REGISTRY
+from fh_gym.restorers.registry import ARCHS
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}
 
@@ -35,7 +35,9 @@ class TinyTextureNet(nn.Module):
 @pytest.fixture(autouse=True)
 def tiny_texture_net_registered(monkeypatch):
     """Register the test network only while a test of this module runs (the registry is global)."""
-    monkeypatch.setitem(ARCH_REGISTRY, "TinyTextureNet", TinyTextureNet)
+    ARCHS.add("TinyTextureNet", TinyTextureNet)
+    yield
+    ARCHS.remove("TinyTextureNet")
 
 
 @pytest.fixture(scope="module")

@@ -80,20 +80,9 @@ def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.
     hallucination of the same config gets the same untrained network whatever the global torch RNG state,
     and building leaves that state untouched. ``None`` draws from the global RNG (seeded training runs).
     """
-    import inspect
+    from fh_gym.restorers.build import build_network
 
-    from fh_gym.restorers.registry import build_network, get_arch
-
-    block = dict(block)
-    cls = get_arch(str(block.get("type")), kind)
-    takes_scale = "scale" in inspect.signature(cls).parameters
-    if takes_scale and block.setdefault("scale", scale) != scale:
-        raise ConfigError(f"{kind} network {block['type']} has scale {block['scale']} but the degradation is x{scale}")
-    if init_seed is None:
-        return build_network(block, kind=kind).to(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)
-        return build_network(block, kind=kind).to(device)
+    return build_network(block, kind=kind, scale=scale, init_seed=init_seed).to(device)
 
 
 class RepairEngine:

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.identity import cosine_similarity
-from fh_gym.restorers.registry import build_network
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipes import PairBatch
 

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
-from fh_gym.restorers.registry import build_network
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from fh_gym.restorers.training.identity_training import random_hflip
 from fh_gym.restorers.training.loop import TrainingRun

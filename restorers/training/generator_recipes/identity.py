@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from fh_gym.restorers.registry import build_network
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.training.generator_eval import lr_milestone_factor, periodic_eval
 from fh_gym.restorers.training.identity_training import (
     RecognitionLoss,

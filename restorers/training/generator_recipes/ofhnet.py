@@ -25,10 +25,10 @@ import torch.nn.functional as F
 
 from fh_gym.restorers.archs.filters import downscale
 from fh_gym.restorers.archs.ofhnet_arch import occlusion_bce
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
-from fh_gym.restorers.registry import build_network
 from fh_gym.restorers.training.generator_eval import (
     build_scaled_block,
     generator_metrics,

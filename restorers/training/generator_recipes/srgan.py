@@ -18,9 +18,9 @@ from typing import Any
 import torch.nn.functional as F
 
 from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.texture import GramTexture
-from fh_gym.restorers.registry import build_network
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
