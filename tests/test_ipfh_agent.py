@@ -76,12 +76,11 @@ def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients(feather):
     torch.nn.init.normal_(engine.restorer.fuse[-1].weight, std=0.05)
     cfg = algo_config(ALGO)
     trainer = IPFHRestorerTrainer(engine, 0.0, None, None, cfg["restorer_loss"])  # lr 0: weights fixed
-    engine.keep_training_batch = True
     engine.reset(faces, np.random.default_rng(0))
     trainer.start_episode(engine, faces)
     for k in range(HORIZON):
-        engine.step(np.array([k, k + 1, 2 * k]), faces)
-        stats = trainer.after_step(engine, faces)
+        step = engine.step(np.array([k, k + 1, 2 * k]), faces, keep_batch=True)
+        stats = trainer.after_step(engine, step)
         assert {"losses/restorer", "losses/restorer_texture", "losses/restorer_lr_mse"} <= set(stats)
     rows = torch.arange(3)
     replay = trainer.replay_final_image(engine, faces, rows)

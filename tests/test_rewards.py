@@ -81,7 +81,7 @@ def test_ipfh_reward_terms_match_manual_dual_domain_losses(restorer):
     faces = engine.all_faces()
     engine.reset(faces, np.random.default_rng(1))
     out = engine.step(np.array([0, 24]), faces)
-    rec = engine.last_record
+    rec = out.record
     mask = rec.box_mask
     area = mask.sum(dim=(1, 2, 3))
     mse = ((rec.after - rec.hr) ** 2 * mask).sum(dim=(1, 2, 3)) / (3 * area)
@@ -108,7 +108,7 @@ def test_ipfh_delta_form_rewards_improvement_not_easy_patches(restorer):
     _, out_a = run(absolute, [7, 9])
     _, out_d = run(delta, [7, 9])
     assert np.all(out_a[0].terms["mse"] < 0)
-    rec = delta.last_record
+    rec = out_d[-1].record
     assert np.all(np.isfinite(out_d[0].terms["mse"]))
     # delta at T: whole-image visual loss of I_0 minus that of I_T
     whole_start = ((delta.start - delta.hr) ** 2).mean(dim=(1, 2, 3))

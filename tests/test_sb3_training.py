@@ -101,10 +101,9 @@ def test_finetuner_changes_the_shared_restorer_and_resumes():
     engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0, 1]})
     before = {k: v.clone() for k, v in engine.restorer.state_dict().items()}
     tuner = RestorerFineTuner(engine, lr=0.01)
-    assert engine.keep_training_batch
+    assert tuner.after_step(engine.step(np.array([3, 3]))) is None  # no inputs kept: nothing to train on
     for action in (0, 24):
-        engine.step(np.array([action, action]))
-        stats = tuner.after_step()
+        stats = tuner.after_step(engine.step(np.array([action, action]), keep_batch=True))
         assert stats is not None and np.isfinite(stats["mse"])
     changed = [k for k, v in engine.restorer.state_dict().items() if not torch.equal(v, before[k])]
     assert changed

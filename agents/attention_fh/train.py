@@ -27,7 +27,7 @@ from fh_gym.agents.pg.restorer_training import training_batch
 from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
 from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError
-from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.restorers.training.patch_pretrain import restorer_step
 
 ALGO = "attention_fh"
@@ -51,8 +51,8 @@ class L2RestorerTrainer(RestorerTrainer):
         self.faces_per_step = faces_per_step
         self.grad_clip = grad_clip
 
-    def after_step(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:
-        ctx, rec, _ = training_batch(engine, self.faces_per_step, self.generator)
+    def after_step(self, engine: RepairEngine, step: StepOutput) -> dict[str, float]:
+        ctx, rec, _ = training_batch(step, self.faces_per_step, self.generator)
         out = restorer_step(self.restorer, self.optimizer, ctx, rec.hr, grad_clip=self.grad_clip)
         self.restorer.eval()
         return {"losses/restorer": out["loss"], "charts/restorer_psnr_box": out["psnr_box"]}

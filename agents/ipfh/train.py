@@ -28,8 +28,8 @@ from fh_gym.agents.pg.restorer_training import cat_contexts, slice_context, trai
 from fh_gym.agents.pg.trainer import AgentSpec, RestorerTrainer, train_agent
 from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError
-from fh_gym.engine.core import RepairEngine
-from fh_gym.engine.windows import box_mask, gather_windows, pasted_windows
+from fh_gym.engine.core import RepairEngine, StepOutput
+from fh_gym.engine.windows import gather_windows, pasted_windows
 
 ALGO = "ipfh"
 
@@ -72,13 +72,10 @@ class IPFHRestorerTrainer(RestorerTrainer):
         self._steps = []
         self.losses.start_episode(faces)
 
-    def after_step(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:
+    def after_step(self, engine: RepairEngine, step: StepOutput) -> dict[str, float]:
         if self.image_loss:  # keep every step's inputs for the replay at T
-            rec = engine.last_record
-            paste = rec.box_mask if engine.feather <= 0 else box_mask(rec.boxes, rec.starts, engine.window,
-                                                                        engine.feather)
-            self._steps.append((engine.last_context, rec.starts, paste))
-        ctx, rec, _ = training_batch(engine, self.faces_per_step, self.generator)
+            self._steps.append((step.context, step.record.starts, step.record.paste))
+        ctx, rec, _ = training_batch(step, self.faces_per_step, self.generator)
         self.restorer.train()
         terms = self.losses.patch(self.restorer(ctx), rec.hr, rec.lr, rec.box_mask)
         loss = weighted_sum(terms, self.patch_weights)

@@ -1,9 +1,9 @@
-"""Helpers for training the restorer jointly with a policy, from the engine's kept training batch.
+"""Helpers for training the restorer jointly with a policy, from the training batch a step returns.
 
-With ``engine.keep_training_batch = True`` every ``engine.step`` leaves ``engine.last_context`` (the
-restorer inputs, the full images as they were *before* the paste) and ``engine.last_record`` (``hr``: the
-HR truth of the windows, ``lr``, ``box_mask``, ``boxes``, ``starts``). Training on a random subset of the
-faces (``faces_per_step``) trades the paper's every-face update for CPU time.
+``engine.step(actions, faces, keep_batch=True)`` returns the restorer inputs (``StepOutput.context``, the full
+images as they were *before* the paste) and the step record (``hr``: the HR truth of the windows, ``lr``,
+``box_mask``, ``paste``, ``boxes``, ``starts``). Training on a random subset of the faces (``faces_per_step``)
+trades the paper's every-face update for CPU time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.core import StepOutput
 from fh_gym.engine.rewards import StepRecord
 from fh_gym.restorers.base import RepairContext
 
@@ -36,12 +36,12 @@ def cat_contexts(contexts: list[RepairContext]) -> RepairContext:
     return RepairContext(**fields)
 
 
-def training_batch(engine: RepairEngine, faces_per_step: int | None,
+def training_batch(step: StepOutput, faces_per_step: int | None,
                    generator: torch.Generator | None) -> tuple[RepairContext, StepRecord, Tensor]:
-    """The last step's (context, record, chosen rows), subsampled to ``faces_per_step`` rows when set."""
-    ctx, rec = engine.last_context, engine.last_record
-    if ctx is None or rec is None:
-        raise RuntimeError("joint restorer training needs engine.keep_training_batch = True before step()")
+    """A step's (context, record, chosen rows), subsampled to ``faces_per_step`` rows when set."""
+    ctx, rec = step.context, step.record
+    if ctx is None:
+        raise RuntimeError("joint restorer training needs the step's inputs: engine.step(..., keep_batch=True)")
     count = ctx.current.shape[0]
     if faces_per_step is None or faces_per_step >= count:
         rows = torch.arange(count, device=ctx.current.device)

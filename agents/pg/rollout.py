@@ -3,8 +3,8 @@
 Used by both paper trainers (Attention-FH Algorithm 1; IPFH's policy-gradient training). The log-
 probabilities, entropies and baseline values stay in the autograd graph (through the GRU states for
 Attention-FH: back-propagation through time over the whole episode), so the REINFORCE loss can be
-formed once the episode's rewards are known. ``on_step`` runs after every repair (joint restorer
-training reads ``engine.last_context`` / ``engine.last_record`` there).
+formed once the episode's rewards are known. ``on_step(engine, step)`` runs after every repair with the
+step's output, restorer inputs included (joint restorer training).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import Tensor
 
 from fh_gym.agents.pg.distributions import FactorisedCategorical
 from fh_gym.agents.pg.policy_base import EpisodePolicy
-from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.core import RepairEngine, StepOutput
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Rollout:
 
 def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, generator: torch.Generator | None,
                 deterministic: bool = False,
-                on_step: Callable[[RepairEngine, Tensor], dict[str, float]] | None = None) -> Rollout:
+                on_step: Callable[[RepairEngine, StepOutput], dict[str, float]] | None = None) -> Rollout:
     """Run ``engine.horizon`` steps on ``faces`` (already reset) with ``policy``, sampling from ``generator``."""
     spec = policy.spec
     batch = len(faces)
@@ -67,13 +67,13 @@ def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, g
         log_probs.append(dist.log_prob(action))
         entropies.append(dist.entropy())
         values.append(out.value)
-        step = engine.step(spec.to_numpy(action), faces)
+        step = engine.step(spec.to_numpy(action), faces, keep_batch=on_step is not None)
         rewards.append(torch.as_tensor(step.reward, device=engine.device))
         for name, value in step.terms.items():
             terms.setdefault(name, []).append(value)
         actions.append(action)
         if on_step is not None:
-            stats.append(on_step(engine, faces))
+            stats.append(on_step(engine, step))
         state, prev = out.state, action
         first = torch.zeros_like(first)
     return Rollout(log_probs=torch.stack(log_probs), entropies=torch.stack(entropies), values=torch.stack(values),

@@ -5,7 +5,7 @@ One *update* (Attention-FH Algorithm 1; IPFH Sec. III-C "policy gradient ... bat
 1. reset B training faces (``batch_size``; a per-update seeded generator, so a resumed run replays the
    same faces, degradations and action draws);
 2. run T steps with the policy sampling its actions; after every repair the agent's
-   :class:`RestorerTrainer` updates the restorer on the repaired boxes (``engine.keep_training_batch``);
+   :class:`RestorerTrainer` updates the restorer on the repaired boxes (the step's inputs, ``keep_batch``);
 3. at T, the trainer's end-of-episode restorer loss (IPFH Eq. 17), then one policy step on the
    REINFORCE-with-baseline loss of the env's rewards.
 
@@ -33,7 +33,7 @@ from fh_gym.agents.pg.rollout import run_rollout
 from fh_gym.agents.pg.run import AgentRun
 from fh_gym.agents.registry import TrainContext
 from fh_gym.config import ConfigError, merge_config
-from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.core import RepairEngine, StepOutput
 
 
 class RestorerTrainer:
@@ -50,7 +50,7 @@ class RestorerTrainer:
     def start_episode(self, engine: RepairEngine, faces: torch.Tensor) -> None:
         """Called after the faces are reset."""
 
-    def after_step(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:
+    def after_step(self, engine: RepairEngine, step: StepOutput) -> dict[str, float]:
         raise NotImplementedError
 
     def end_episode(self, engine: RepairEngine, faces: torch.Tensor) -> dict[str, float]:
@@ -142,7 +142,6 @@ def train_agent(ctx: TrainContext, spec: AgentSpec) -> dict[str, Any]:
     def step_fn(update: int) -> dict[str, float]:
         generator = torch.Generator().manual_seed(seed_for(ctx.seed, update))
         engine.reset(faces, np.random.default_rng([ctx.seed, update]))
-        engine.keep_training_batch = trainer is not None
         policy.train()
         if trainer is not None:
             trainer.generator = generator

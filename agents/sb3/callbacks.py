@@ -28,13 +28,21 @@ from fh_gym.agents.training.images import episode_grid
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
 
+def find_repair_env(env: Any) -> Any:
+    """The ``FaceRepairSB3VecEnv`` under SB3 wrappers (``VecMonitor``, ``VecNormalize``...)."""
+    from fh_gym.envs.vector import FaceRepairSB3VecEnv
+
+    inner = env
+    while not isinstance(inner, FaceRepairSB3VecEnv):  # wrappers forward attribute reads: unwrap explicitly
+        if not hasattr(inner, "venv"):
+            raise TypeError(f"{type(env).__name__} does not wrap a FaceRepairSB3VecEnv (no engine found)")
+        inner = inner.venv
+    return inner
+
+
 def find_engine(env: Any) -> Any:
     """The batched engine under (possibly wrapped) ``FaceRepairSB3VecEnv``."""
-    while not hasattr(env, "engine"):
-        if not hasattr(env, "venv"):
-            raise TypeError(f"{type(env).__name__} does not wrap a FaceRepairSB3VecEnv (no engine found)")
-        env = env.venv
-    return env.engine
+    return find_repair_env(env).engine
 
 
 def _hwc(images: np.ndarray) -> np.ndarray:
@@ -189,7 +197,9 @@ class RestorerFineTuneCallback(BaseCallback):
     def attach(self, env: Any) -> RestorerFineTuner:
         """Create the tuner on ``env``'s engine (done at training start when not called before)."""
         if self.tuner is None:
-            self.tuner = RestorerFineTuner(find_engine(env), **self.settings)
+            self.repair_env = find_repair_env(env)
+            self.repair_env.keep_batch = True  # each step then keeps the restorer inputs in last_step
+            self.tuner = RestorerFineTuner(self.repair_env.engine, **self.settings)
             if self._pending is not None:
                 self.tuner.load_state_dict(self._pending)
                 self._pending = None
@@ -199,7 +209,7 @@ class RestorerFineTuneCallback(BaseCallback):
         self.attach(self.training_env)
 
     def _on_step(self) -> bool:
-        stats = self.tuner.after_step()
+        stats = self.tuner.after_step(self.repair_env.last_step)
         if stats is not None:
             self.logger.record_mean("losses/restorer_mse", stats["mse"])
             self.logger.record_mean("losses/restorer_psnr_box", stats["psnr_box"])

@@ -1,13 +1,13 @@
 """Joint restorer fine-tuning during RL (Attention-FH Algorithm 1, line 18), for any agent.
 
-After every env step the engine keeps the restorer's inputs (``engine.last_context``, images as they were
-before the paste) and the HR truth of the windows (``engine.last_record.hr``); one supervised
+Every env step asked with ``keep_batch=True`` returns the restorer's inputs (``StepOutput.context``, images as
+they were before the paste) and the HR truth of the windows (``StepOutput.record.hr``); one supervised
 :func:`~fh_gym.restorers.training.patch_pretrain.restorer_step` on them updates the restorer *in place*. The
 engine's restorer object is the one the env repairs with, so the next steps use the new weights.
 
 Example (plain loop, no SB3):
     >>> tuner = RestorerFineTuner(engine, lr=1e-4)  # doctest: +SKIP
-    >>> engine.step(actions); stats = tuner.after_step()  # doctest: +SKIP
+    >>> stats = tuner.after_step(engine.step(actions, keep_batch=True))  # doctest: +SKIP
     >>> tuner.save_restorer("runs/my_run/restorer.pt")  # doctest: +SKIP
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from fh_gym.config import ConfigError
+from fh_gym.engine.core import StepOutput
 
 FORMAT = "fh-gym/restorer-finetune-v1"
 DEFAULTS: dict[str, Any] = {"lr": 1e-4, "every": 1, "grad_clip": 1.0}
@@ -61,18 +62,17 @@ class RestorerFineTuner:
         self.optimizer = torch.optim.Adam(engine.restorer.parameters(), lr=float(lr))
         self.calls = 0
         self.updates = 0
-        engine.keep_training_batch = True
 
-    def after_step(self) -> dict[str, float] | None:
-        """Call once after each ``engine.step``; returns the update's losses or None when it skipped."""
+    def after_step(self, step: StepOutput | None) -> dict[str, float] | None:
+        """Call once after each ``engine.step(..., keep_batch=True)`` with its output; returns the update's
+        losses or None when it skipped (not an update step, no inputs kept, faces without ground truth)."""
         from fh_gym.restorers.training.patch_pretrain import restorer_step
 
         self.calls += 1
-        ctx, record = self.engine.last_context, self.engine.last_record
-        if self.calls % self.every or ctx is None or record is None:
+        if self.calls % self.every or step is None or step.context is None:
             return None
-        truth = self.engine.has_truth[record.faces]
-        if not bool(truth.all()):
+        ctx, record = step.context, step.record
+        if not bool(record.truth.all()):
             return None  # inference faces have no target
         stats = restorer_step(self.engine.restorer, self.optimizer, ctx, record.hr.float(), grad_clip=self.grad_clip)
         self.engine.restorer.eval()  # the env repairs in eval mode (BatchNorm / dropout restorers)

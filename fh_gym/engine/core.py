@@ -36,12 +36,21 @@ from fh_gym.restorers.base import RepairContext
 
 @dataclass
 class StepOutput:
-    """Result of :meth:`RepairEngine.step` for the faces stepped (B = len(faces))."""
+    """Result of :meth:`RepairEngine.step` for the faces stepped (B = len(faces)).
+
+    Attributes:
+        reward / terms / terminated / boxes: per face (NumPy), what the envs return.
+        record: What the repair did (windows before and after, the paste mask, the HR truth, the MSEs).
+        context: The restorer inputs of this step, with the full images as they were *before* the paste,
+            when the step was asked for them (``keep_batch=True``: joint restorer training); else None.
+    """
 
     reward: np.ndarray
     terms: dict[str, np.ndarray]
     terminated: np.ndarray
     boxes: np.ndarray
+    record: StepRecord
+    context: RepairContext | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -131,11 +140,6 @@ class RepairEngine:
         self.reward_fn = build_reward(cfg["reward"])
         self._allocate()
         self.reward_fn.setup(self)
-        #: set True to keep each step's restorer inputs (``last_context``, with the full images as they were
-        #: *before* the paste) and targets (``last_record.hr``) for joint restorer fine-tuning during RL
-        self.keep_training_batch = False
-        self.last_context: RepairContext | None = None
-        self.last_record: StepRecord | None = None
 
     # ----------------------------------------------------------------- construction
     def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
@@ -258,8 +262,11 @@ class RepairEngine:
         with torch.no_grad():
             return self.restorer(ctx).clamp(0, 1)
 
-    def step(self, actions: np.ndarray, faces: Tensor | None = None) -> StepOutput:
-        """Repair one box per face. ``actions`` has one row per face in ``faces`` (default: all)."""
+    def step(self, actions: np.ndarray, faces: Tensor | None = None, *, keep_batch: bool = False) -> StepOutput:
+        """Repair one box per face. ``actions`` has one row per face in ``faces`` (default: all).
+
+        ``keep_batch``: also return the restorer inputs (``StepOutput.context``) for joint restorer training.
+        """
         faces = self.all_faces() if faces is None else faces
         actions = self.actions.validate(actions)
         if len(actions) != len(faces):
@@ -268,13 +275,14 @@ class RepairEngine:
             raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
         boxes = self.actions.to_boxes(actions).to(self.device)
         ctx, starts = self.context(faces, boxes)
-        if self.keep_training_batch and ctx.image.data_ptr() == self.current.data_ptr():
+        if keep_batch and ctx.image.data_ptr() == self.current.data_ptr():
             # The paste below writes into self.current (and an SB3 same-step reset into self.start); a
             # training replay must see this step's images.
             ctx.image, ctx.start_image = ctx.image.clone(), ctx.start_image.clone()
         restored = self.restore(ctx)
         before = ctx.current
-        after = before + self._paste_mask(ctx, boxes, starts) * (restored - before)
+        paste = self.paste_mask(boxes, starts, ctx.mask)
+        after = before + paste * (restored - before)
         scatter_windows(self.current, faces, starts, after)
         self._update_observation(faces, starts, after, ctx.mask)
 
@@ -292,10 +300,9 @@ class RepairEngine:
             self.visited[faces, torch.as_tensor(actions, device=self.device)] = True
         self.t[faces] = t + 1
         done = self.t[faces] >= self.horizon
-        record = StepRecord(faces=faces, boxes=boxes, starts=starts, box_mask=ctx.mask, before=before,
+        record = StepRecord(faces=faces, boxes=boxes, starts=starts, box_mask=ctx.mask, paste=paste, before=before,
                             after=after, lr=ctx.lr, hr=hr, mse_before=mse_before, mse_after=mse_after,
-                            done=done)
-        self.last_context, self.last_record = ctx, record
+                            done=done, truth=truth)
 
         terms: dict[str, np.ndarray] = {}
         reward = np.zeros(len(faces), dtype=np.float32)
@@ -305,11 +312,14 @@ class RepairEngine:
                 terms[name] = value.detach().cpu().numpy().astype(np.float32)
                 reward += terms[name]
         return StepOutput(reward=reward, terms=terms, terminated=done.cpu().numpy(),
-                          boxes=boxes.cpu().numpy())
+                          boxes=boxes.cpu().numpy(), record=record, context=ctx if keep_batch else None)
 
-    def _paste_mask(self, ctx: RepairContext, boxes: Tensor, starts: Tensor) -> Tensor:
-        """How much of the restored window replaces the current one: the box, feathered when configured."""
-        return ctx.mask if self.feather <= 0 else box_mask(boxes, starts, self.window, self.feather)
+    def paste_mask(self, boxes: Tensor, starts: Tensor, box: Tensor | None = None) -> Tensor:
+        """(B, 1, w, w): how much of a restored window replaces the current one (the box mask ``box`` of
+        :meth:`context`, feathered when ``repair.feather`` is set)."""
+        if self.feather <= 0:
+            return box if box is not None else box_mask(boxes, starts, self.window)
+        return box_mask(boxes, starts, self.window, self.feather)
 
     def candidate_gains(self, faces: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
         """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
@@ -330,7 +340,7 @@ class RepairEngine:
             boxes = boxes_all[lo:hi].repeat(b, 1)
             ctx, starts = self.context(rep_faces, boxes)
             restored = self.restore(ctx)
-            after = ctx.current + self._paste_mask(ctx, boxes, starts) * (restored - ctx.current)
+            after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (restored - ctx.current)
             hr = gather_windows(self.hr, rep_faces, starts, self.window).double()
             change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((ctx.current.double() - hr) ** 2).sum(
                 dim=(1, 2, 3))

@@ -33,12 +33,16 @@ class StepRecord:
     """What one batched repair step did; rewards read it, joint restorer training reuses it.
 
     Windows are (B, C, w, w) in [0, 1]; ``lr`` is (B, 3, w/s, w/s); MSEs are whole-image, float64.
+    ``truth`` is (B,) bool, False for faces without ground truth (inference: ``hr`` is zero there).
+    ``box_mask`` is 1 inside the box; ``paste`` is the blend weight the engine pasted with (the box mask,
+    feathered when ``repair.feather`` is set): ``after = before + paste * (restored - before)``.
     """
 
     faces: Tensor
     boxes: Tensor
     starts: Tensor
     box_mask: Tensor
+    paste: Tensor
     before: Tensor
     after: Tensor
     lr: Tensor
@@ -46,6 +50,7 @@ class StepRecord:
     mse_before: Tensor
     mse_after: Tensor
     done: Tensor
+    truth: Tensor
 
 
 class Reward:

@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
-from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.envs.face_repair import make_config, render_faces
 
 
@@ -130,8 +130,12 @@ class FaceRepairSB3VecEnv(VecEnv):
 
     Finished episodes are reset in the same step; the last observation is in
     ``infos[i]["terminal_observation"]``. ``env_method("action_masks")`` serves sb3-contrib MaskablePPO.
-    Wrap in ``VecMonitor`` for episode statistics.
+    Wrap in ``VecMonitor`` for episode statistics. With ``keep_batch`` set, every step keeps the engine's
+    output with the restorer inputs in ``last_step`` (joint restorer fine-tuning during RL).
     """
+
+    #: keep each step's restorer inputs in ``last_step`` (set by a fine-tuning callback)
+    keep_batch: bool = False
 
     def __init__(self, num_envs: int = 1, config: dict | None = None, *, variant: str | None = None,
                  restorer: nn.Module | None = None, dataset: Any = None, render_mode: str | None = None) -> None:
@@ -142,6 +146,7 @@ class FaceRepairSB3VecEnv(VecEnv):
         self._faces = self.engine.all_faces()
         self._actions: np.ndarray | None = None
         self._rng = np.random.default_rng()
+        self.last_step: StepOutput | None = None
 
     def reset(self) -> dict[str, np.ndarray]:
         seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
@@ -157,7 +162,8 @@ class FaceRepairSB3VecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> tuple[dict, np.ndarray, np.ndarray, list[dict]]:
-        out = self.engine.step(self._actions, self._faces)
+        out = self.engine.step(self._actions, self._faces, keep_batch=self.keep_batch)
+        self.last_step = out if self.keep_batch else None
         obs = self.engine.observe()
         stats = self.engine.info()
         infos: list[dict[str, Any]] = [
