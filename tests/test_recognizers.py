@@ -1,0 +1,76 @@
+"""The recogniser interface on dlib's ResNet descriptor and on a torch identity net (fh_gym.identity)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fh_gym.data import build_dataset
+from fh_gym.identity import DlibRecognizer, NetRecognizer, build_recognizer, identity_distance
+from fh_gym.restorers.build import build_network
+from fh_gym.restorers.config import ConfigError
+
+HAS_DLIB = importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models")
+needs_dlib = pytest.mark.skipif(not HAS_DLIB, reason='dlib not installed: pip install "fh-gym[identity]"')
+
+
+@pytest.fixture(scope="module")
+def three_faces(lfw_dir):
+    """Two images of one person and one image of another (LFW test people)."""
+    data = build_dataset({"type": "lfw", "split": "test"})
+    people, counts = np.unique(data.identities, return_counts=True)
+    person = people[counts >= 2][0]
+    same = np.flatnonzero(data.identities == person)[:2]
+    other = np.flatnonzero(data.identities != person)[0]
+    return data.hr_float(np.array([same[0], same[1], other]))
+
+
+def check_interface(recognizer, faces):
+    emb = recognizer.embed(faces)
+    assert emb.shape[0] == 3 and emb.ndim == 2
+    torch.testing.assert_close(emb.norm(dim=1), torch.ones(3), atol=1e-5, rtol=0)
+    again = recognizer.embed(faces[:1])
+    assert float(identity_distance(again, emb[:1])[0]) == pytest.approx(0.0, abs=1e-5)
+    flipped = recognizer.embed(faces[:1].flip(-1))
+    assert float(identity_distance(flipped, emb[:1])[0]) < float(identity_distance(emb[2:3], emb[:1])[0])
+
+
+@needs_dlib
+def test_dlib_recognizer_interface(three_faces):
+    judge = DlibRecognizer()
+    check_interface(judge, three_faces)
+    emb = judge.embed(three_faces)
+    same, other = identity_distance(emb[0:1], emb[1:2]), identity_distance(emb[0:1], emb[2:3])
+    assert float(same) < judge.threshold < float(other)  # dlib tells these two people apart at its threshold
+    assert not judge.differentiable
+
+
+def test_net_recognizer_interface_and_gradients(three_faces):
+    net = build_network({"type": "CNNR", "width": 4, "feature_dim": 32}, kind="aux", init_seed=0)
+    judge = NetRecognizer(net)
+    emb = judge.embed(three_faces)
+    assert emb.shape == (3, 32)
+    torch.testing.assert_close(emb.norm(dim=1), torch.ones(3), atol=1e-5, rtol=0)
+    faces = three_faces.clone().requires_grad_(True)
+    identity_distance(judge.embed(faces[:1]), judge.embed(faces[1:2])).sum().backward()
+    assert faces.grad is not None and float(faces.grad.abs().sum()) > 0
+
+
+def test_input_validation():
+    judge = NetRecognizer(build_network({"type": "CNNR", "width": 4, "feature_dim": 8}, kind="aux", init_seed=0))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        judge.embed(torch.zeros(3, 128, 128))
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        judge.embed(torch.full((1, 3, 128, 128), 255.0))
+
+
+def test_missing_extra_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
+    with pytest.raises(ConfigError, match=r'pip install "fh-gym\[identity\]"'):
+        DlibRecognizer()
+    with pytest.raises(ConfigError, match="'dlib' or an identity-network checkpoint"):
+        build_recognizer("no_such_file.pt")
