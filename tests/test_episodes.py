@@ -175,3 +175,19 @@ def test_every_strategy_runs_on_every_action_type(name, action):
     assert np.all(h > 0) and np.all(w > 0) and np.all(top >= 0) and np.all(left >= 0)
     assert np.all(top + h <= 128) and np.all(left + w <= 128)
     assert np.all(np.isfinite(result.final_psnr))
+
+
+def test_only_the_cli_imports_cli_modules():
+    """Library packages never import the command line (its library functions live in the libraries)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("fh_gym", "agents", "restorers"):
+        for path in (root / folder).rglob("*.py"):
+            if path.is_relative_to(root / "agents" / "cli"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                assert not any(n.startswith("fh_gym.agents.cli") for n in names), path

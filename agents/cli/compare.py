@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
-from fh_gym.agents.strategies import STRATEGIES, strategy_names
+from fh_gym.agents.strategies import strategy_names
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         add_env_args(p, default_split="test")
         default = ",".join(strategy_names()) if name == "compare" else "even"
         p.add_argument("--strategies", default=default,
-                       help=f"comma-separated strategies of {STRATEGIES.help()} (default: {default})")
+                       help=f"comma-separated strategies of {', '.join(strategy_names())} (default: {default})")
         p.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
                        help="trained agent checkpoint to include (repeatable)")
         p.add_argument("--faces", type=int, default=100, help="number of test faces")

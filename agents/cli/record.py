@@ -11,14 +11,14 @@ import argparse
 from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
-from fh_gym.agents.strategies import STRATEGIES
+from fh_gym.agents.strategies import strategy_names
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record", help="record MP4 videos of repair episodes", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_env_args(p, default_split="test")
-    p.add_argument("--strategy", default="even", help=f"baseline strategy ({STRATEGIES.help()})")
+    p.add_argument("--strategy", default="even", help=f"baseline strategy ({', '.join(strategy_names())})")
     p.add_argument("--agent", type=Path, help="trained agent checkpoint (instead of --strategy)")
     p.add_argument("--episodes", type=int, default=2)
     p.add_argument("--fps", type=float, default=4.0)
