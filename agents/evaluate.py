@@ -1,8 +1,10 @@
-"""Run a strategy or agent over fixed test faces and measure the results (SPEC evaluation protocol).
+"""Run a strategy or agent over fixed test faces and measure the results (the evaluation protocol of
+``docs/evaluation.md``).
 
 Every strategy sees the *same* LR inputs: faces are taken by dataset index in batches, and each batch's
 degradation is drawn from a generator seeded by ``(seed, batch number)``. Final images are quantised to
-uint8 before PSNR/SSIM (RGB and Y, border cropped by the scale factor).
+uint8 before PSNR/SSIM (RGB and Y, border cropped by the scale factor). Test faces are spread over
+people (:func:`sample_faces`).
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from fh_gym.config import merge_config
 from fh_gym.engine.core import RepairEngine
-from fh_gym.metrics import mean_ci, psnr_per_image, quantize, ssim_per_image
-
-#: ``act(engine, faces, rng) -> actions``: what a strategy or a trained agent provides
-ActFn = Callable[[RepairEngine, torch.Tensor, np.random.Generator], np.ndarray]
+from fh_gym.episodes import ActFn, Actor, EpisodeHook, as_actor, build_engine, play_episodes
+from fh_gym.metrics import mean_ci, psnr_per_image, quantize, ssim_per_image, to_uint8_hwc
+from fh_gym.restorers.archs.bicubic_arch import Bicubic
 
 METRICS = ("psnr", "ssim", "psnr_y", "ssim_y")
+
+#: ``fn(final, hr, faces) -> {name: (B,) array}``: further per-face metrics (identity similarity...)
+ExtraMetrics = Callable[[Tensor, Tensor, Tensor], dict[str, np.ndarray]]
 
 
 @dataclass
@@ -58,70 +61,99 @@ def image_metrics(images: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[st
     }
 
 
+def sample_faces(identities: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` face indices (sorted), spread over people: one image of each person first, in a seeded
+    random order, then second images, and so on. (The split's first faces would be a handful of people,
+    and LFW's test split holds 530 images of one man.)"""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(identities))
+    rank = np.empty(len(identities), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i in order:
+        rank[i] = seen.get(int(identities[i]), 0)
+        seen[int(identities[i])] = rank[i] + 1
+    position = np.empty(len(identities), dtype=np.int64)
+    position[order] = np.arange(len(identities))
+    chosen = np.lexsort((position, rank))[: min(count, len(identities))]
+    return np.sort(chosen)
+
+
+class MetricsHook(EpisodeHook):
+    """Collects the per-face measurements of every batch of episodes (start PSNR, final, start and
+    bicubic image metrics, boxes and optionally the final images)."""
+
+    def __init__(self, scale: int, device: torch.device, extra_metrics: ExtraMetrics | None = None,
+                 keep_images: bool = False) -> None:
+        self.bicubic = Bicubic(scale).to(device)
+        self.extra_metrics = extra_metrics
+        self.keep_images = keep_images
+        self.final: dict[str, list[np.ndarray]] = {}
+        self.start: dict[str, list[np.ndarray]] = {}
+        self.bicubic_metrics: dict[str, list[np.ndarray]] = {}
+        self.final_psnr: list[np.ndarray] = []
+        self.start_psnr: list[np.ndarray] = []
+        self.boxes: list[np.ndarray] = []
+        self.images: list[np.ndarray] = []
+
+    def on_start(self, engine: RepairEngine, faces: Tensor) -> None:
+        self.start_psnr.append(engine.psnr(faces))
+
+    def on_end(self, engine: RepairEngine, faces: Tensor) -> None:
+        hr, scale = engine.hr[faces], engine.scale
+        _collect(self.final, image_metrics(engine.current[faces], hr, scale))
+        _collect(self.start, image_metrics(engine.start[faces], hr, scale))
+        with torch.no_grad():
+            _collect(self.bicubic_metrics, image_metrics(self.bicubic(engine.lr[faces]), hr, scale))
+        if self.extra_metrics is not None:
+            _collect(self.final, self.extra_metrics(engine.current[faces], hr, faces))
+        self.final_psnr.append(engine.psnr(faces))
+        self.boxes.append(engine.history[faces].cpu().numpy())
+        if self.keep_images:
+            self.images.extend(to_uint8_hwc(engine.current[faces]))
+
+    def results(self, name: str, horizon: int, indices: np.ndarray) -> EpisodeResults:
+        return EpisodeResults(
+            name=name, horizon=horizon, indices=indices, metrics=_concat(self.final),
+            start_metrics=_concat(self.start), bicubic_metrics=_concat(self.bicubic_metrics),
+            final_psnr=np.concatenate(self.final_psnr), start_psnr=np.concatenate(self.start_psnr),
+            images=self.images, boxes=np.concatenate(self.boxes))
+
+
 def _collect(store: dict[str, list[np.ndarray]], new: dict[str, np.ndarray]) -> None:
     for key, value in new.items():
         store.setdefault(key, []).append(value)
 
 
-def run_episodes(env_config: dict[str, Any], act: Any, indices: Sequence[int] | np.ndarray, *,
+def _concat(store: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    return {key: np.concatenate(values) for key, values in store.items()}
+
+
+def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequence[int] | np.ndarray, *,
                  restorer: nn.Module | None = None, dataset: Any = None, batch_size: int = 32, seed: int = 0,
                  name: str | None = None, horizon: int | None = None, keep_images: bool = False,
-                 extra_metrics: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, np.ndarray]]
-                 | None = None) -> EpisodeResults:
+                 extra_metrics: ExtraMetrics | None = None) -> EpisodeResults:
     """Run full episodes on the dataset faces ``indices`` and measure the final images.
 
     Args:
         env_config: A full env config (``fh_gym.envs.make_config(...)``).
-        act: A strategy (``.act(engine, faces, rng)``) or a plain ``act`` function.
+        act: An actor (a strategy, a trained agent) or a plain ``act(engine, faces, rng)`` function.
         indices: Dataset indices of the faces (test people for reports).
         restorer/dataset: Ready objects to share (built from the config otherwise). An actor with its own
-            ``restorer`` attribute (paper agents) repairs with that one instead.
+            restorer repairs with that one instead (:func:`fh_gym.episodes.repairing_restorer`).
         batch_size: Faces stepped together.
         seed: Seeds the per-batch generators (degradations and random strategies).
+        name: Row name (default the actor's).
         horizon: Episode length; default the strategy's own (``random30``) or the env's T.
         keep_images: Keep the final uint8 images (for figures).
         extra_metrics: ``fn(final, hr, faces) -> {name: (B,) array}`` (identity similarity...).
     """
-    act_fn: ActFn = act.act if hasattr(act, "act") else act
-    if getattr(act, "restorer", None) is not None:  # trained agents repair with their jointly trained restorer
-        restorer = act.restorer
-    horizon = horizon or getattr(act, "horizon", None) or env_config["horizon"]
-    config = merge_config(env_config, {"horizon": int(horizon)})
+    actor = as_actor(act)
     indices = np.asarray(indices, dtype=np.int64)
     size = int(min(batch_size, len(indices)))
-    engine = RepairEngine(config, size, restorer=restorer, dataset=dataset)
-    from fh_gym.restorers.archs.bicubic_arch import Bicubic
-
-    bicubic = Bicubic(engine.scale).to(engine.device)
-    final: dict[str, list] = {}
-    start: dict[str, list] = {}
-    bicubic_m: dict[str, list] = {}
-    final_psnr, start_psnr, images, boxes = [], [], [], []
+    engine = build_engine(env_config, actor, size, restorer=restorer, dataset=dataset, horizon=horizon)
+    hook = MetricsHook(engine.scale, engine.device, extra_metrics, keep_images)
     for batch_no, lo in enumerate(range(0, len(indices), size)):
         chunk = indices[lo:lo + size]
         faces = engine.all_faces()[: len(chunk)]
-        rng = np.random.default_rng([seed, batch_no])
-        engine.reset(faces, rng, {"index": chunk})
-        if hasattr(act, "start_episodes"):  # agents with per-episode state (recurrent policies)
-            act.start_episodes(engine, faces)
-        start_psnr.append(engine.psnr(faces))
-        for _ in range(engine.horizon):
-            engine.step(act_fn(engine, faces, rng), faces)
-        hr = engine.hr[faces]
-        _collect(final, image_metrics(engine.current[faces], hr, engine.scale))
-        _collect(start, image_metrics(engine.start[faces], hr, engine.scale))
-        with torch.no_grad():
-            _collect(bicubic_m, image_metrics(bicubic(engine.lr[faces]), hr, engine.scale))
-        if extra_metrics is not None:
-            _collect(final, extra_metrics(engine.current[faces], hr, faces))
-        final_psnr.append(engine.psnr(faces))
-        boxes.append(engine.history[faces].cpu().numpy())
-        if keep_images:
-            images.extend(quantize(engine.current[faces]).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
-    return EpisodeResults(
-        name=name or getattr(act, "name", "agent"), horizon=engine.horizon, indices=indices,
-        metrics={k: np.concatenate(v) for k, v in final.items()},
-        start_metrics={k: np.concatenate(v) for k, v in start.items()},
-        bicubic_metrics={k: np.concatenate(v) for k, v in bicubic_m.items()},
-        final_psnr=np.concatenate(final_psnr), start_psnr=np.concatenate(start_psnr), images=images,
-        boxes=np.concatenate(boxes))
+        play_episodes(engine, actor, faces, np.random.default_rng([seed, batch_no]), {"index": chunk}, [hook])
+    return hook.results(name or actor.name, engine.horizon, indices)

@@ -8,7 +8,7 @@
    ``envs_configs/recipes/`` when there is one, else its defaults; ``data: lfw``). Runs live in
    ``<out>/<recipe>`` and resume when the script is started again, so a budget can be spent in sittings.
 3. Evaluation on ``--faces`` LFW *test* faces (people never trained on, spread over people): PSNR / SSIM on
-   RGB and Y with the border cropped by the scale (SPEC protocol, uint8), identity cosine of SR vs HR
+   RGB and Y with the border cropped by the scale (``docs/evaluation.md``, uint8), identity cosine of SR vs HR
    (SICNN), mean and 95% CI, with the bicubic row. Every generator is trained and tested on the same
    clean x8 bicubic LR inputs (the recipes' own degradations, C-SRIP's blur + decimation and OFHNet's
    occlusions, are overridden).
@@ -78,8 +78,7 @@ def train(name: str, overrides: dict[str, Any], out_dir: Path, device: str) -> d
 def evaluate(generators: dict[str, Path], identity_net: torch.nn.Module, faces: int, seed: int,
              device: torch.device) -> list[dict[str, Any]]:
     """Per-generator metric arrays on LFW test faces (plus the bicubic row)."""
-    from fh_gym.agents.cli.compare import sample_faces
-    from fh_gym.agents.evaluate import image_metrics
+    from fh_gym.agents.evaluate import image_metrics, sample_faces
     from fh_gym.data import build_dataset
     from fh_gym.degradations import Degradation, upsample_bicubic
     from fh_gym.identity_eval import identity_similarity
@@ -119,25 +118,24 @@ def metrics_table(rows: list[dict[str, Any]], summaries: dict[str, dict[str, Any
 
 def verification_table(identity_net: torch.nn.Module, best: tuple[str, Path] | None, seed: int,
                        device: torch.device, max_pairs: int | None = None) -> str:
-    from fh_gym.agents.cli.verify import degrade_source, format_table
+    """``fh-gym verify``'s protocol: unseen people only, balanced folds (HR, bicubic and the best generator)."""
     from fh_gym.data import build_dataset
     from fh_gym.data.paths import shared_data_dir
-    from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.identity_eval import parse_lfw_pairs, verification_sources, verify_lfw
     from fh_gym.restorers.checkpoint import load_network
 
     base = shared_data_dir()
     if base is None or not (base / "lfw_pairs.txt").is_file():
         return "(no lfw_pairs.txt found: verification skipped)\n"
-    pairs = parse_lfw_pairs(base / "lfw_pairs.txt")
-    unseen = restrict_pairs(pairs, set(identity_net.checkpoint_meta.get("class_names", [])))
-    kept = spread_subset(balance_folds(unseen), max_pairs)
-    sources = {"HR": lambda hr: hr, "bicubic x8": degrade_source(8, seed)}
+    generators = {}
     if best is not None:
-        generator = load_network(best[1], kind="generator").to(device).eval()
-        sources[f"{best[0]} (best ID cosine)"] = degrade_source(8, seed, generator)
-    results = verify_pairs(identity_net, build_dataset({"type": "lfw", "split": "all"}), kept, sources,
-                           device=device)
-    return format_table(results, len(kept), len(pairs), len(pairs) - len(unseen)) + "\n"
+        generators[f"{best[0]} (best ID cosine)"] = load_network(best[1], kind="generator").to(device).eval()
+    dataset = build_dataset({"type": "lfw", "split": "all"})
+    report = verify_lfw(identity_net, dataset, parse_lfw_pairs(base / "lfw_pairs.txt"),
+                        verification_sources(8, seed, generators),
+                        exclude_people=set(identity_net.checkpoint_meta.get("class_names", [])),
+                        max_pairs=max_pairs, device=device)
+    return report.table() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

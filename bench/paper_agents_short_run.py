@@ -33,11 +33,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    from fh_gym.agents.baselines import build_strategy
-    from fh_gym.agents.compare import table_rows, to_markdown
     from fh_gym.agents.evaluate import run_episodes
     from fh_gym.agents.pg.actor import PolicyActor
     from fh_gym.agents.registry import TrainContext, get_algo, load_agent
+    from fh_gym.agents.reports import table_rows, to_markdown
+    from fh_gym.agents.strategies import build_strategy
     from fh_gym.config import merge_config
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import RepairEngine

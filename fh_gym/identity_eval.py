@@ -4,7 +4,9 @@
   IPFH Eq. 19), the ``identity`` column of ``fh-gym compare --identity-net``.
 * :func:`parse_lfw_pairs` — LFW view-2 pairs (``Name i j`` same person, ``Name1 i Name2 j`` different), with
   their folds; :func:`verify_pairs` — the standard 10-fold verification protocol on HR faces, bicubic
-  upsampling and any generator's outputs (``fh-gym verify``).
+  upsampling and any generator's outputs; :func:`verify_lfw` runs the whole protocol of
+  ``docs/evaluation.md`` (leave out the identity net's people, re-balance the folds, verify, tabulate) for
+  ``fh-gym verify`` and the generator benchmark.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.data.base import FaceDataset
+from fh_gym.data.paths import shared_data_dir
+from fh_gym.degradations import Degradation, upsample_bicubic
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.training.identity_training import embed as identity_features
 from fh_gym.restorers.training.verification import VerificationResult, kfold_verification
@@ -180,3 +184,82 @@ def verify_pairs(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair],
         scores = cosine_similarity(features[first], features[second]).cpu().numpy()
         results[name] = kfold_verification(scores, same, folds if len(np.unique(folds)) >= 2 else 10)
     return results
+
+
+def degrade_source(scale: int, seed: int, generator: nn.Module | None = None) -> FaceSource:
+    """A face source: HR -> degraded LR -> bicubic or ``generator``. Every batch's degradation draws from a
+    generator seeded with ``seed`` (the default bicubic degradation draws nothing)."""
+    degradation = Degradation.from_config({"scale": scale})
+
+    def source(hr: Tensor) -> Tensor:
+        lr = degradation(hr, np.random.default_rng(seed)).lr.to(hr.device)
+        with torch.no_grad():
+            return upsample_bicubic(lr, scale) if generator is None else generator(lr)
+
+    return source
+
+
+def verification_sources(scale: int, seed: int, generators: Mapping[str, nn.Module] | None = None
+                         ) -> dict[str, FaceSource]:
+    """The rows of a verification table: ``HR``, ``bicubic x<scale>`` and each generator's hallucinations."""
+    sources: dict[str, FaceSource] = {"HR": lambda hr: hr, f"bicubic x{scale}": degrade_source(scale, seed)}
+    for name, generator in (generators or {}).items():
+        sources[name] = degrade_source(scale, seed, generator)
+    return sources
+
+
+def lfw_pairs_path(path: str | os.PathLike | None = None) -> Path:
+    """``path``, or ``lfw_pairs.txt`` in the shared data folder.
+
+    Raises:
+        FileNotFoundError: If no path is given and there is no shared data folder.
+    """
+    if path is not None:
+        return Path(path)
+    base = shared_data_dir()
+    if base is None:
+        raise FileNotFoundError("no --pairs given and no shared data folder found (set FH_GYM_DATA)")
+    return base / "lfw_pairs.txt"
+
+
+@dataclass
+class VerificationReport:
+    """Verification results of each face source and how the pairs were chosen (see :func:`verify_lfw`)."""
+
+    results: dict[str, VerificationResult]
+    kept: int
+    total: int
+    excluded: int
+    balanced: bool
+
+    def table(self) -> str:
+        """Markdown table of accuracy (mean ± std over folds) and ROC AUC, with a note on the pairs used."""
+        return format_table(self.results, self.kept, self.total, self.excluded, self.balanced)
+
+
+def verify_lfw(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair], sources: Mapping[str, FaceSource], *,
+               exclude_people: set[str] | None = None, balanced: bool = True, max_pairs: int | None = None,
+               batch_size: int = 64, device: torch.device | str = "cpu") -> VerificationReport:
+    """The LFW verification protocol of ``docs/evaluation.md``: leave out pairs with ``exclude_people`` (the
+    identity net's training people), re-balance each fold (``balanced``), optionally keep ``max_pairs``
+    spread over the folds, then verify every source on the pairs left (:func:`verify_pairs`)."""
+    kept = restrict_pairs(pairs, exclude_people) if exclude_people is not None else list(pairs)
+    excluded = len(pairs) - len(kept)
+    if balanced:
+        kept = balance_folds(kept)
+    kept = spread_subset(kept, max_pairs)
+    results = verify_pairs(net, dataset, kept, sources, batch_size=batch_size, device=device)
+    return VerificationReport(results, len(kept), len(pairs), excluded, balanced)
+
+
+def format_table(results: Mapping[str, VerificationResult], kept: int, total: int, excluded: int,
+                 balanced: bool = True) -> str:
+    """Markdown table of verification results, with a note on how many of ``total`` pairs were used."""
+    lines = ["| faces | pairs (same) | accuracy (mean ± std over folds) | ROC AUC |", "|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r.pairs} ({r.positives}) | {100 * r.accuracy:.2f}% ± {100 * r.std:.2f} | "
+                     f"{r.auc:.4f} |")
+    note = (f"\n{kept} of {total} pairs used"
+            + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "")
+            + ("; folds balanced (as many different- as same-person pairs, chance = 50%)" if balanced else "") + ".")
+    return "\n".join(lines) + "\n" + note

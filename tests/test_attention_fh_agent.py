@@ -222,18 +222,19 @@ def test_train_cli_trains_and_resumes(tmp_path):
 
 
 def test_record_uses_the_agents_restorer(trained, tmp_path, monkeypatch):
-    from fh_gym.agents.cli import record
+    from fh_gym import recording
 
     run_dir, _ = trained
     actor = load_agent(run_dir / "agent.pt")
     seen = {}
     import fh_gym.engine.core as core
+    import fh_gym.episodes as episodes
 
     class Spy(core.RepairEngine):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             seen["restorer"] = self.restorer
 
-    monkeypatch.setattr(core, "RepairEngine", Spy)  # record_episodes imports it at call time
-    paths = record.record_episodes(env_config(ALGO, data={"split": "val"}), actor, 1, tmp_path / "videos")
+    monkeypatch.setattr(episodes, "RepairEngine", Spy)  # the episode runner builds every engine
+    paths = recording.record_episodes(env_config(ALGO, data={"split": "val"}), actor, 1, tmp_path / "videos")
     assert paths and paths[0].is_file() and seen["restorer"] is actor.restorer

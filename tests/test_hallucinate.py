@@ -80,3 +80,49 @@ def test_record_runs_an_agent(tmp_path, agent_file):
     rc = main(["record", *DATA_FLAGS, "--agent", str(agent_file), "--episodes", "1", "--out", str(tmp_path)])
     assert rc == 0
     assert (tmp_path / "ppo-final_000.mp4").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def finetuned_agent_file(tmp_path_factory):
+    """An agent file carrying its own (jointly fine-tuned) restorer, and another restorer checkpoint."""
+    import torch
+
+    from fh_gym.engine.core import build_scaled
+    from fh_gym.restorers.checkpoint import network_payload, save_network
+
+    folder = tmp_path_factory.mktemp("finetuned")
+    ctx = tiny_context(folder, "ppo", horizon=4)
+    env, _ = make_vec_env(ctx, ctx.algo_config)
+    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config, seed=0)
+    meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
+            "seed": 0}
+    torch.manual_seed(0)
+    restorers = []
+    for _ in range(2):  # two restorers that repair differently
+        restorer = build_scaled(ctx.env_config["restorer"], "patch", 8)
+        with torch.no_grad():
+            for p in restorer.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        restorers.append(restorer)
+    agent = save_agent(model, folder / "final.zip", meta, finetune_state={"network": network_payload(restorers[0])})
+    return agent, save_network(restorers[1], folder / "other.pt")
+
+
+def test_hallucinate_repairs_with_the_agents_own_restorer_even_with_restorer_flag(tmp_path, finetuned_agent_file,
+                                                                                 capsys):
+    """The one restorer rule (as compare / record): the agent's own restorer wins over --restorer, with a note.
+    (Until issue 7, hallucinate let --restorer replace it.)"""
+    agent, other = finetuned_agent_file
+    folder = _lr_folder(tmp_path)
+    assert main(["hallucinate", str(folder), "--agent", str(agent), "--out", str(tmp_path / "own")]) == 0
+    assert "restorer trained with the agent" in capsys.readouterr().out
+    assert main(["hallucinate", str(folder), "--agent", str(agent), "--restorer", str(other),
+                 "--out", str(tmp_path / "both")]) == 0
+    assert f"--restorer {other} is not used" in capsys.readouterr().out
+    own, both = (cv2.imread(str(tmp_path / kind / "face0.png")) for kind in ("own", "both"))
+    assert np.array_equal(own, both)
+    # A strategy has no restorer of its own: --restorer is the one that repairs.
+    for name, flags in (("env", []), ("flag", ["--restorer", str(other)])):
+        assert main(["hallucinate", str(folder), "--out", str(tmp_path / name), *flags]) == 0
+    env, flag = (cv2.imread(str(tmp_path / kind / "face0.png")) for kind in ("env", "flag"))
+    assert not np.array_equal(env, flag)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fh_gym.agents.baselines import (
+from fh_gym.agents.evaluate import run_episodes, sample_faces
+from fh_gym.agents.reports import table_rows, to_csv, to_markdown, write_report
+from fh_gym.agents.strategies import (
     EvenGridStrategy,
     GreedyOracleStrategy,
     Random30Strategy,
@@ -14,9 +16,6 @@ from fh_gym.agents.baselines import (
     SequentialStrategy,
     build_strategy,
 )
-from fh_gym.agents.cli.compare import sample_faces
-from fh_gym.agents.compare import table_rows, to_csv, to_markdown, write_report
-from fh_gym.agents.evaluate import run_episodes
 from fh_gym.engine.core import RepairEngine, build_scaled
 from fh_gym.envs.face_repair import make_config
 

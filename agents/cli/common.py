@@ -13,10 +13,13 @@ from fh_gym.config import ConfigError, load_yaml, merge_config
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
 
+#: the env of every command when no ``--env`` is given
+DEFAULT_ENV = "FaceRepair-Dense-x8-v0"
+
 
 def add_env_args(parser: argparse.ArgumentParser, default_split: str = "test") -> None:
     group = parser.add_argument_group("environment")
-    group.add_argument("--env", default="FaceRepair-Dense-x8-v0",
+    group.add_argument("--env", default=DEFAULT_ENV,
                        help=f"registered env id ({', '.join(env_ids())})")
     group.add_argument("--env-config", type=Path, help="YAML file of env config overrides")
     group.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -62,27 +65,36 @@ def restorer_block(checkpoint: Path) -> dict[str, Any]:
     return {**arch, "checkpoint": str(checkpoint)}
 
 
-def env_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The full env config the command line describes (variant, then file, then flags)."""
-    ids = env_ids()
-    if args.env not in ids:
-        raise ConfigError(f"unknown env id '{args.env}'; registered: {', '.join(ids)}")
-    overrides = load_yaml(args.env_config) if args.env_config else {}
-    data: dict[str, Any] = {}
-    if args.data:
-        data["type"] = args.data
-    if args.data_root:
-        data["root"] = args.data_root
-    if args.split:
-        data["split"] = args.split
-    if args.max_images:
-        data["max_images"] = args.max_images
-    config = make_config(overrides, ids[args.env])
+def build_env_config(env_id: str, *, base: dict[str, Any] | None = None, env_config_file: Path | None = None,
+                     data: dict[str, Any] | None = None, restorer: Path | None = None, device: str | None = None,
+                     overrides: list[str] = ()) -> dict[str, Any]:
+    """The full env config of the command-line options (every command that takes an env builds it here).
+
+    Order: the env variant of ``env_id`` (or ``base``, e.g. the config an agent was trained on), the
+    ``env_config_file`` YAML, the ``data`` keys (``type``, ``root``, ``split``, ``max_images``; another type
+    replaces the block), the ``restorer`` checkpoint, the ``device``, then the ``--set KEY=VALUE`` pairs.
+    """
+    file_overrides = load_yaml(env_config_file) if env_config_file else {}
+    if base is not None:
+        config = merge_config(base, file_overrides)
+    else:
+        ids = env_ids()
+        if env_id not in ids:
+            raise ConfigError(f"unknown env id '{env_id}'; registered: {', '.join(ids)}")
+        config = make_config(file_overrides, ids[env_id])
     if data:
-        base = config["data"] if data.get("type", config["data"]["type"]) == config["data"]["type"] else {}
-        config["data"] = {**base, **data}
-    if args.restorer:
-        config["restorer"] = restorer_block(args.restorer)
-    if args.device:
-        config["device"] = args.device
-    return merge_config(config, parse_overrides(args.overrides))
+        same_type = data.get("type", config["data"]["type"]) == config["data"]["type"]
+        config["data"] = {**(config["data"] if same_type else {}), **data}
+    if restorer:
+        config["restorer"] = restorer_block(restorer)
+    if device:
+        config["device"] = device
+    return merge_config(config, parse_overrides(list(overrides)))
+
+
+def env_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The full env config the command line describes (variant, then file, then flags; see
+    :func:`build_env_config`)."""
+    flags = {"type": args.data, "root": args.data_root, "split": args.split, "max_images": args.max_images}
+    return build_env_config(args.env, env_config_file=args.env_config, data={k: v for k, v in flags.items() if v},
+                            restorer=args.restorer, device=args.device, overrides=args.overrides)

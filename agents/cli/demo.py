@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.strategies import GreedyOracleStrategy, strategy_names
+from fh_gym.config import merge_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fh_gym.agents.baselines import GreedyOracleStrategy
-    from fh_gym.agents.cli.compare import DEFAULT_STRATEGIES, build_actors, compare
+    # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
     from fh_gym.agents.cli.pretrain import RECIPE_DEFAULTS, pretrain
-    from fh_gym.agents.cli.record import record_episodes
-    from fh_gym.agents.compare import to_markdown
-    from fh_gym.config import merge_config
+    from fh_gym.agents.comparison import build_actors, compare
+    from fh_gym.agents.reports import to_markdown
+    from fh_gym.recording import record_episodes
 
     started = time.perf_counter()
     test_config = env_config_from_args(args)
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     test_config = merge_config(test_config, {"restorer": restorer})
 
     print(f"[2/3] comparing strategies on {args.faces} faces of unseen test people")
-    actors = build_actors(DEFAULT_STRATEGIES, [], None)
+    actors = build_actors(strategy_names())
     rows, paths = compare(test_config, actors, args.faces, 32, 0, args.out)
     print(to_markdown(rows))
 

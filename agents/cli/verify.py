@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,71 +39,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def degrade_source(scale: int, seed: int, generator: Any = None):
-    """A face source: HR -> degraded LR -> bicubic or ``generator``. Every batch's degradation draws from a
-    generator seeded with ``seed`` (the default bicubic degradation draws nothing)."""
-    import torch
-
-    from fh_gym.degradations import Degradation, upsample_bicubic
-
-    degradation = Degradation.from_config({"scale": scale})
-
-    def source(hr: torch.Tensor) -> torch.Tensor:
-        lr = degradation(hr, np.random.default_rng(seed)).lr.to(hr.device)
-        with torch.no_grad():
-            return upsample_bicubic(lr, scale) if generator is None else generator(lr)
-
-    return source
-
-
-def format_table(results: dict[str, Any], kept: int, total: int, excluded: int, balanced: bool = True) -> str:
-    lines = ["| faces | pairs (same) | accuracy (mean ± std over folds) | ROC AUC |", "|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r.pairs} ({r.positives}) | {100 * r.accuracy:.2f}% ± {100 * r.std:.2f} | "
-                     f"{r.auc:.4f} |")
-    note = (f"\n{kept} of {total} pairs used"
-            + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "")
-            + ("; folds balanced (as many different- as same-person pairs, chance = 50%)" if balanced else "") + ".")
-    return "\n".join(lines) + "\n" + note
-
-
 def run(args: argparse.Namespace) -> int:
+    # Lazy: the identity stack loads only for the command that runs.
     from fh_gym.data import build_dataset
-    from fh_gym.data.paths import shared_data_dir
     from fh_gym.engine.core import resolve_device
-    from fh_gym.identity_eval import balance_folds, parse_lfw_pairs, restrict_pairs, spread_subset, verify_pairs
+    from fh_gym.identity_eval import lfw_pairs_path, parse_lfw_pairs, verification_sources, verify_lfw
     from fh_gym.restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
-    pairs_path = args.pairs
-    if pairs_path is None:
-        base = shared_data_dir()
-        if base is None:
-            raise FileNotFoundError("no --pairs given and no shared data folder found (set FH_GYM_DATA)")
-        pairs_path = base / "lfw_pairs.txt"
-    pairs = parse_lfw_pairs(pairs_path)
-    total = len(pairs)
+    pairs = parse_lfw_pairs(lfw_pairs_path(args.pairs))
     net = load_network(args.identity_net, kind="aux").to(device).eval()
     trained_on = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
-    if not args.all_pairs:
-        if not trained_on:
-            print("warning: the identity checkpoint has no class names; cannot leave out the people it was "
-                  "trained on (all pairs used)")
-        pairs = restrict_pairs(pairs, trained_on)
-    excluded = total - len(pairs)
-    if not args.unbalanced:
-        pairs = balance_folds(pairs)
-    if args.max_pairs:
-        pairs = spread_subset(pairs, args.max_pairs)
-    data = {"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})}
-    dataset = build_dataset(data)
-    sources = {"HR": lambda hr: hr, f"bicubic x{args.scale}": degrade_source(args.scale, args.seed)}
+    if not args.all_pairs and not trained_on:
+        print("warning: the identity checkpoint has no class names; cannot leave out the people it was "
+              "trained on (all pairs used)")
+    generators = {}
     for path in args.generator:
         generator = load_network(path, kind="generator").to(device).eval()
         if getattr(generator, "scale", args.scale) != args.scale:
             raise ValueError(f"generator {path} is x{generator.scale} but --scale is {args.scale}")
-        name = f"{generator.arch_config['type']} ({path})"
-        sources[name] = degrade_source(args.scale, args.seed, generator)
-    results = verify_pairs(net, dataset, pairs, sources, batch_size=args.batch_size, device=device)
-    print(format_table(results, len(pairs), total, excluded, balanced=not args.unbalanced))
+        generators[f"{generator.arch_config['type']} ({path})"] = generator
+    dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
+    report = verify_lfw(net, dataset, pairs, verification_sources(args.scale, args.seed, generators),
+                        exclude_people=None if args.all_pairs else trained_on, balanced=not args.unbalanced,
+                        max_pairs=args.max_pairs, batch_size=args.batch_size, device=device)
+    print(report.table())
     return 0

@@ -1,7 +1,7 @@
 """A trained paper agent as an actor: its policy *and* its jointly trained restorer.
 
-``agents.evaluate.run_episodes`` and ``fh-gym record`` repair with ``actor.restorer`` when an actor has one
-(the restorer was trained together with the policy, Attention-FH Algorithm 1 / IPFH Sec. III-B.2, and the
+The episode runner repairs with ``actor.restorer`` (:func:`fh_gym.episodes.repairing_restorer`: the
+restorer was trained together with the policy, Attention-FH Algorithm 1 / IPFH Sec. III-B.2, and the
 policy's choices assume it). The actor keeps per-slot recurrent state, so it follows the engine's faces
 independently (``start_episodes`` resets some slots; an episode that starts at t = 0 resets itself).
 
@@ -23,10 +23,13 @@ from fh_gym.agents.pg.distributions import FactorisedCategorical
 from fh_gym.agents.pg.policy_base import EpisodePolicy, State, select_state
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.core import RepairEngine
+from fh_gym.episodes import BaseActor
 
 
-class PolicyActor:
-    """``act(engine, faces, rng)`` with a paper policy; argmax actions by default (both papers at test time).
+class PolicyActor(BaseActor):
+    """An :class:`~fh_gym.episodes.Actor` with a paper policy; argmax actions by default (both papers at
+    test time). ``load_actor`` sets ``horizon`` (the trained T) and ``env_config`` (the training env, which
+    ``fh-gym hallucinate --agent`` runs on); both stay None (the env's) for a policy built by hand.
 
     Args:
         policy: The trained policy network.
@@ -35,11 +38,6 @@ class PolicyActor:
         name: Row name in comparison tables.
         deterministic: Argmax (True) or sample from ``rng`` (False).
     """
-
-    #: episode length for run_episodes / record: None = the env's T (``load_actor`` sets the trained T)
-    horizon: int | None = None
-    #: the training env config (``load_actor`` sets it; ``fh-gym hallucinate --agent`` runs on it)
-    env_config: dict[str, Any] | None = None
 
     def __init__(self, policy: EpisodePolicy, restorer: nn.Module | None, action: dict[str, Any], name: str,
                  deterministic: bool = True) -> None:

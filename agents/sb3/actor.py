@@ -7,7 +7,7 @@ before ``model.predict`` (which scales images to [0, 1] like in training). Maska
 at ``t == 0`` as an episode start (``start_episodes`` also clears the states).
 
 Example:
-    >>> from agents.policies import load_agent
+    >>> from fh_gym.agents.registry import load_agent
     >>> actor = load_agent("runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip")  # doctest: +SKIP
     >>> actions = actor.act(engine, engine.all_faces(), rng)  # doctest: +SKIP
 """
@@ -21,6 +21,7 @@ import torch
 from gymnasium import spaces
 
 from fh_gym.config import ConfigError
+from fh_gym.episodes import BaseActor
 
 IMAGE_KEYS = ("image", "start", "coverage")
 
@@ -31,8 +32,9 @@ def policy_observation(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             for k, v in obs.items()}
 
 
-class SB3Actor:
-    """Act with a trained SB3 model on a batched :class:`~fh_gym.engine.core.RepairEngine`.
+class SB3Actor(BaseActor):
+    """Act with a trained SB3 model on a batched :class:`~fh_gym.engine.core.RepairEngine` (an
+    :class:`~fh_gym.episodes.Actor`).
 
     Args:
         model: The SB3 model (PPO, A2C, RecurrentPPO or MaskablePPO).
@@ -41,7 +43,8 @@ class SB3Actor:
         deterministic: Greedy actions (default) instead of sampling.
         meta: The agent file's metadata (kept for reference).
         restorer: The restorer fine-tuned with the agent (``finetune_restorer``), or None; evaluation,
-            ``compare``, ``record`` and ``hallucinate`` repair with it instead of the env's.
+            ``compare``, ``record`` and ``hallucinate`` repair with it instead of the env's
+            (:func:`fh_gym.episodes.repairing_restorer`).
     """
 
     def __init__(self, model: Any, name: str, env_config: dict[str, Any], *, deterministic: bool = True,
@@ -51,7 +54,7 @@ class SB3Actor:
         self.model = model
         self.name = name
         self.env_config = env_config
-        #: episode length the policy was trained for (run_episodes / record use it instead of the env's T)
+        #: episode length the policy was trained for (the episode runner uses it instead of the env's T)
         self.horizon = int(env_config["horizon"])
         self.deterministic = deterministic
         self.meta = dict(meta or {})

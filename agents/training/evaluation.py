@@ -1,7 +1,7 @@
 """Metrics of finished episodes and periodic evaluation on validation people.
 
-Example (any actor with ``.act(engine, faces, rng)``):
-    >>> from agents.baselines import RandomStrategy
+Example (any :class:`~fh_gym.episodes.Actor`):
+    >>> from fh_gym.agents.strategies import RandomStrategy
     >>> scores = evaluate_actor(eval_config, RandomStrategy(), faces=16)  # doctest: +SKIP
     >>> scores["psnr"], scores["psnr_gain"]  # doctest: +SKIP
 """
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from fh_gym.agents.evaluate import image_metrics, run_episodes
+from fh_gym.episodes import Actor
 
 
 def validation_indices(dataset: Any, faces: int) -> np.ndarray:
@@ -29,7 +30,7 @@ def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scal
         final: (B, H, W, 3) uint8 final images I_T (e.g. SB3's ``terminal_observation["image"]``).
         start: (B, H, W, 3) uint8 start images I_0.
         hr: (B, 3, H, W) float [0, 1] ground truth.
-        scale: Border cropped before measuring (the evaluation protocol crops the scale factor).
+        scale: Border cropped before measuring (``docs/evaluation.md``: the border is the scale factor).
 
     Returns:
         ``psnr``, ``ssim`` (RGB, as :func:`fh_gym.agents.evaluate.image_metrics`) and ``psnr_gain`` arrays (B,).
@@ -42,15 +43,16 @@ def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scal
     return {"psnr": end["psnr"], "ssim": end["ssim"], "psnr_gain": end["psnr"] - begin["psnr"]}
 
 
-def evaluate_actor(env_config: dict[str, Any], actor: Any, *, faces: int = 32, restorer: nn.Module | None = None,
+def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, faces: int = 32, restorer: nn.Module | None = None,
                    dataset: Any = None, batch_size: int = 32, seed: int = 0) -> dict[str, float]:
     """Mean metrics of ``actor`` on the first ``faces`` faces of ``env_config``'s data (validation people).
 
     Args:
         env_config: Full env config whose ``data.split`` is the validation split.
-        actor: ``.act(engine, faces, rng)`` (+ optional ``start_episodes``, ``horizon``).
+        actor: Any actor (its own horizon and restorer count: :func:`fh_gym.episodes.build_engine`).
         faces: Number of validation faces.
-        restorer: The restorer to repair with (pass the training engine's to see fine-tuned weights).
+        restorer: The restorer to repair with when the actor has none of its own (pass the training
+            engine's to see fine-tuned weights).
         dataset: A ready validation dataset (built from the config otherwise).
         batch_size: Faces stepped together; seed: degradation / sampling seed (fixed: same LR inputs).
 

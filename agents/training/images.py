@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from fh_gym.config import merge_config
+from fh_gym.envs.face_repair import render_faces
+from fh_gym.episodes import Actor, build_engine, play_episodes
 
 
-def episode_grid(env_config: dict[str, Any], actor: Any, indices: Sequence[int] | np.ndarray, *,
+def episode_grid(env_config: dict[str, Any], actor: Actor, indices: Sequence[int] | np.ndarray, *,
                  restorer: nn.Module | None = None, dataset: Any = None, seed: int = 0,
                  render_scale: int = 1) -> np.ndarray:
     """Run one episode per face and stack their final frames vertically.
@@ -26,7 +27,7 @@ def episode_grid(env_config: dict[str, Any], actor: Any, indices: Sequence[int] 
 
     Args:
         env_config: Full env config (the validation split for training curves).
-        actor: ``.act(engine, faces, rng)`` (+ optional ``start_episodes`` and ``horizon``).
+        actor: Any actor (its own horizon and restorer count, as in evaluation).
         indices: Dataset faces to show.
         restorer/dataset: Ready objects to share.
         seed: Seed of the degradations and of sampling actors.
@@ -35,19 +36,9 @@ def episode_grid(env_config: dict[str, Any], actor: Any, indices: Sequence[int] 
     Returns:
         (rows * frame height, frame width, 3) uint8 image.
     """
-    from fh_gym.engine.core import RepairEngine
-    from fh_gym.envs.face_repair import render_faces
-
-    horizon = getattr(actor, "horizon", None) or env_config["horizon"]
-    config = merge_config(env_config, {"horizon": int(horizon), "render": {"scale": int(render_scale)}})
     indices = np.asarray(indices, dtype=np.int64)
-    engine = RepairEngine(config, len(indices), restorer=restorer, dataset=dataset)
+    engine = build_engine(env_config, actor, len(indices), restorer=restorer, dataset=dataset,
+                          overrides={"render": {"scale": int(render_scale)}})
     faces = engine.all_faces()
-    rng = np.random.default_rng(seed)
-    engine.reset(faces, rng, {"index": indices})
-    if hasattr(actor, "start_episodes"):
-        actor.start_episodes(engine, faces)
-    act = actor.act if hasattr(actor, "act") else actor
-    for _ in range(engine.horizon):
-        engine.step(act(engine, faces, rng), faces)
+    play_episodes(engine, actor, faces, np.random.default_rng(seed), {"index": indices})
     return np.concatenate(render_faces(engine, faces), axis=0)

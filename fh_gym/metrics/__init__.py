@@ -1,6 +1,6 @@
 """Image-quality metrics and report statistics.
 
-Two families with the same formulas (see ``SPEC.md``, "Evaluation protocol"):
+Two families with the same formulas (the evaluation protocol of ``docs/evaluation.md``):
 
 * :mod:`~fh_gym.metrics.reference` — numpy float64, ``H x W x 3`` RGB in [0, 255]; for report tables.
 * :mod:`~fh_gym.metrics.batched` — torch, ``N x C x H x W`` float in [0, 1], any device, one value per

@@ -1,8 +1,8 @@
 """Validation of full-image generators inside the recipes, and the periodic-evaluation hook of a run.
 
 Recipe validation is a quick float computation on the fixed validation batch (PSNR of [0, 1] RGB images with
-the border cropped by the scale factor, and identity cosine when an identity network is given); the
-reported benchmark numbers use the SPEC protocol in ``fh_gym.metrics`` (uint8, Y channel, 95% CI).
+the border cropped by the scale factor, and identity cosine when an identity network is given); reported
+benchmark numbers follow ``docs/evaluation.md`` (``fh_gym.metrics``: uint8, Y channel, 95% CI).
 """
 
 from __future__ import annotations

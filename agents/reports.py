@@ -1,4 +1,5 @@
-"""Strategy x metric tables: mean and 95% CI per strategy, plus the bicubic row; Markdown, CSV and a plot."""
+"""Comparison reports: strategy x metric tables (mean and 95% CI per strategy, plus the bicubic row, the
+paired PSNR gain over bicubic) as Markdown, CSV, a bar chart and per-face CSV (see ``docs/evaluation.md``)."""
 
 from __future__ import annotations
 

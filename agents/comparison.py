@@ -1,0 +1,84 @@
+"""Compare strategies and trained agents on the same test faces (``fh-gym compare`` / ``eval``, the demo).
+
+Every actor repairs the same faces (:func:`~fh_gym.agents.evaluate.sample_faces`: spread over test people)
+from the same LR inputs; actors without a restorer of their own share the env config's restorer. The
+protocol is ``docs/evaluation.md``'s.
+
+Example:
+    >>> actors = build_actors(["random", "even", "greedy"], [], {"greedy": {"max_candidates": 64}})  # doctest: +SKIP
+    >>> rows, paths = compare(env_config, actors, num_faces=100, out_dir=Path("outputs/compare"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fh_gym.agents.evaluate import ExtraMetrics, run_episodes, sample_faces
+from fh_gym.agents.registry import load_agent
+from fh_gym.agents.reports import table_rows, write_report
+from fh_gym.agents.strategies.base import build_strategy
+from fh_gym.data import build_dataset
+from fh_gym.engine.core import build_scaled
+from fh_gym.episodes import Actor
+from fh_gym.identity_eval import identity_similarity
+from fh_gym.restorers.checkpoint import load_network
+
+
+def build_actors(strategies: Sequence[str] | str, agents: Sequence[str | Path] = (),
+                 strategy_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Actor]:
+    """Strategies by name, then trained agents from their checkpoints.
+
+    Args:
+        strategies: Names (or one comma-separated string, as ``--strategies`` takes them).
+        agents: Trained-agent checkpoints (``.zip`` / ``.pt``).
+        strategy_kwargs: Constructor arguments per strategy name (``{"greedy": {"max_candidates": 64}}``).
+    """
+    names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
+    kwargs = strategy_kwargs or {}
+    actors: list[Actor] = [build_strategy(n.strip(), **kwargs.get(n.strip(), {})) for n in names if n.strip()]
+    actors.extend(load_agent(path) for path in agents)
+    return actors
+
+
+def identity_metric(identity_net: str | Path, device: str) -> ExtraMetrics:
+    """The ``identity`` column: cosine of the identity network's features of the final image vs HR."""
+    net = load_network(identity_net, kind="aux").to(device).eval()
+
+    def metrics(final: Any, hr: Any, faces: Any) -> dict[str, np.ndarray]:
+        return {"identity": identity_similarity(final, hr, net).numpy()}
+
+    return metrics
+
+
+def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int, batch_size: int = 32,
+            seed: int = 0, out_dir: Path = Path("outputs/compare"), progress: bool = True,
+            identity_net: Path | None = None) -> tuple[list[dict[str, object]], dict[str, Path]]:
+    """Evaluate each actor on ``num_faces`` faces of the env config's split and write the report.
+
+    Args:
+        env_config: Full env config (its ``data`` block picks the people, its ``restorer`` repairs).
+        actors: Strategies and agents (:func:`build_actors`).
+        num_faces: How many faces (:func:`~fh_gym.agents.evaluate.sample_faces`).
+        batch_size: Faces stepped together; seed: faces, degradations and random strategies.
+        out_dir: Where ``compare.md``, ``.csv``, ``.png`` and ``compare_per_face.csv`` go.
+        progress: Show a progress bar over the actors.
+        identity_net: Identity network checkpoint: adds the identity cosine column.
+
+    Returns:
+        The table rows (:func:`~fh_gym.agents.reports.table_rows`) and the written files.
+    """
+    dataset = build_dataset(env_config["data"])
+    restorer = build_scaled(env_config["restorer"], "patch", int(env_config["degradation"]["scale"]),
+                            env_config["device"]).eval()
+    indices = sample_faces(dataset.identities, num_faces, seed)
+    extra = None if identity_net is None else identity_metric(identity_net, env_config["device"])
+    results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
+                            seed=seed, extra_metrics=extra)
+               for actor in tqdm(actors, desc="strategies", disable=not progress)]
+    rows = table_rows(results)
+    return rows, write_report(rows, out_dir, results=results)

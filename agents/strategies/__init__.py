@@ -1,0 +1,23 @@
+"""Fixed patch-selection strategies (the papers' baselines) and the greedy oracle upper bound.
+
+One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES` and built by name with
+:func:`build_strategy`:
+
+* ``random``: uniform random actions (Attention-FH "Our w/ random").
+* ``even``: non-overlapping tiling in raster order, repeated from the start when T exceeds the tiles.
+* ``sequential``: a raster scan over the action grid, spaced so T steps sweep the whole image.
+* ``random30``: 30 random patches (IPFH Table VII), ``random`` with its own horizon of 30.
+* ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
+
+(A test keeps this list in step with the registry.)
+"""
+
+from fh_gym.agents.strategies.base import STRATEGIES, Strategy, build_strategy, strategy_names
+from fh_gym.agents.strategies.even_strategy import EvenGridStrategy
+from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
+from fh_gym.agents.strategies.random30_strategy import Random30Strategy
+from fh_gym.agents.strategies.random_strategy import RandomStrategy
+from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
+
+__all__ = ["STRATEGIES", "EvenGridStrategy", "GreedyOracleStrategy", "Random30Strategy", "RandomStrategy",
+           "SequentialStrategy", "Strategy", "build_strategy", "strategy_names"]
