@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +37,10 @@ def build_dataset(block: Mapping[str, Any]) -> FaceDataset:
     name, kwargs = split_type(block, "data config")
     builder = DATASETS.get(name)
     check_kwargs(builder, kwargs, f"data source '{name}'", extra=COMMON_KEYS)
+    missing = [key for key, p in inspect.signature(builder).parameters.items()
+               if p.default is inspect.Parameter.empty and key not in kwargs]
+    if missing:
+        raise ConfigError(f"data source '{name}' needs the key(s) {', '.join(missing)}")
     split = kwargs.pop("split", "train")
     fractions = kwargs.pop("split_fractions", (0.8, 0.1, 0.1))
     split_seed = kwargs.pop("split_seed", 0)

@@ -137,10 +137,6 @@ class RepairEngine:
         self.reward_fn.setup(self.networks, self.view)
 
     # ----------------------------------------------------------------- construction
-    def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
-        """Build a network block on this engine's device, filling in its scale (see :attr:`networks`)."""
-        return self.networks(block, kind)
-
     @property
     def dataset(self) -> FaceDataset:
         """The faces episodes draw from (built from ``config["data"]`` on first use)."""
@@ -197,32 +193,7 @@ class RepairEngine:
         unknown = set(options) - {"index", "hr", "lr"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: index, hr, lr")
-        k = len(faces)
-        occlusion = None
-        if "lr" in options:
-            lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
-            hr = torch.zeros(k, 3, self.image_size, self.image_size, device=self.device)
-            truth = False
-            self.face_index[faces.cpu().numpy()] = -1
-            self.identity_name[faces.cpu().numpy()] = None
-        else:
-            if self.inference:
-                raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
-            if "hr" in options:
-                hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
-                index, people = np.full(k, -1), [None] * k
-            else:
-                index = face_indices(options["index"], k) if "index" in options else \
-                    rng.integers(len(self.dataset), size=k)
-                if np.any((index < 0) | (index >= len(self.dataset))):
-                    raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
-                batch = self.dataset.batch(index, self.device)
-                hr, people = batch.hr, batch.identity_names
-            self.face_index[faces.cpu().numpy()] = index
-            self.identity_name[faces.cpu().numpy()] = people
-            degraded = self.degradation(hr, rng)
-            lr, occlusion = degraded.lr.to(self.device), degraded.occlusion_mask
-            truth = True
+        hr, lr, occlusion, truth = self._draw(faces, rng, options)
         with torch.no_grad():
             start = self.frontend(lr).clamp(0, 1)
         self.hr[faces], self.lr[faces], self.start[faces], self.current[faces] = hr, lr, start, start
@@ -239,6 +210,31 @@ class RepairEngine:
         self.mse[faces], self.start_mse[faces] = mse, mse
         if truth:
             self.reward_fn.reset(self.view, faces)
+
+    def _draw(self, faces: Tensor, rng: np.random.Generator,
+              options: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor | None, bool]:
+        """HR truth, LR input, occlusion mask and whether the truth is known for the faces of a reset, from
+        the dataset or the reset options; records each slot's face index and person."""
+        k, slots = len(faces), faces.cpu().numpy()
+        if "lr" in options:
+            self.face_index[slots], self.identity_name[slots] = -1, None
+            lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
+            return torch.zeros(k, 3, self.image_size, self.image_size, device=self.device), lr, None, False
+        if self.inference:
+            raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
+        if "hr" in options:
+            hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
+            index, people = np.full(k, -1), [None] * k
+        else:
+            index = face_indices(options["index"], k) if "index" in options else \
+                rng.integers(len(self.dataset), size=k)
+            if np.any((index < 0) | (index >= len(self.dataset))):
+                raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
+            batch = self.dataset.batch(index, self.device)
+            hr, people = batch.hr, batch.identity_names
+        self.face_index[slots], self.identity_name[slots] = index, people
+        degraded = self.degradation(hr, rng)
+        return hr, degraded.lr.to(self.device), degraded.occlusion_mask, True
 
     def context(self, faces: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
         """The restorer input for repairing ``boxes`` (B, 4) of ``faces`` (B,), and the window corners."""
