@@ -1,4 +1,5 @@
-"""Seeded, composable, batched LR degradations (HR -> LR), see SPEC.md "Data: Degradations".
+"""Seeded, composable, batched LR degradations (HR -> LR); ``docs/environment.md`` ("Episode") says where the
+env applies them.
 
 Layout and range: HR and LR are ``N x 3 x H x W`` float tensors in ``[0, 1]`` on any device.
 The pipeline, in this fixed order, is
@@ -33,6 +34,7 @@ from torch import Tensor
 
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
+from fh_gym.restorers.pixels import quantize_hwc
 
 __all__ = [
     "DOWNSAMPLE_MODES",
@@ -332,7 +334,7 @@ class Degradation:
 
 def _jpeg(lr: Tensor, quality: np.ndarray) -> Tensor:
     """JPEG-compress each LR image with its own quality (cv2 codes one image at a time)."""
-    u8 = torch.round(lr.detach().clamp(0.0, 1.0) * 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    u8 = quantize_hwc(lr).cpu().numpy()
     out = np.empty_like(u8)
     for i in range(u8.shape[0]):
         bgr = np.ascontiguousarray(u8[i, :, :, ::-1])  # cv2 codes BGR; chroma must see the right channels

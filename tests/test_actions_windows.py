@@ -9,7 +9,10 @@ import pytest
 import torch
 
 from fh_gym.config import ConfigError
-from fh_gym.engine.actions import BoxActions, ContinuousActions, GridActions, build_action_type
+from fh_gym.engine.actions import build_action_type
+from fh_gym.engine.actions.box import BoxActions
+from fh_gym.engine.actions.continuous import ContinuousActions
+from fh_gym.engine.actions.grid import GridActions
 from fh_gym.engine.windows import (
     box_mask,
     full_box_mask,
@@ -89,7 +92,7 @@ def test_action_for_box_round_trips_on_the_grid(kind):
 def test_unknown_action_key_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"valid keys: .*patch_size.*stride"):
         build_action_type({"type": "grid", "patch": 32}, 128)
-    with pytest.raises(ConfigError, match="valid: grid, box, continuous"):
+    with pytest.raises(ConfigError, match="unknown action type 'hexagon'; available: box, continuous, grid"):
         build_action_type({"type": "hexagon"}, 128)
 
 

@@ -131,7 +131,8 @@ def test_identity_terms_reject_a_head_with_mismatched_class_names(tmp_path):
     path = save_network(net, tmp_path / "bad.pt", meta={"class_names": ["a", "b"]})
     env = gym.make("FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3})
     with pytest.raises(ValueError, match="3 classes but 2 class names"):
-        IdentityTerms(env.unwrapped.engine, {"type": "CNNR", "checkpoint": str(path)})
+        engine = env.unwrapped.engine
+        IdentityTerms(engine.networks, engine.view, {"type": "CNNR", "checkpoint": str(path)})
 
 
 def test_compare_reports_the_identity_cosine(checkpoint, tmp_path, capsys):

@@ -10,8 +10,8 @@ from torch import nn
 
 from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine, build_scaled
-from fh_gym.engine.texture import GramTexture
-from fh_gym.envs.face_repair import make_config
+from fh_gym.envs.config import make_config
+from fh_gym.restorers.losses.texture import GramTexture
 from fh_gym.restorers.registry import ARCHS
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from fh_gym.config import ConfigError
-from fh_gym.data.synthetic import ImageJitter, identity_rng, sample_identity, synthetic_faces
+from fh_gym.data.synthetic import synthetic_faces
 from fh_gym.data.synthetic_render import FaceRenderer
+from fh_gym.data.synthetic_traits import ImageJitter, identity_rng, sample_identity
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@
   trained on, else cosine distance) when an identity network is configured, as the env's reward
   (:class:`fh_gym.engine.identity.IdentityTerms`, whose truth features and labels are reused).
 
-The texture features (``phi``) and the LR-domain mapping are the same choices as the env's ``ipfh``
-reward: a fixed Gabor bank by default (the paper uses SphereFace features) and antialiased bicubic
-("resize", IPFH Table X "down-sampling") or a conv downsampler block (``IPFHDualDownsampler``,
-Table X "convolution"); both are kept fixed here (the paper trains neither jointly).
+The texture features (``phi``) and the LR-domain mapping are set up exactly as for the env's ``ipfh``
+reward (one :class:`fh_gym.engine.dual_domain.DualDomain`): a fixed Gabor bank by default (the paper uses
+SphereFace features) and antialiased bicubic ("resize", IPFH Table X "down-sampling") or a conv downsampler
+block (``IPFHDualDownsampler``, Table X "convolution"); both are kept fixed (the paper trains neither jointly).
 """
 
 from __future__ import annotations
@@ -20,30 +20,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from fh_gym.config import ConfigError
-from fh_gym.degradations import downsample_bicubic
 from fh_gym.engine.core import RepairEngine
-from fh_gym.engine.rewards import dual_domain_patch_losses
-from fh_gym.engine.texture import GramTexture
+from fh_gym.engine.dual_domain import DualDomain
+from fh_gym.engine.identity import IdentityTerms
 
 PATCH_TERMS = ("mse", "texture", "lr_mse", "lr_texture")
 IMAGE_TERMS = ("mse", "texture", "lr_mse", "feature", "identity")
-
-
-def _frozen(module: torch.nn.Module) -> torch.nn.Module:
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module.eval()
 
 
 class IPFHLosses:
     """The Eq. 16 / Eq. 17 terms, differentiable in the restored pixels.
 
     Args:
-        engine: The training engine (its scale, device and network builder).
+        engine: The training engine (its network builder and episode view).
         texture_features: Network block for phi (default: ``{type: GaborTextureFeatures}``; ``{type: CNNR,
             checkpoint: ..., layer: res1}`` takes the identity network's maps, as the paper).
         lr_domain: ``"resize"`` or a network block mapping HR to LR.
@@ -53,19 +44,9 @@ class IPFHLosses:
     def __init__(self, engine: RepairEngine, texture_features: Mapping[str, Any] | None = None,
                  lr_domain: str | Mapping[str, Any] = "resize", identity_net: Mapping[str, Any] | None = None) -> None:
         self.scale = engine.scale
-        from fh_gym.engine.identity import IdentityTerms, build_texture_features
-
-        block = dict(texture_features or {"type": "GaborTextureFeatures"})
-        self.phi = GramTexture(_frozen(build_texture_features(engine, block)))
-        self.down = None
-        if lr_domain != "resize":
-            if not isinstance(lr_domain, Mapping):
-                raise ConfigError(f"restorer_loss.lr_domain must be 'resize' or a network block, got {lr_domain!r}")
-            self.down = _frozen(engine.build_scaled_network(lr_domain, kind="aux"))
-        self.identity = None
-        if identity_net is not None:
-            self.identity = IdentityTerms(engine, identity_net)
-            _frozen(self.identity.net)
+        self.dual = DualDomain(engine.networks, texture_features, lr_domain, where="restorer_loss")
+        self.phi, self.down = self.dual.texture, self.dual.down
+        self.identity = None if identity_net is None else IdentityTerms(engine.networks, engine.view, identity_net)
 
     def start_episode(self, faces: Tensor) -> None:
         """Cache the truth's identity features / labels of the new episodes' faces."""
@@ -77,11 +58,11 @@ class IPFHLosses:
         return {name: value.mean() for name, value in self.identity.per_face_losses(images, faces).items()}
 
     def downsample(self, hr: Tensor) -> Tensor:
-        return downsample_bicubic(hr, self.scale) if self.down is None else self.down(hr)
+        return self.dual.downsample(hr)
 
     def patch(self, restored: Tensor, hr: Tensor, lr: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Eq. 16 terms (scalars, mean over the batch) for windows (B, 3, w, w) with box ``mask`` (B, 1, w, w)."""
-        terms = dual_domain_patch_losses(restored, hr, lr, mask, self.scale, self.phi, self.downsample)
+        terms = self.dual.patch_terms(restored, hr, lr, mask)
         return {name: value.mean() for name, value in terms.items()}
 
     def image(self, images: Tensor, hr: Tensor, lr: Tensor, faces: Tensor) -> dict[str, Tensor]:

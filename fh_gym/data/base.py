@@ -1,26 +1,23 @@
-"""The in-memory face dataset every source produces, and the dataset-type registry.
+"""The in-memory face dataset every source produces, and the registry of data sources.
 
 A :class:`FaceDataset` holds decoded, cropped HR faces as one uint8 tensor (N, 3, S, S), their identity
-labels and (where known) 5-point landmarks. Sources (synthetic, LFW, CelebA, folders) register a builder
-function with :func:`register_dataset`; :func:`build_dataset` turns a typed config block into a dataset,
-splitting by identity and caching the result in-process.
+labels and (where known) 5-point landmarks. Each source (synthetic, LFW, CelebA, folders) is one module of
+this package with a builder function registered in :data:`DATASETS`;
+:func:`fh_gym.data.build.build_dataset` turns a typed config block into a dataset, splitting by identity and
+caching the result in-process. This module is the leaf every other module of the package imports.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from fh_gym.config import ConfigError, check_kwargs, split_type
+from fh_gym.restorers.registry import Registry
 
-SPLITS = ("train", "val", "test", "all")
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
@@ -97,70 +94,32 @@ class FaceDataset:
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return self.images[idx].to(device=device, dtype=torch.float32).div_(255.0)
 
+    def batch(self, indices: Sequence[int] | np.ndarray, device: torch.device | str = "cpu") -> FaceBatch:
+        """The faces at ``indices`` with who they show (what an episode needs of its face)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return FaceBatch(hr=self.hr_float(idx, device), index=idx,
+                         identity_names=[self.identity_names[p] for p in self.identities[idx]])
+
+
+@dataclass
+class FaceBatch:
+    """Faces drawn from a :class:`FaceDataset`.
+
+    Attributes:
+        hr: (B, 3, S, S) float32 faces in [0, 1].
+        index: (B,) their dataset indices.
+        identity_names: The person each face shows (``FaceDataset.identity_names`` of its identity).
+    """
+
+    hr: torch.Tensor
+    index: np.ndarray
+    identity_names: list[str]
+
 
 DatasetBuilder = Callable[..., FaceDataset]
-DATASET_REGISTRY: dict[str, DatasetBuilder] = {}
+
+#: every data source by ``data.type``: a builder ``fn(**kwargs) -> FaceDataset`` of the *whole* source
+#: (unsplit), registered with ``@DATASETS.register("name")`` in its module of this package
+DATASETS: Registry[DatasetBuilder] = Registry("data type", "fh_gym.data")
 
 
-def register_dataset(name: str) -> Callable[[DatasetBuilder], DatasetBuilder]:
-    """Decorator: register a builder ``fn(**kwargs) -> FaceDataset`` (the *whole* source, unsplit)."""
-
-    def deco(fn: DatasetBuilder) -> DatasetBuilder:
-        DATASET_REGISTRY[name] = fn
-        return fn
-
-    return deco
-
-
-# Keys every dataset block accepts besides the builder's own keyword arguments.
-COMMON_KEYS = ("split", "split_fractions", "split_seed", "max_images")
-
-_CACHE: dict[str, FaceDataset] = {}
-
-
-def _cache_key(block: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(block, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def build_dataset(block: Mapping[str, Any]) -> FaceDataset:
-    """Build (or fetch from the in-process cache) the dataset described by a typed block.
-
-    The block is ``{type: synthetic|lfw|celeba|folder, split: train|val|test|all,
-    split_fractions: [train, val, test], split_seed: 0, max_images: None, **source kwargs}``.
-    Splits are by identity (no person appears in two splits), see :func:`fh_gym.data.splits.split_by_identity`.
-    """
-    import fh_gym.data  # noqa: F401  (registers the sources)
-    from fh_gym.data.splits import split_by_identity
-
-    name, kwargs = split_type(block, "data config")
-    if name not in DATASET_REGISTRY:
-        raise ConfigError(f"unknown data type '{name}'; available: {', '.join(sorted(DATASET_REGISTRY))}")
-    builder = DATASET_REGISTRY[name]
-    check_kwargs(builder, kwargs, f"data source '{name}'", extra=COMMON_KEYS)
-    split = kwargs.pop("split", "train")
-    fractions = kwargs.pop("split_fractions", (0.8, 0.1, 0.1))
-    split_seed = kwargs.pop("split_seed", 0)
-    max_images = kwargs.pop("max_images", None)
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split '{split}'; valid: {', '.join(SPLITS)}")
-
-    key = _cache_key({"type": name, **kwargs, "split": split, "fractions": list(fractions),
-                      "split_seed": split_seed, "max_images": max_images})
-    if key in _CACHE:
-        return _CACHE[key]
-    whole_key = _cache_key({"type": name, **kwargs})
-    if whole_key not in _CACHE:
-        _CACHE[whole_key] = builder(**copy.deepcopy(kwargs))
-    dataset = _CACHE[whole_key]
-    if split != "all":
-        dataset = dataset.subset(split_by_identity(dataset, fractions, split_seed)[split])
-    if max_images is not None and len(dataset) > max_images:
-        dataset = dataset.subset(np.arange(int(max_images)))
-    if len(dataset) == 0:
-        raise DatasetError(f"{dataset.source}: the '{split}' split is empty (fractions {list(fractions)})")
-    _CACHE[key] = dataset
-    return dataset
-
-
-def clear_dataset_cache() -> None:
-    _CACHE.clear()

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fh_gym.config import ConfigError
-from fh_gym.data.base import DatasetError, FaceDataset, register_dataset
+from fh_gym.data.base import DATASETS, DatasetError, FaceDataset
 from fh_gym.data.imageio import cached_decode, crop_resize, list_images, require_dir
+from fh_gym.restorers.config import ConfigError
 
 IMAGE_DIR = "img_align_celeba"
 IDENTITY_FILE = "identity_CelebA.txt"
@@ -89,7 +89,7 @@ def aligned_to_hr(points: np.ndarray, image_size: int) -> np.ndarray:
     return ((shifted + 0.5) * scale - 0.5).astype(np.float32)
 
 
-@register_dataset("celeba")
+@DATASETS.register("celeba")
 def celeba(root: str, image_size: int = 128, cache_dir: str | None = None, max_items: int | None = None,
            partition: str = "identity", workers: int = 2) -> FaceDataset:
     """Load CelebA aligned faces with identities and 5-point landmarks.

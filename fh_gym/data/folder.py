@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fh_gym.config import ConfigError
-from fh_gym.data.base import DatasetError, FaceDataset, register_dataset
+from fh_gym.data.base import DATASETS, DatasetError, FaceDataset
 from fh_gym.data.imageio import IMAGE_EXTENSIONS, ImageFile, cached_decode, center_crop, list_images, require_dir
+from fh_gym.restorers.config import ConfigError
 
 IDENTITY_MODES = ("subfolder", "file")
 
@@ -37,7 +37,7 @@ def identity_name(rel: str, mode: str, root_name: str) -> str:
     return parent or root_name
 
 
-@register_dataset("folder")
+@DATASETS.register("folder")
 def folder(root: str, image_size: int = 128, identity_from: str = "subfolder", recursive: bool = True,
            cache_dir: str | None = None, workers: int = 2) -> FaceDataset:
     """Load every image under a folder as an HR face: its largest centred square, area-resized.

@@ -22,8 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fh_gym.data import paths
 from fh_gym.data.base import DatasetError
+from fh_gym.data.paths import cache_dir as default_cache_dir
 from fh_gym.restorers.checkpoint import atomic_open
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def cached_decode(kind: str, root: Path, files: Sequence[ImageFile], prepare: Pr
     Returns:
         The (N, 3, size, size) uint8 RGB array and ``{"cache_file": str, "cache_hit": bool}``.
     """
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else paths.cache_dir()
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     key = fingerprint(kind, root, files, size=size, **params)
     # The key already covers every file name, size and mtime, so a matching file holds these images.
     path = folder / f"{kind}-{key[:24]}.fhcache"

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fh_gym.config import ConfigError
-from fh_gym.data import paths
-from fh_gym.data.base import DatasetError, FaceDataset, register_dataset
+from fh_gym.data.base import DATASETS, DatasetError, FaceDataset
 from fh_gym.data.imageio import ImageFile, cached_decode, center_crop, image_names, is_image_name, require_dir
+from fh_gym.data.paths import lfw_root
+from fh_gym.restorers.config import ConfigError
 
 LAYOUT = "<root>/<Person>/<Person>_NNNN.jpg"
 
@@ -43,7 +43,7 @@ def scan_people(root: Path, min_images_per_person: int = 1,
     return [(name, [ImageFile.from_rel(root, f"{name}/{f}") for f in files]) for name, files in people]
 
 
-@register_dataset("lfw")
+@DATASETS.register("lfw")
 def lfw(root: str | None = None, crop: int = 140, image_size: int = 128, cache_dir: str | None = None,
         max_people: int | None = None, min_images_per_person: int = 1, workers: int = 2) -> FaceDataset:
     """Load an LFW-layout folder as HR faces: the centre ``crop`` square of each image, area-resized.
@@ -71,7 +71,7 @@ def lfw(root: str | None = None, crop: int = 140, image_size: int = 128, cache_d
         raise ConfigError(f"LFW: crop, image_size, min_images_per_person and max_people must be positive, "
                            f"got crop={crop} image_size={image_size} "
                            f"min_images_per_person={min_images_per_person} max_people={max_people}")
-    folder = require_dir(root if root is not None else paths.lfw_root(),
+    folder = require_dir(root if root is not None else lfw_root(),
                          f"LFW (expected {LAYOUT}; set FH_GYM_DATA or pass root)")
     people = scan_people(folder, min_images_per_person, max_people)
     if not people:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fh_gym.config import ConfigError
 from fh_gym.data.base import DatasetError, FaceDataset
+from fh_gym.restorers.config import ConfigError
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -1,4 +1,4 @@
-"""Drawing of the synthetic faces (see :mod:`fh_gym.data.synthetic`).
+"""Drawing of the synthetic faces (see :mod:`fh_gym.data.synthetic`; their traits: :mod:`fh_gym.data.synthetic_traits`).
 
 Faces are designed on a 256-unit canvas, drawn with anti-aliased OpenCV primitives (sub-pixel coordinates
 through ``shift``) at twice the output size, then posed with one affine warp and area-downsampled. The
@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fh_gym.data.synthetic import FaceIdentity, ImageJitter
+from fh_gym.data.synthetic_traits import FaceIdentity, ImageJitter
 
 UNIT = 256.0  # design canvas size
 SHIFT = 4  # fixed-point bits for sub-pixel drawing

@@ -19,9 +19,14 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from fh_gym.config import ConfigError
-from fh_gym.engine.actions import build_action_type
-from fh_gym.engine.inputs import face_indices, images_to_tensor, quantize_hwc
-from fh_gym.engine.rewards import StepRecord, build_reward
+from fh_gym.data.base import FaceDataset
+from fh_gym.data.build import build_dataset
+from fh_gym.degradations import Degradation
+from fh_gym.engine.actions.base import build_action_type
+from fh_gym.engine.inputs import face_indices, images_to_tensor
+from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled
+from fh_gym.engine.rewards.base import StepRecord, build_reward
+from fh_gym.engine.view import EpisodeView
 from fh_gym.engine.windows import (
     box_mask,
     gather_windows,
@@ -32,6 +37,10 @@ from fh_gym.engine.windows import (
     window_starts,
 )
 from fh_gym.restorers.base import RepairContext
+from fh_gym.restorers.pixels import psnr_from_mse, psnr_gain, quantize_hwc
+
+# build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks; kept importable from here for callers.
+__all__ = ["NETWORK_INIT_SEED", "RepairEngine", "StepOutput", "build_scaled", "observation_space", "resolve_device"]
 
 
 @dataclass
@@ -77,23 +86,6 @@ def observation_space(image_size: int) -> spaces.Dict:
     })
 
 
-#: torch seed of the networks an engine builds without a checkpoint (reproducible untrained restorers)
-NETWORK_INIT_SEED = 0
-
-
-def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu",
-                 init_seed: int | None = NETWORK_INIT_SEED) -> nn.Module:
-    """Build a network block, filling in ``scale`` when the network takes one (and refusing another).
-
-    ``init_seed`` initialises the weights from a fixed torch seed in a forked RNG: every env, comparison and
-    hallucination of the same config gets the same untrained network whatever the global torch RNG state,
-    and building leaves that state untouched. ``None`` draws from the global RNG (seeded training runs).
-    """
-    from fh_gym.restorers.build import build_network
-
-    return build_network(block, kind=kind, scale=scale, init_seed=init_seed).to(device)
-
-
 class RepairEngine:
     """State and dynamics of N face-repair episodes.
 
@@ -106,8 +98,6 @@ class RepairEngine:
 
     def __init__(self, config: Mapping[str, Any], num_envs: int, *, restorer: nn.Module | None = None,
                  dataset: Any = None) -> None:
-        from fh_gym.degradations import Degradation
-
         self.config = copy.deepcopy(dict(config))
         cfg = self.config
         if num_envs < 1:
@@ -132,25 +122,25 @@ class RepairEngine:
         self.window = window_side(self.actions.max_box_side, self.margin, self.scale, self.image_size,
                                   self.actions.aligned_to)
         self._dataset = dataset
-        self.frontend = self.build_scaled_network(cfg["frontend"], kind="generator").eval()
-        self.restorer = restorer if restorer is not None else self.build_scaled_network(cfg["restorer"], "patch")
+        self._dataset_given = dataset is not None
+        #: builds network blocks with this engine's scale and device (front-end, restorer, reward networks)
+        self.networks = NetworkBuilder(self.scale, self.device)
+        self.frontend = self.networks(cfg["frontend"], kind="generator").eval()
+        self.restorer = restorer if restorer is not None else self.networks(cfg["restorer"], "patch")
         self.restorer.to(self.device).eval()
         if getattr(self.restorer, "scale", self.scale) != self.scale:
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
         self.reward_fn = build_reward(cfg["reward"])
         self._allocate()
-        self.reward_fn.setup(self)
+        #: the read-only episode state rewards (and restorer losses) read
+        self.view = EpisodeView(self)
+        self.reward_fn.setup(self.networks, self.view)
 
     # ----------------------------------------------------------------- construction
-    def build_scaled_network(self, block: Mapping[str, Any], kind: str) -> nn.Module:
-        """Build a network block on this engine's device, filling in its scale (see :func:`build_scaled`)."""
-        return build_scaled(block, kind, self.scale, self.device)
-
     @property
-    def dataset(self):
+    def dataset(self) -> FaceDataset:
+        """The faces episodes draw from (built from ``config["data"]`` on first use)."""
         if self._dataset is None:
-            from fh_gym.data import build_dataset
-
             self._dataset = build_dataset(self.config["data"])
             if self._dataset.image_size != self.image_size:
                 raise ConfigError(f"dataset faces are {self._dataset.image_size}px but image_size is "
@@ -174,6 +164,8 @@ class RepairEngine:
         self.last_box = torch.zeros(n, 4, device=dev)
         self.has_truth = torch.zeros(n, dtype=torch.bool, device=dev)
         self.face_index = np.full(n, -1, dtype=np.int64)
+        #: the person each slot shows (the dataset's identity name; None when unknown)
+        self.identity_name = np.full(n, None, dtype=object)
         mask_len = self.actions.mask_size() if isinstance(self.actions.space, spaces.Discrete) else 0
         self.visited = torch.zeros(n, mask_len, dtype=torch.bool, device=dev)
 
@@ -201,29 +193,7 @@ class RepairEngine:
         unknown = set(options) - {"index", "hr", "lr"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: index, hr, lr")
-        k = len(faces)
-        occlusion = None
-        if "lr" in options:
-            lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
-            hr = torch.zeros(k, 3, self.image_size, self.image_size, device=self.device)
-            truth = False
-            self.face_index[faces.cpu().numpy()] = -1
-        else:
-            if self.inference:
-                raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
-            if "hr" in options:
-                hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
-                index = np.full(k, -1)
-            else:
-                index = face_indices(options["index"], k) if "index" in options else \
-                    rng.integers(len(self.dataset), size=k)
-                if np.any((index < 0) | (index >= len(self.dataset))):
-                    raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
-                hr = self.dataset.hr_float(index, self.device)
-            self.face_index[faces.cpu().numpy()] = index
-            degraded = self.degradation(hr, rng)
-            lr, occlusion = degraded.lr.to(self.device), degraded.occlusion_mask
-            truth = True
+        hr, lr, occlusion, truth = self._draw(faces, rng, options)
         with torch.no_grad():
             start = self.frontend(lr).clamp(0, 1)
         self.hr[faces], self.lr[faces], self.start[faces], self.current[faces] = hr, lr, start, start
@@ -239,7 +209,32 @@ class RepairEngine:
         mse = ((start.double() - hr.double()) ** 2).mean(dim=(1, 2, 3))
         self.mse[faces], self.start_mse[faces] = mse, mse
         if truth:
-            self.reward_fn.reset(self, faces)
+            self.reward_fn.reset(self.view, faces)
+
+    def _draw(self, faces: Tensor, rng: np.random.Generator,
+              options: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor | None, bool]:
+        """HR truth, LR input, occlusion mask and whether the truth is known for the faces of a reset, from
+        the dataset or the reset options; records each slot's face index and person."""
+        k, slots = len(faces), faces.cpu().numpy()
+        if "lr" in options:
+            self.face_index[slots], self.identity_name[slots] = -1, None
+            lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
+            return torch.zeros(k, 3, self.image_size, self.image_size, device=self.device), lr, None, False
+        if self.inference:
+            raise ValueError("an inference-mode env has no ground truth: reset(options={'lr': image})")
+        if "hr" in options:
+            hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
+            index, people = np.full(k, -1), [None] * k
+        else:
+            index = face_indices(options["index"], k) if "index" in options else \
+                rng.integers(len(self.dataset), size=k)
+            if np.any((index < 0) | (index >= len(self.dataset))):
+                raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
+            batch = self.dataset.batch(index, self.device)
+            hr, people = batch.hr, batch.identity_names
+        self.face_index[slots], self.identity_name[slots] = index, people
+        degraded = self.degradation(hr, rng)
+        return hr, degraded.lr.to(self.device), degraded.occlusion_mask, True
 
     def context(self, faces: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
         """The restorer input for repairing ``boxes`` (B, 4) of ``faces`` (B,), and the window corners."""
@@ -307,7 +302,7 @@ class RepairEngine:
         terms: dict[str, np.ndarray] = {}
         reward = np.zeros(len(faces), dtype=np.float32)
         if bool(truth.any()):
-            for name, value in self.reward_fn.terms(self, record).items():
+            for name, value in self.reward_fn.terms(self.view, record).items():
                 value = torch.where(truth, value, torch.zeros_like(value))
                 terms[name] = value.detach().cpu().numpy().astype(np.float32)
                 reward += terms[name]
@@ -345,7 +340,7 @@ class RepairEngine:
             change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((ctx.current.double() - hr) ** 2).sum(
                 dim=(1, 2, 3))
             mse = self.mse[rep_faces]
-            gain = 10 * torch.log10(mse.clamp(min=1e-12) / (mse + change / total).clamp(min=1e-12))
+            gain = psnr_gain(mse, mse + change / total)
             gains[:, lo:hi] = gain.view(b, hi - lo).cpu()
         return gains.numpy()
 
@@ -375,7 +370,7 @@ class RepairEngine:
     def psnr(self, faces: Tensor | None = None) -> np.ndarray:
         """Current whole-image PSNR in dB (from the running MSE; nan without ground truth)."""
         faces = self.all_faces() if faces is None else faces
-        value = (10 * torch.log10(1.0 / self.mse[faces].clamp(min=1e-12))).cpu().numpy()
+        value = psnr_from_mse(self.mse[faces]).cpu().numpy()
         return np.where(self.has_truth[faces].cpu().numpy(), value, np.nan)
 
     def action_masks(self, faces: Tensor | None = None) -> np.ndarray:
@@ -393,3 +388,10 @@ class RepairEngine:
         faces = self.all_faces() if faces is None else faces
         return {"psnr": self.psnr(faces).astype(np.float32), "t": self.t[faces].cpu().numpy(),
                 "face_index": self.face_index[faces.cpu().numpy()]}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if not self._dataset_given:
+            # A dataset built from config is rebuilt (from the in-process or disk cache) after unpickling.
+            state["_dataset"] = None
+        return state

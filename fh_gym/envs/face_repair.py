@@ -1,47 +1,18 @@
-"""``FaceRepairEnv``: the single-face Gymnasium view of the batched repair engine."""
+"""``FaceRepairEnv``: the single-face Gymnasium view of the batched repair engine (``docs/environment.md``)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from torch import nn
+from torch import Tensor, nn
 
-from fh_gym.config import merge_config
 from fh_gym.engine.core import RepairEngine
+from fh_gym.envs.config import default_config, make_config
 from fh_gym.render import frame_shape, render_frame
-
-
-def default_config() -> dict:
-    """Defaults of every env (the dense x8 variant); YAML variants override a subset of these keys."""
-    from fh_gym.degradations import Degradation
-
-    return {
-        "image_size": 128,
-        "horizon": 16,
-        "mode": "train",
-        "device": "cpu",
-        "data": {"type": "synthetic", "split": "train"},
-        "degradation": Degradation.default_config(),
-        "frontend": {"type": "Bicubic"},
-        "restorer": {"type": "AttentionFHEnhancer"},
-        "action": {"type": "grid", "patch_size": 32, "stride": 16, "mask_repeats": True},
-        "repair": {"margin": 8, "feather": 0},
-        "reward": {"type": "psnr_gain"},
-        "render": {"scale": 2, "history": True},
-    }
-
-
-def make_config(config: dict | None = None, variant: str | None = None) -> dict:
-    """``default_config()`` updated by a registered variant's YAML, then by ``config``."""
-    base = default_config()
-    if variant is not None:
-        from fh_gym.registration import variant_overrides
-
-        base = merge_config(base, variant_overrides(variant))
-    return merge_config(base, config)
+from fh_gym.restorers.pixels import quantize_hwc
+from fh_gym.variants import variants_doc
 
 
 class FaceRepairEnv(gym.Env):
@@ -53,7 +24,7 @@ class FaceRepairEnv(gym.Env):
     of ``T`` steps the agent chooses a box; a patch restorer network repairs the image inside it (with
     the context it asks for: the window of ``I_t`` and ``I_0``, the LR pixels, the box mask, the whole
     image) and the result is pasted back. Attention-FH (Shi et al., TPAMI 2020) and IPFH are both this
-    MDP with different actions, rewards and restorers.
+    MDP with different actions, rewards and restorers. ``docs/environment.md`` describes it in full.
 
     ## Observation
     ``Dict``: ``image`` (128, 128, 3) uint8 current image ``I_t``; ``start`` (128, 128, 3) uint8 ``I_0``;
@@ -62,15 +33,16 @@ class FaceRepairEnv(gym.Env):
     is never in the observation.
 
     ## Action
-    ``action.type``: ``grid`` (``Discrete``: a 32x32 patch on a stride-16 grid, IPFH), ``box``
-    (``MultiDiscrete((x, y, ratio, scale))``, Attention-FH size-free boxes) or ``continuous``
+    ``action.type`` (``fh_gym.engine.ACTIONS``): ``grid`` (``Discrete``: a 32x32 patch on a stride-16 grid,
+    IPFH), ``box`` (``MultiDiscrete((x, y, ratio, scale))``, Attention-FH size-free boxes) or ``continuous``
     (``Box(-1, 1, (4,))``). Boxes are clipped to the image. ``action_masks()`` serves MaskablePPO.
     Actions outside the space (or NaN) raise ``ValueError``.
 
     ## Reward
-    ``reward.type``: ``psnr_gain`` (dense PSNR improvement, default), ``attention_fh`` (delayed gain over
-    a reference + coverage) or ``ipfh`` (dual-domain MSE + texture per step, whole-image terms at T).
-    Every term is also in ``info["rewards"]`` and the reward is their sum. No reward in inference mode.
+    ``reward.type`` (``fh_gym.engine.REWARDS``): ``psnr_gain`` (dense PSNR improvement, default),
+    ``attention_fh`` (delayed gain over a reference + coverage) or ``ipfh`` (dual-domain MSE + texture per
+    step, whole-image terms at T). Every term is also in ``info["rewards"]`` and the reward is their sum.
+    No reward in inference mode.
 
     ## Episode end
     Terminates after ``horizon`` repairs (T). There is no truncation.
@@ -83,9 +55,8 @@ class FaceRepairEnv(gym.Env):
     no ground truth).
 
     ## Registered configurations
-    See ``fh_gym.registration.ENV_IDS`` and ``envs_configs/envs/*.yaml``: ``FaceRepair-Dense-x4/x8/x16-v0``,
-    ``FaceRepair-AttentionFH-v0``, ``FaceRepair-IPFH-v0``, ``FaceRepair-IPFH-Delta-v0``,
-    ``FaceRepair-Occluded-v0``, ``FaceRepair-Continuous-v0``.
+    One per YAML file in ``envs_configs/envs/`` (``fh_gym.ENV_IDS``; this list is generated from them):
+
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -97,7 +68,6 @@ class FaceRepairEnv(gym.Env):
         self.config = make_config(config, variant)
         self.variant = variant
         self.render_mode = render_mode
-        self._dataset_given = dataset is not None
         self.engine = RepairEngine(self.config, 1, restorer=restorer, dataset=dataset)
         self.observation_space = self.engine.single_observation_space
         self.action_space = self.engine.single_action_space
@@ -144,25 +114,20 @@ class FaceRepairEnv(gym.Env):
         info["rewards"] = dict(self._last_terms)
         return info
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        if not self._dataset_given:
-            # Datasets built from config are rebuilt (from the in-process or disk cache) on unpickling.
-            engine = copy.copy(self.engine)
-            engine._dataset = None
-            state["engine"] = engine
-        return state
+
+if FaceRepairEnv.__doc__ is not None:  # None under python -OO
+    FaceRepairEnv.__doc__ = FaceRepairEnv.__doc__.rstrip() + "\n\n" + variants_doc() + "\n"
 
 
-def render_faces(engine: RepairEngine, faces) -> list[np.ndarray]:
+def render_faces(engine: RepairEngine, faces: Tensor) -> list[np.ndarray]:
     """One ``rgb_array`` frame per face index in ``faces``."""
     render_cfg = engine.config["render"]
     frames = []
     for face in faces.tolist():
         t = int(engine.t[face])
         truth = bool(engine.has_truth[face])
-        lr = (engine.lr[face].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-        hr = (engine.hr[face] * 255).round().byte().permute(1, 2, 0).cpu().numpy() if truth else None
+        lr = quantize_hwc(engine.lr[face:face + 1])[0].cpu().numpy()
+        hr = quantize_hwc(engine.hr[face:face + 1])[0].cpu().numpy() if truth else None
         psnr = float(engine.psnr(engine.all_faces()[face:face + 1])[0]) if truth else None
         frames.append(render_frame(lr, engine.obs_image[face].cpu().numpy(), hr,
                                    engine.history[face, :t].cpu().numpy(), t, engine.horizon, psnr,

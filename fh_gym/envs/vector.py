@@ -20,7 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from fh_gym.engine.core import RepairEngine, StepOutput
-from fh_gym.envs.face_repair import make_config, render_faces
+from fh_gym.envs.config import make_config
+from fh_gym.envs.face_repair import render_faces
 
 
 class FaceRepairVectorEnv(gym.vector.VectorEnv):

@@ -1,6 +1,7 @@
 """Image-quality metrics and report statistics.
 
-Two families with the same formulas (the evaluation protocol of ``docs/evaluation.md``):
+Two families with the same formulas (the evaluation protocol of ``docs/evaluation.md``: PSNR and SSIM on
+uint8 RGB and on BT.601 Y, border cropped by the scale factor, SSIM with an 11x11 Gaussian window, sigma 1.5):
 
 * :mod:`~fh_gym.metrics.reference` — numpy float64, ``H x W x 3`` RGB in [0, 255]; for report tables.
 * :mod:`~fh_gym.metrics.batched` — torch, ``N x C x H x W`` float in [0, 1], any device, one value per

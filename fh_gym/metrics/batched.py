@@ -18,6 +18,7 @@ from torch import Tensor
 
 from fh_gym.metrics.reference import SSIM_SIGMA, SSIM_WINDOW
 from fh_gym.restorers.losses.ssim import ssim_map
+from fh_gym.restorers.pixels import psnr_from_mse, quantize_hwc
 
 __all__ = [
     "mse_per_image",
@@ -120,7 +121,7 @@ def psnr_per_image(x: Tensor, y: Tensor, crop_border: int = 0, y_channel: bool =
     """
     x, y = _maybe_y(x, y, crop_border, y_channel, 1)
     mse = (x - y).pow(2).flatten(1).mean(dim=1)
-    return 10.0 * torch.log10(data_range**2 / mse.clamp_min(MSE_FLOOR))
+    return psnr_from_mse(mse, data_range, MSE_FLOOR)
 
 
 def ssim_per_image(x: Tensor, y: Tensor, crop_border: int = 0, y_channel: bool = False,
@@ -159,5 +160,4 @@ def to_uint8_hwc(x: Tensor) -> np.ndarray:
     Values are clamped to [0, 1] and rounded (not truncated), as :func:`quantize` does.
     """
     _check_batch(x, "x")
-    q = torch.round(x.detach().clamp(0.0, 1.0) * 255.0).to(torch.uint8)
-    return q.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    return quantize_hwc(x).contiguous().cpu().numpy()

@@ -1,6 +1,6 @@
 """Gram-matrix texture distance over a pluggable feature network (IPFH Eq. 11, after Gatys et al.).
 
-This is the one implementation; ``fh_gym.engine.texture`` re-exports :class:`GramTexture` for the rewards.
+This is the one implementation (the env's ``ipfh`` reward and the IPFH restorer losses both use it).
 """
 
 from __future__ import annotations
