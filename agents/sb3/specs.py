@@ -17,6 +17,7 @@ from sb3_contrib import MaskablePPO, RecurrentPPO
 from stable_baselines3 import A2C, PPO
 
 from fh_gym.config import ConfigError
+from fh_gym.restorers.checkpoint import network_from_payload
 
 
 @dataclass(frozen=True)
@@ -70,20 +71,17 @@ class SB3Spec:
             raise ConfigError(f"{path} holds a {meta['algo']} agent, not {self.name}")
         model = load_model(path, self.algo_class, self.policy_class, meta, device=device)
         return SB3Actor(model, f"{self.name}-{Path(path).stem}", meta["env_config"], meta=meta,
-                        restorer=finetuned_restorer(path, meta["env_config"], device))
+                        restorer=finetuned_restorer(path, device))
 
 
-def finetuned_restorer(path: Path, env_config: dict[str, Any], device: str = "cpu") -> Any:
+def finetuned_restorer(path: Path, device: str = "cpu") -> Any:
     """The restorer fine-tuned jointly with the agent (stored in its file), or None when there is none."""
     from fh_gym.agents.sb3.checkpoint import load_finetune_state
-    from fh_gym.engine.core import build_scaled
 
     state = load_finetune_state(path)
     if state is None:
         return None
-    restorer = build_scaled(state["network"]["arch"], "patch", int(env_config["degradation"]["scale"]), device)
-    restorer.load_state_dict(state["network"]["state_dict"])
-    return restorer.eval()
+    return network_from_payload(state["network"], "patch", where=f"{path} fine-tuned restorer").to(device).eval()
 
 
 SPECS: dict[str, SB3Spec] = {spec.name: spec for spec in (
