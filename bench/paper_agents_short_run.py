@@ -37,7 +37,8 @@ def main() -> None:
     from fh_gym.agents.compare import table_rows, to_markdown
     from fh_gym.agents.evaluate import run_episodes
     from fh_gym.agents.pg.actor import PolicyActor
-    from fh_gym.agents.registry import TrainContext, get_algo, load_agent
+    from fh_gym.agents.registry import get_algo, load_agent
+    from fh_gym.agents.runs import TrainContext
     from fh_gym.config import merge_config
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import RepairEngine

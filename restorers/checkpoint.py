@@ -11,6 +11,7 @@ the step count and the random-generator states so a killed run resumes where it 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import random
@@ -182,8 +183,6 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    import ast
-
     random.setstate(ast.literal_eval(state["python"]))
     np_state = state["numpy"]
     legacy = ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"],

@@ -45,7 +45,7 @@ def build_actors(names: str, agents: list[Path], greedy_candidates: int | None) 
     for name in [n.strip() for n in names.split(",") if n.strip()]:
         actors.append(GreedyOracleStrategy(greedy_candidates) if name == "greedy" else build_strategy(name))
     for path in agents:
-        from fh_gym.agents.policies import load_agent
+        from fh_gym.agents.registry import load_agent
 
         actors.append(load_agent(path))
     return actors

@@ -121,7 +121,7 @@ def build_actor(args: argparse.Namespace) -> Any:
     from fh_gym.agents.baselines import build_strategy
 
     if args.agent:
-        from fh_gym.agents.policies import load_agent
+        from fh_gym.agents.registry import load_agent
 
         return load_agent(args.agent)
     strategy = build_strategy(args.strategy)

@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy
 from fh_gym.restorers.checkpoint import (
     CheckpointError,
@@ -80,10 +81,8 @@ def load_restorer(data: Mapping[str, Any], device: str = "cpu") -> nn.Module:
     return network_from_payload(data["restorer"], "patch", where="agent restorer").to(device).eval()
 
 
-def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", deterministic: bool = True):
+def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", deterministic: bool = True) -> PolicyActor:
     """A :class:`~fh_gym.agents.pg.actor.PolicyActor` carrying the checkpoint's policy and restorer."""
-    from fh_gym.agents.pg.actor import PolicyActor
-
     data = read_agent(path, algo)
     actor = PolicyActor(load_policy(data, device), load_restorer(data, device), data["env"]["action"],
                         name=str(data["meta"].get("name", algo)), deterministic=deterministic)

@@ -7,7 +7,7 @@ before ``model.predict`` (which scales images to [0, 1] like in training). Maska
 at ``t == 0`` as an episode start (``start_episodes`` also clears the states).
 
 Example:
-    >>> from agents.policies import load_agent
+    >>> from fh_gym.agents.registry import load_agent
     >>> actor = load_agent("runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip")  # doctest: +SKIP
     >>> actions = actor.act(engine, engine.all_faces(), rng)  # doctest: +SKIP
 """

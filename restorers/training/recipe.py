@@ -1,14 +1,22 @@
-"""Registry of supervised training recipes (``fh-gym train-generator NAME``) and what they receive.
+"""The training-recipe registry (``fh-gym train-generator NAME``, ``fh-gym pretrain-restorer``) and what a
+recipe receives.
 
-A recipe is a function ``fn(ctx: RecipeContext) -> dict`` registered with :func:`register_recipe` under
-a name, with its own defaults (merged over :data:`COMMON_DEFAULTS`; unknown keys in a user's YAML are
-errors listing the valid ones). The recipe builds its networks and optimisers, drives a
+A recipe is a function ``fn(ctx: RecipeContext) -> dict`` in its own module of
+``fh_gym.restorers.training.recipes`` (one file per recipe, found by the registry's package scan), registered
+with :func:`register_recipe` under a name with its own defaults (merged over :data:`COMMON_DEFAULTS`, and over
+:data:`PAIR_DEFAULTS` for recipes that train on LR/HR image pairs). Unknown keys in a user's YAML are errors
+listing the valid ones. The recipe builds its networks and optimisers, drives a
 :class:`~fh_gym.restorers.training.loop.TrainingRun` (progress, TensorBoard, checkpoints, resume) and returns a
 summary dict (final checkpoint paths, validation metrics).
 
-Data comes from the caller as :class:`PairBatch` providers, so this package stays free of any data or
-env code: ``ctx.train_batch(batch_size)`` draws random LR/HR pairs of training people,
-``ctx.val_batch`` is a fixed validation batch.
+Data comes from the caller, so this package stays free of any data or env code. A recipe states which
+kind it needs (:attr:`Recipe.data`):
+
+* ``"pairs"`` (generators, identity and landmark nets): ``ctx.train_batch(batch_size)`` draws random LR/HR
+  :class:`PairBatch` es of training people, ``ctx.val_batch`` is a fixed validation batch;
+* ``"patches"`` (patch restorers): ``ctx.patch_pairs(restorer, first_step)`` returns a function drawing the
+  next batch of ``(RepairContext, HR window)`` pairs made with the restorer being trained, and
+  ``ctx.evaluate(network)`` (optional) measures it.
 
 Data parallelism: under ``torchrun`` (``WORLD_SIZE`` > 1) the caller initialises the process group;
 each rank draws different batches, recipes wrap their networks with :func:`ddp` and only rank 0
@@ -25,13 +33,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.config import ConfigError, merge_config
+from fh_gym.restorers.registry import Registry
 
+#: keys of every recipe
 COMMON_DEFAULTS: dict[str, Any] = {
     "recipe": "",
-    "data": {"type": "synthetic"},  # typed data block (the caller's data sources)
-    "degradation": {"scale": 8},  # overrides of the degradation config (the caller's)
-    "min_images_per_identity": 1,  # identity recipes need several images per person
     "steps": 2000,
     "minutes": None,  # wall-clock budget of this session; the run stops and can resume
     "batch_size": 16,
@@ -40,9 +48,19 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 200,
     "log_every": 20,
     "eval_every": 500,
+}
+
+#: keys of the recipes that train on LR/HR image pairs (the data is theirs; patch recipes use the env's)
+PAIR_DEFAULTS: dict[str, Any] = {
+    "data": {"type": "synthetic"},  # typed data block (the caller's data sources)
+    "degradation": {"scale": 8},  # overrides of the degradation config (the caller's)
+    "min_images_per_identity": 1,  # identity recipes need several images per person
     "val_size": 64,
     "device": "cpu",
 }
+
+#: what a recipe can train on
+DATA_KINDS = ("pairs", "patches")
 
 
 @dataclass
@@ -64,18 +82,40 @@ class PairBatch:
     occlusion: Tensor | None = None
 
 
+#: ``fn(restorer, first_step) -> draw``: ``draw()`` returns the next ``(RepairContext, HR window)`` batch
+PatchPairSource = Callable[[nn.Module, int], Callable[[], tuple[RepairContext, Tensor]]]
+
+
 @dataclass
 class RecipeContext:
-    """Everything a recipe receives."""
+    """Everything a recipe receives (the data fields of its :attr:`Recipe.data` kind are set).
+
+    Attributes:
+        config: The full recipe config (:func:`recipe_config`).
+        out_dir: The run folder.
+        scale: Super-resolution factor of the data.
+        image_size: Side of the HR faces.
+        device: Where the networks go.
+        train_batch / val_batch / num_identities: Image pairs (``"pairs"`` recipes).
+        patch_pairs: Patch-pair source (``"patches"`` recipes).
+        evaluate: Optional ``fn(network) -> {"eval/...": value}``, the caller's validation of a trained network.
+        default_network: The caller's network block when the config names none (the env's restorer).
+        resume / progress: Continue from ``last.pt``; show a progress bar.
+        rank / world_size: ``torchrun`` process index and count.
+        extras: What else the caller knows (``class_names`` of the training people, ``meta`` for checkpoints).
+    """
 
     config: dict[str, Any]
     out_dir: Path
-    train_batch: Callable[[int], PairBatch]
-    val_batch: PairBatch
-    num_identities: int
     scale: int
     image_size: int
     device: torch.device
+    train_batch: Callable[[int], PairBatch] | None = None
+    val_batch: PairBatch | None = None
+    num_identities: int = 0
+    patch_pairs: PatchPairSource | None = None
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None
+    default_network: dict[str, Any] | None = None
     resume: bool = True
     progress: bool = True
     rank: int = 0
@@ -95,43 +135,46 @@ class RecipeContext:
 RecipeFn = Callable[[RecipeContext], dict[str, Any]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recipe:
+    """A registered recipe: its function, full defaults, one-line description and data kind."""
+
     name: str
     fn: RecipeFn
     defaults: dict[str, Any]
     description: str
+    data: str = "pairs"
 
 
-RECIPES: dict[str, Recipe] = {}
+#: every recipe by name, filled by the modules of ``restorers/training/recipes/``
+RECIPES: Registry[Recipe] = Registry("recipe", "fh_gym.restorers.training.recipes")
 
 
-def register_recipe(name: str, defaults: Mapping[str, Any], description: str) -> Callable[[RecipeFn], RecipeFn]:
-    """Decorator: register ``fn`` as recipe ``name`` with its own config ``defaults``."""
+def register_recipe(name: str, defaults: Mapping[str, Any], description: str,
+                    data: str = "pairs") -> Callable[[RecipeFn], RecipeFn]:
+    """Decorator: register ``fn`` as recipe ``name`` with its own config ``defaults`` and data kind."""
+    if data not in DATA_KINDS:
+        raise ValueError(f"recipe '{name}': data must be one of {DATA_KINDS}, got {data!r}")
 
     def deco(fn: RecipeFn) -> RecipeFn:
-        if name in RECIPES:
-            raise KeyError(f"recipe '{name}' is registered twice")
-        merged = {**COMMON_DEFAULTS, **dict(defaults), "recipe": name}
-        RECIPES[name] = Recipe(name, fn, merged, description)
+        base = {**COMMON_DEFAULTS, **(PAIR_DEFAULTS if data == "pairs" else {})}
+        RECIPES.add(name, Recipe(name, fn, {**base, **dict(defaults), "recipe": name}, description, data))
         return fn
 
     return deco
 
 
-def _load_all_recipes() -> None:
-    import fh_gym.restorers.training.generator_recipes  # noqa: F401
-
-
 def get_recipe(name: str) -> Recipe:
-    _load_all_recipes()
-    if name not in RECIPES:
-        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(sorted(RECIPES))}")
-    return RECIPES[name]
+    """The recipe ``name`` (``unknown recipe 'x'; available: ...`` otherwise)."""
+    return RECIPES.get(name)
 
 
 def recipe_config(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The recipe's defaults updated by ``overrides`` (unknown keys raise ``ConfigError``)."""
+    overrides = dict(overrides or {})
+    if overrides.get("recipe", name) != name:
+        raise ConfigError(f"this config is for recipe '{overrides['recipe']}', not '{name}'")
+    overrides.pop("recipe", None)
     return merge_config(get_recipe(name).defaults, overrides, name)
 
 
@@ -139,7 +182,7 @@ def ddp(model: nn.Module, ctx: RecipeContext) -> nn.Module:
     """Wrap ``model`` in DistributedDataParallel when running under ``torchrun`` (else return it)."""
     if not ctx.distributed:
         return model
-    from torch.nn.parallel import DistributedDataParallel
+    from torch.nn.parallel import DistributedDataParallel  # lazy: only under torchrun
 
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)

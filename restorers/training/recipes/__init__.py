@@ -1,9 +1,18 @@
-"""Importing this package registers every recipe module in it (one module per paper / network family)."""
+"""The training recipes, one module per recipe (the registry in :mod:`fh_gym.restorers.training.recipe` scans
+this package): ``csrip``, ``identity-net``, ``ipfh-coarse``, ``landmark-net``, ``ofhnet``, ``sicnn``, ``srgan``
+(image pairs) and ``pretrain-restorer`` (patch pairs). Each has a YAML in ``envs_configs/recipes/``.
 
-from __future__ import annotations
+The registry's names are re-exported here for callers outside the package.
+"""
 
-import importlib
-import pkgutil
+from fh_gym.restorers.training.recipe import (
+    RECIPES,
+    PairBatch,
+    Recipe,
+    RecipeContext,
+    get_recipe,
+    recipe_config,
+    register_recipe,
+)
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+__all__ = ["RECIPES", "PairBatch", "Recipe", "RecipeContext", "get_recipe", "recipe_config", "register_recipe"]
