@@ -34,7 +34,7 @@ class Algo:
     """
 
     name: str = ""
-    checkpoint: str = "last.pt"
+    checkpoint: str = ""
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
         """Every valid hyperparameter with its library default, before ``envs_configs/agents/<name>.yaml``."""

@@ -29,7 +29,7 @@ REFUSED = {("maskable_ppo", "FaceRepair-Continuous-v0")}
 @pytest.mark.parametrize("name", ALGOS.names())
 def test_algorithm_entry_is_complete(name):
     cls = ALGOS.get(name)
-    assert issubclass(cls, Algo) and cls.name == name
+    assert issubclass(cls, Algo) and cls.name == name and cls.checkpoint  # what --resume continues from
     assert cls.__doc__ and cls.__doc__.strip(), f"{name} needs a docstring (its fh-gym train --list line)"
     assert (ROOT / "envs_configs" / "agents" / f"{name}.yaml").is_file()
     assert "default" in hyperparam_file(name)

@@ -40,7 +40,7 @@ from fh_gym.agents.training.evaluation import evaluate_actor
 from fh_gym.agents.training.finetune import RestorerFineTuner
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun
 
 #: the hyperparameters every paper agent has, with library defaults (each file's ``default`` sets them);
 #: :meth:`PaperAgentAlgo.base_hyperparams` adds ``policy`` (the policy's constructor arguments)
@@ -76,7 +76,7 @@ class PaperAgentAlgo(Algo):
     """
 
     policy: str = ""
-    checkpoint = "last.pt"
+    checkpoint = CHECKPOINT
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
         return {**PG_DEFAULTS, "policy": policy_defaults(self.policy)}

@@ -37,6 +37,8 @@ from tqdm.auto import tqdm
 from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
 
 StepFn = Callable[[int], Mapping[str, float]]
+#: the training checkpoint inside the run folder
+CHECKPOINT = "last.pt"
 
 
 def _rank() -> int:
@@ -116,7 +118,7 @@ class TrainingRun:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.out_dir / "last.pt"
+        return self.out_dir / CHECKPOINT
 
     @property
     def log_step(self) -> int:

@@ -60,13 +60,12 @@ def pretrain_restorer(ctx: RecipeContext) -> dict[str, Any]:
                       checkpoint_every=cfg["checkpoint_every"], log_every=cfg["log_every"], resume=ctx.resume,
                       progress=ctx.progress, schedulers={"lr": scheduler}, description="pretrain-restorer")
     draw = ctx.patch_pairs(restorer, run.step)  # seeded by the resume step: a resumed run is reproducible
-    evals: dict[str, float] = {}
+    last: dict[str, Any] = {"metrics": {}, "step": None}  # the latest validation and its step
 
     def evaluate() -> dict[str, float]:
-        if ctx.evaluate is None:
-            return {}
-        evals.update(ctx.evaluate(restorer), eval_step=run.step)
-        return {k: v for k, v in evals.items() if k != "eval_step"}
+        if ctx.evaluate is not None:
+            last.update(metrics=dict(ctx.evaluate(restorer)), step=run.step)
+        return last["metrics"]
 
     def step_fn(_: int) -> dict[str, float]:
         windows, target = draw()
@@ -75,8 +74,7 @@ def pretrain_restorer(ctx: RecipeContext) -> dict[str, Any]:
     log_fn = periodic_eval(int(cfg["eval_every"]), evaluate) if int(cfg["eval_every"]) > 0 else None
     run.run(step_fn, log_fn=log_fn, time_budget_s=ctx.time_budget_s)
     restorer.eval()
-    if ctx.evaluate is not None and evals.get("eval_step") != run.step:
+    if ctx.evaluate is not None and last["step"] != run.step:
         run.log(evaluate())
-    meta = {"eval": {k: v for k, v in evals.items() if k != "eval_step"}, **ctx.extras.get("meta", {})}
-    paths = run.save_networks(meta)
-    return {"checkpoint": paths.get("restorer"), "steps": run.step, **evals}
+    paths = run.save_networks({"eval": last["metrics"], **ctx.extras.get("meta", {})})
+    return {"checkpoint": paths.get("restorer"), "steps": run.step, "eval_step": last["step"], **last["metrics"]}
