@@ -9,7 +9,6 @@ the trained policy, the same policy at its initialisation, and the random / sequ
 from __future__ import annotations
 
 import argparse
-import importlib
 import shutil
 import time
 from pathlib import Path
@@ -68,8 +67,7 @@ def main() -> None:
     # The same policy at initialisation: the trainer seeds, builds its engine (restorer), then the policy.
     torch.manual_seed(args.seed)
     engine = RepairEngine(env_config, args.batch)
-    make_policy = importlib.import_module(f"fh_gym.agents.{args.algo}.train").make_policy
-    initial = PolicyActor(make_policy(algo_config, engine), actor.restorer, actor.action_block, "initial policy")
+    initial = PolicyActor(algo.make_policy(algo_config, engine), actor.restorer, actor.action_block, "initial policy")
     dataset = build_dataset(eval_config["data"])
     indices = np.arange(min(args.faces, len(dataset)))
     results = [run_episodes(eval_config, a, indices, restorer=actor.restorer, dataset=dataset, seed=args.seed)
