@@ -1,103 +1,70 @@
-"""Registry of trainable agents (``fh-gym train --algo NAME``) and loading of trained agents.
+"""The algorithm registry (``fh-gym train --algo NAME``) and loading of trained agents.
 
-An algorithm registers a ``train(ctx: TrainContext) -> dict`` function and a ``load(path, device) -> Actor``
-function. An *actor* is what evaluation, comparison, recording and hallucination run: it has a ``name``,
-``act(engine, faces, rng) -> actions`` (one row per face of a batched
-:class:`~fh_gym.engine.core.RepairEngine`) and, if it keeps per-episode state (recurrent policies),
-``start_episodes(engine, faces)``.
+An algorithm is a subclass of :class:`Algo` in its own module of ``agents/algos/`` (the registry ``ALGOS``
+scans that package), decorated with ``@ALGOS.register()``; its docstring's first line describes it in
+``fh-gym train --list``. It states its hyperparameters (:meth:`Algo.base_hyperparams`: every valid key with
+its library default; ``envs_configs/agents/<name>.yaml`` changes their values, see
+:mod:`fh_gym.agents.hyperparams`), trains from a :class:`~fh_gym.agents.runs.TrainContext` and loads its
+agent files as actors (``act(engine, slots, rng) -> actions``, see ``docs/architecture.md``).
 
-Every trained-agent checkpoint is a ``.zip`` (SB3) or ``.pt`` file with a JSON/dict record of its ``algo``
-so :func:`load_agent` can dispatch on it; see :func:`agent_algo`.
+Every trained-agent file is a ``.zip`` (SB3) or ``.pt`` file recording its ``algo``, so :func:`load_agent`
+dispatches on it (:func:`agent_algo`).
 """
 
 from __future__ import annotations
 
 import json
-import time
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-import torch
-
+from fh_gym.agents.hyperparams import apply_variant, load_hyperparams, merge_overrides
+from fh_gym.agents.runs import TrainContext
 from fh_gym.config import ConfigError
+from fh_gym.restorers.checkpoint import safe_load
+from fh_gym.restorers.registry import Registry
 
 
-class Actor(Protocol):
-    name: str
-
-    def act(self, engine: Any, faces: torch.Tensor, rng: np.random.Generator) -> np.ndarray: ...
-
-
-@dataclass
-class TrainContext:
-    """What ``fh-gym train`` hands an algorithm.
+class Algo:
+    """Base class of the registered algorithms (instantiated without arguments by :func:`get_algo`).
 
     Attributes:
-        env_id: Registered env id (for run names and records).
-        env_config: Full env config on the *training* people.
-        eval_config: The same env on *validation* people (periodic evaluation).
-        algo_config: The algorithm's hyperparameters (RL-Zoo style YAML merged with flags).
-        run_dir: ``<out>/<env>__<algo>__<seed>__<time>``; TensorBoard logs and checkpoints go here.
-        seed: Seed of everything (envs, networks, sampling).
-        total_timesteps: Env steps (faces x steps) to train for.
-        resume: Continue from the checkpoint in ``run_dir`` when there is one.
-        eval_every: Env steps between evaluations; eval_faces: validation faces per evaluation.
-        device: Torch device for the networks.
+        name: Registry name (``--algo NAME``) and hyperparameter file stem.
+        checkpoint: The run's last checkpoint, relative to the run folder (what a resumed run continues from).
     """
 
-    env_id: str
-    env_config: dict[str, Any]
-    eval_config: dict[str, Any]
-    algo_config: dict[str, Any]
-    run_dir: Path
-    seed: int
-    total_timesteps: int
-    resume: bool = True
-    progress: bool = True
-    eval_every: int = 10_000
-    eval_faces: int = 32
-    device: str = "cpu"
-    extras: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    checkpoint: str = ""
+
+    def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
+        """Every valid hyperparameter with its library default, before ``envs_configs/agents/<name>.yaml``."""
+        raise NotImplementedError
+
+    def defaults(self, env_id: str | None) -> dict[str, Any]:
+        """The hyperparameters for ``env_id``: library defaults <- the file's ``default`` <- its ``env_id``."""
+        return load_hyperparams(self.name, self.base_hyperparams(env_id), env_id)
+
+    def resolve(self, env_id: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`defaults` <- ``overrides`` (validated) <- the selected ``variant`` (where still default)."""
+        defaults = self.defaults(env_id)
+        return apply_variant(self.name, defaults, merge_overrides(self.name, defaults, overrides))
+
+    def train(self, ctx: TrainContext) -> dict[str, Any]:
+        """Train (or resume, see ``ctx.resume``) in ``ctx.run_dir``; returns final paths and scores."""
+        raise NotImplementedError
+
+    def load(self, path: Path, device: str = "cpu") -> Any:
+        """The agent file ``path`` as an actor."""
+        raise NotImplementedError
 
 
-@dataclass
-class Algo:
-    name: str
-    train: Callable[[TrainContext], dict[str, Any]]
-    load: Callable[[Path, str], Actor]
-    defaults: Callable[[str], dict[str, Any]]
-    description: str
-
-
-ALGOS: dict[str, Algo] = {}
-
-
-def register_algo(name: str, *, train: Callable[[TrainContext], dict[str, Any]], load: Callable[[Path, str], Actor],
-                  defaults: Callable[[str], dict[str, Any]], description: str) -> None:
-    """Register an algorithm; ``defaults(env_id)`` gives its hyperparameters for an env (RL-Zoo style)."""
-    if name in ALGOS:
-        raise KeyError(f"algorithm '{name}' is registered twice")
-    ALGOS[name] = Algo(name, train, load, defaults, description)
-
-
-def _load_all() -> None:
-    import fh_gym.agents.algos  # noqa: F401  (each module registers its algorithms)
+#: every algorithm class by name, filled by the modules of ``agents/algos/``
+ALGOS: Registry[type[Algo]] = Registry("algorithm", "fh_gym.agents.algos")
 
 
 def get_algo(name: str) -> Algo:
-    _load_all()
-    if name not in ALGOS:
-        raise ConfigError(f"unknown algorithm '{name}'; available: {', '.join(sorted(ALGOS))}")
-    return ALGOS[name]
-
-
-def run_name(env_id: str, algo: str, seed: int, when: float | None = None) -> str:
-    """CleanRL-style run name ``env__algo__seed__unixtime``."""
-    return f"{env_id}__{algo}__{seed}__{int(time.time() if when is None else when)}"
+    """The algorithm ``name`` (``unknown algorithm 'x'; available: ...`` otherwise)."""
+    return ALGOS.get(name)()
 
 
 def agent_algo(path: str | Path) -> str:
@@ -113,14 +80,12 @@ def agent_algo(path: str | Path) -> str:
         # torch.save writes zip archives too (<name>/data.pkl): those are read below.
         if not any(name.endswith("/data.pkl") for name in names):
             raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata (fh_gym.json)")
-    from fh_gym.restorers.checkpoint import safe_load
-
     data = safe_load(path)
     if "algo" not in data:
         raise ConfigError(f"{path} is not an fh-gym agent checkpoint (no 'algo' entry)")
     return str(data["algo"])
 
 
-def load_agent(path: str | Path, device: str = "cpu") -> Actor:
+def load_agent(path: str | Path, device: str = "cpu") -> Any:
     """Load any trained agent as an actor (dispatches on its recorded algorithm)."""
     return get_algo(agent_algo(path)).load(Path(path), device)

@@ -64,12 +64,12 @@ def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None
 
 def train(name: str, overrides: dict[str, Any], out_dir: Path, device: str) -> dict[str, Any]:
     """Run (or resume) recipe ``name`` until its ``steps`` or its ``minutes`` budget of this sitting."""
-    from fh_gym.agents.cli.train_generator import train_generator
+    from fh_gym.agents.training.recipes import run_recipe
     from fh_gym.restorers.training.recipes import recipe_config
 
     config = recipe_config(name, {**overrides, "device": device})
     started = time.perf_counter()
-    summary = train_generator(name, config, out_dir, resume=True, progress=True)
+    summary = run_recipe(name, config, out_dir, resume=True, progress=True)
     summary["minutes"] = (time.perf_counter() - started) / 60.0
     return summary
 
@@ -155,9 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from fh_gym.restorers.checkpoint import load_network
-    from fh_gym.restorers.training.recipes import RECIPES, _load_all_recipes
+    from fh_gym.restorers.training.recipe import RECIPES
 
-    _load_all_recipes()
     device = torch.device(args.device)
     identity_path = args.identity_net or args.out / "identity-net" / "identity_net.pt"
     if args.identity_net is None and not args.eval_only:
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     generators: dict[str, Path] = {}
     for name in [n.strip() for n in args.recipes.split(",") if n.strip()]:
         if name not in RECIPES:
-            print(f"skipping '{name}': not a registered recipe ({', '.join(sorted(RECIPES))})")
+            print(f"skipping '{name}': not a registered recipe ({RECIPES.help()})")
             continue
         if not args.eval_only:
             summaries[name] = train(name, recipe_overrides(name, args.minutes, identity_path), args.out / name,

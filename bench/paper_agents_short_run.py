@@ -9,7 +9,6 @@ the trained policy, the same policy at its initialisation, and the random / sequ
 from __future__ import annotations
 
 import argparse
-import importlib
 import shutil
 import time
 from pathlib import Path
@@ -35,8 +34,9 @@ def main() -> None:
 
     from fh_gym.agents.evaluate import run_episodes
     from fh_gym.agents.pg.actor import PolicyActor
-    from fh_gym.agents.registry import TrainContext, get_algo, load_agent
+    from fh_gym.agents.registry import get_algo, load_agent
     from fh_gym.agents.reports import table_rows, to_markdown
+    from fh_gym.agents.runs import TrainContext
     from fh_gym.agents.strategies import build_strategy
     from fh_gym.config import merge_config
     from fh_gym.data import build_dataset
@@ -67,8 +67,7 @@ def main() -> None:
     # The same policy at initialisation: the trainer seeds, builds its engine (restorer), then the policy.
     torch.manual_seed(args.seed)
     engine = RepairEngine(env_config, args.batch)
-    make_policy = importlib.import_module(f"fh_gym.agents.{args.algo}.train").make_policy
-    initial = PolicyActor(make_policy(algo_config, engine), actor.restorer, actor.action_block, "initial policy")
+    initial = PolicyActor(algo.make_policy(algo_config, engine), actor.restorer, actor.action_block, "initial policy")
     dataset = build_dataset(eval_config["data"])
     indices = np.arange(min(args.faces, len(dataset)))
     results = [run_episodes(eval_config, a, indices, restorer=actor.restorer, dataset=dataset, seed=args.seed)

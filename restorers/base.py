@@ -7,7 +7,6 @@ the context the papers' restorers ask for) and returns the restored window.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -41,26 +40,6 @@ class RepairContext:
     start_image: Tensor
     scale: int
     global_state: Tensor | None = None
-
-    @property
-    def window(self) -> int:
-        return int(self.current.shape[-1])
-
-    def validate(self) -> None:
-        """Check the shapes agree; raises ``ValueError`` naming the first mismatch."""
-        b, _, w, w2 = self.current.shape
-        if w != w2 or w % self.scale:
-            raise ValueError(f"window must be square with a side multiple of scale {self.scale}, got {w}x{w2}")
-        expected = {
-            "start": (b, 3, w, w),
-            "lr": (b, 3, w // self.scale, w // self.scale),
-            "mask": (b, 1, w, w),
-            "coords": (b, 2, w, w),
-        }
-        for name, shape in expected.items():
-            got = tuple(getattr(self, name).shape)
-            if got != shape:
-                raise ValueError(f"RepairContext.{name} has shape {got}, expected {shape}")
 
     def lr_stack(self) -> Tensor:
         """Inputs resized to the LR grid *without interpolation* (space-to-depth, Attention-FH Sec. 3.3).
@@ -115,10 +94,6 @@ class PatchRestorer(nn.Module):
         if scale < 2 or scale & (scale - 1):
             raise ValueError(f"scale must be a power of two >= 2, got {scale}")
         self.scale = int(scale)
-
-    @property
-    def num_upsamplings(self) -> int:
-        return int(math.log2(self.scale))
 
     def residual(self, ctx: RepairContext) -> Tensor:
         raise NotImplementedError

@@ -11,6 +11,7 @@ the step count and the random-generator states so a killed run resumes where it 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import random
@@ -141,14 +142,29 @@ def load_network(path: str | os.PathLike, expected: Mapping[str, Any] | None = N
             raise CheckpointError(
                 f"checkpoint {path} holds {{{_describe(stored)}}}, which does not match the requested "
                 f"{{{_describe(wanted)}}} (differs in {sorted(clash)})")
+    return network_from_payload(data, kind, where=f"checkpoint {path}")
+
+
+def network_from_payload(payload: Mapping[str, Any], kind: str | None = None, where: str = "checkpoint") -> nn.Module:
+    """Rebuild the network of a :func:`network_payload` dict (already read from a file) and load its weights.
+
+    Args:
+        payload: ``{"arch": {type, **kwargs}, "state_dict": ..., "meta": ...}``.
+        kind: Required network kind (``"patch"``, ``"generator"``, ``"aux"``).
+        where: What holds the payload, for error messages (``"checkpoint runs/x/agent.pt"``).
+
+    Raises:
+        CheckpointError: If the weights do not fit the stored architecture.
+    """
+    stored = dict(payload["arch"])
     cls = get_arch(stored["type"], kind)
     model = cls(**{k: v for k, v in stored.items() if k != "type"})
     try:
-        model.load_state_dict(data["state_dict"])
+        model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} does not fit {stored['type']}: {exc}") from exc
+        raise CheckpointError(f"{where} does not fit {stored['type']}: {exc}") from exc
     remember_config(model, stored)
-    model.checkpoint_meta = dict(data.get("meta", {}))
+    model.checkpoint_meta = dict(payload.get("meta", {}))
     return model
 
 
@@ -167,8 +183,6 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    import ast
-
     random.setstate(ast.literal_eval(state["python"]))
     np_state = state["numpy"]
     legacy = ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"],

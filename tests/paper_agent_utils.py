@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fh_gym.agents.registry import TrainContext, get_algo
+from fh_gym.agents.registry import get_algo
+from fh_gym.agents.runs import TrainContext
 from fh_gym.config import merge_config
 from fh_gym.envs.face_repair import make_config
 

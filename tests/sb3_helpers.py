@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fh_gym.agents.registry import TrainContext
-from fh_gym.agents.sb3.specs import SPECS
+from fh_gym.agents.registry import get_algo
+from fh_gym.agents.runs import TrainContext
 from fh_gym.config import merge_config
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
@@ -22,8 +22,7 @@ PPO_LIKE = {"batch_size": 32, "n_epochs": 1}
 
 
 def tiny_hyperparams(algo: str, env_id: str = "FaceRepair-Dense-x8-v0", **extra: Any) -> dict[str, Any]:
-    spec = SPECS[algo]
-    hp = merge_config(spec.defaults(env_id), TINY)
+    hp = merge_config(get_algo(algo).defaults(env_id), TINY)
     if algo != "a2c":
         hp = merge_config(hp, PPO_LIKE)
     if algo == "recurrent_ppo":

@@ -7,9 +7,9 @@ import pytest
 import torch
 from paper_agent_utils import BATCH, HORIZON, TINY_POLICY, env_config, train_context
 
-from fh_gym.agents.attention_fh.policy import AttentionFHPolicy
 from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.pg.actor import PolicyActor
+from fh_gym.agents.policies.attention_fh import AttentionFHPolicy
 from fh_gym.agents.registry import get_algo, load_agent
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.checkpoint import safe_load

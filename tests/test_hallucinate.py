@@ -10,8 +10,8 @@ import pytest
 from sb3_helpers import tiny_context
 
 from fh_gym.agents.cli.main import main
+from fh_gym.agents.registry import get_algo
 from fh_gym.agents.sb3.checkpoint import save_agent
-from fh_gym.agents.sb3.specs import SPECS
 from fh_gym.agents.sb3.train import build_model, make_vec_env
 
 DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3"]
@@ -22,7 +22,7 @@ def agent_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("agent")
     ctx = tiny_context(folder, "ppo", horizon=16)
     env, _ = make_vec_env(ctx, ctx.algo_config)
-    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config, seed=0)  # untrained is enough here
+    model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config, seed=0)  # untrained is enough here
     meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
             "seed": 0}
     return save_agent(model, folder / "final.zip", meta)
@@ -93,7 +93,7 @@ def finetuned_agent_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("finetuned")
     ctx = tiny_context(folder, "ppo", horizon=4)
     env, _ = make_vec_env(ctx, ctx.algo_config)
-    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config, seed=0)
+    model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
     meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
             "seed": 0}
     torch.manual_seed(0)

@@ -8,8 +8,8 @@ import torch
 from paper_agent_utils import HORIZON, TINY_POLICY, algo_config, env_config, train_context
 
 from fh_gym.agents.evaluate import run_episodes
-from fh_gym.agents.ipfh.policy import IPFHPolicy, crop_boxes
-from fh_gym.agents.ipfh.train import IPFHRestorerTrainer
+from fh_gym.agents.ipfh.finetune import IPFHRestorerFineTuner
+from fh_gym.agents.policies.ipfh import IPFHPolicy, crop_boxes
 from fh_gym.agents.registry import get_algo, load_agent
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.checkpoint import safe_load
@@ -75,20 +75,20 @@ def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients(feather):
     # A restorer that changes the image (the default one starts as the identity).
     torch.nn.init.normal_(engine.restorer.fuse[-1].weight, std=0.05)
     cfg = algo_config(ALGO)
-    trainer = IPFHRestorerTrainer(engine, 0.0, None, None, cfg["restorer_loss"])  # lr 0: weights fixed
+    trainer = IPFHRestorerFineTuner(engine, 0.0, None, None, cfg["restorer_loss"])  # lr 0: weights fixed
     engine.reset(faces, np.random.default_rng(0))
-    trainer.start_episode(engine, faces)
+    trainer.start_episode(faces)
     for k in range(HORIZON):
         step = engine.step(np.array([k, k + 1, 2 * k]), faces, keep_batch=True)
-        stats = trainer.after_step(engine, step)
+        stats = trainer.after_step(step)
         assert {"losses/restorer", "losses/restorer_texture", "losses/restorer_lr_mse"} <= set(stats)
     rows = torch.arange(3)
-    replay = trainer.replay_final_image(engine, faces, rows)
+    replay = trainer.replay_final_image(faces, rows)
     assert torch.allclose(replay, engine.current, atol=1e-5)
     replay.sum().backward()
     assert engine.restorer.fuse[-1].weight.grad.abs().sum() > 0
     engine.restorer.zero_grad()
-    assert trainer.end_episode(engine, faces)["losses/restorer_image"] > 0
+    assert trainer.end_episode(faces)["losses/restorer_image"] > 0
 
 
 def test_image_loss_with_an_identity_net_has_identity_gradients():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from subprocess_env import ONE_THREAD_ENV
 
-from fh_gym.agents.cli.train_generator import train_generator
+from fh_gym.agents.training.recipes import run_recipe
 from fh_gym.envs.face_repair import FaceRepairEnv
 from fh_gym.restorers import build_network, load_network
 from fh_gym.restorers.config import ConfigError
@@ -31,9 +31,9 @@ TINY = {
 }
 
 
-def run_recipe(name: str, out: Path, **overrides) -> dict:
+def train_tiny(name: str, out: Path, **overrides) -> dict:
     config = recipe_config(name, {**COMMON, **TINY[name], **overrides})
-    return train_generator(name, config, out, progress=False)
+    return run_recipe(name, config, out, progress=False)
 
 
 def scalars(out: Path, tag: str) -> list[float]:
@@ -52,7 +52,7 @@ def decreased(values: list[float], k: int = 3) -> bool:
 def runs(tmp_path_factory):
     """Each recipe trained once with tiny widths on tiny synthetic faces (x8, 64x64 -> 8x8 LR)."""
     root = tmp_path_factory.mktemp("recipes")
-    return {name: (root / name, run_recipe(name, root / name)) for name in TINY}
+    return {name: (root / name, train_tiny(name, root / name)) for name in TINY}
 
 
 def test_csrip_trains_recognisers_then_the_cascade(runs):
@@ -95,12 +95,12 @@ def test_landmark_net_recipe_learns(runs):
 
 
 def test_resume_keeps_step_count_and_optimizer_state(tmp_path):
-    first = run_recipe("csrip", tmp_path, steps=12)
+    first = train_tiny("csrip", tmp_path, steps=12)
     assert first["step"] == 12
     state = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=True)
     assert state["optimizers"]["generator"]["state"][0]["step"] == 2  # 12 - 10 recogniser steps
     weights = state["networks"]["generator"]["state_dict"]
-    second = run_recipe("csrip", tmp_path, steps=15)  # same folder: resumes at step 12
+    second = train_tiny("csrip", tmp_path, steps=15)  # same folder: resumes at step 12
     assert second["step"] == 15
     state = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=True)
     assert state["step"] == 15 and state["optimizers"]["generator"]["state"][0]["step"] == 5
@@ -123,22 +123,22 @@ def test_ofhnet_without_landmarks_skips_the_structure_loss_or_uses_a_given_net(r
     _write_faces(faces)
     data = {"type": "folder", "root": str(faces), "image_size": 64}
     short = {"data": data, "inpaint_steps": 2, "steps": 4}
-    skipped = run_recipe("ofhnet", tmp_path / "skip", **short)
+    skipped = train_tiny("ofhnet", tmp_path / "skip", **short)
     assert skipped["structure_loss"].startswith("skipped") and "no landmarks" in skipped["structure_loss"]
     assert skipped["stages"] == {"inpaint": 2, "upsample": 2} and "landmark_net" not in skipped
     assert not scalars(tmp_path / "skip", "losses/structure")
     landmark_net = runs["landmark-net"][1]["landmark_net"]
-    given = run_recipe("ofhnet", tmp_path / "given", landmark_checkpoint=landmark_net, **short)
+    given = train_tiny("ofhnet", tmp_path / "given", landmark_checkpoint=landmark_net, **short)
     assert given["structure_loss"].startswith("used (landmark net from")
     assert len(scalars(tmp_path / "given", "losses/structure")) == 2
 
 
 def test_recipe_config_errors_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match="steps=5 leaves no step"):
-        train_generator("csrip", recipe_config("csrip", {**COMMON, **TINY["csrip"], "steps": 5}), tmp_path)
+        run_recipe("csrip", recipe_config("csrip", {**COMMON, **TINY["csrip"], "steps": 5}), tmp_path)
     with pytest.raises(ConfigError, match="num_classes"):
         recipe = {**TINY["csrip"], "recognizer": {"num_classes": 3}}
-        train_generator("csrip", recipe_config("csrip", {**COMMON, **recipe}), tmp_path)
+        run_recipe("csrip", recipe_config("csrip", {**COMMON, **recipe}), tmp_path)
     with pytest.raises(ConfigError, match="unknown config key"):
         recipe_config("ofhnet", {"degradation": {"occlusion_area": 0.1}})
     assert recipe_config("ofhnet")["degradation"]["occlusion"]["area"] == [0.0625, 0.25]

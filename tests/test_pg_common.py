@@ -6,10 +6,11 @@ import pytest
 import torch
 from paper_agent_utils import env_config
 
+from fh_gym.agents.hyperparams import paper_baselines
 from fh_gym.agents.pg.actor import action_translation
-from fh_gym.agents.pg.config import paper_baselines, resolve_config
 from fh_gym.agents.pg.distributions import ActionSpec, FactorisedCategorical
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses, returns_to_go
+from fh_gym.agents.registry import get_algo
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
 
@@ -79,6 +80,9 @@ def test_reinforce_raises_the_probability_of_the_better_action(baseline):
 
 
 def test_config_rejects_unknown_keys_and_variants():
+    def resolve_config(algo, env_id, overrides):
+        return get_algo(algo).resolve(env_id, overrides)
+
     with pytest.raises(ConfigError, match="valid keys here"):
         resolve_config("attention_fh", "FaceRepair-AttentionFH-v0", {"learning_rate": 1.0})
     with pytest.raises(ConfigError, match="valid keys here"):

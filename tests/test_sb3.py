@@ -12,7 +12,6 @@ from fh_gym.agents.registry import agent_algo, get_algo, load_agent
 from fh_gym.agents.sb3.actor import policy_observation
 from fh_gym.agents.sb3.checkpoint import observation_space, policy_observation_space, save_agent
 from fh_gym.agents.sb3.features import FaceRepairExtractor
-from fh_gym.agents.sb3.specs import SPECS
 from fh_gym.agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
@@ -23,7 +22,7 @@ ALGOS = ["ppo", "a2c", "recurrent_ppo", "maskable_ppo"]
 @pytest.mark.parametrize("algo", ALGOS)
 def test_train_save_load_predicts_the_same(tmp_path, algo):
     ctx = tiny_context(tmp_path, algo)
-    spec = SPECS[algo]
+    spec = get_algo(algo)
     env, _ = make_vec_env(ctx, ctx.algo_config)
     model = build_model(spec, env, ctx.algo_config, ctx.env_config, seed=0)
     model.learn(64)
@@ -64,13 +63,13 @@ def test_maskable_ppo_refuses_continuous_actions(tmp_path):
 def test_continuous_actions_train_with_ppo(tmp_path):
     ctx = tiny_context(tmp_path, "ppo", "FaceRepair-Continuous-v0")
     env, _ = make_vec_env(ctx, ctx.algo_config)
-    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config, seed=0)
+    model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
     model.learn(32)
     assert isinstance(model.action_space, spaces.Box)
 
 
 def test_unknown_hyperparameter_lists_the_valid_keys():
-    defaults = SPECS["ppo"].defaults("FaceRepair-Dense-x8-v0")
+    defaults = get_algo("ppo").defaults("FaceRepair-Dense-x8-v0")
     with pytest.raises(ConfigError, match=r"n_stepz.*n_steps"):
         merge_config(defaults, {"n_stepz": 8})
     with pytest.raises(ConfigError, match=r"policy_kwargs.lstm_hidden_size.*features_dim"):
@@ -82,16 +81,16 @@ def test_yaml_defaults_are_complete_for_every_env():
 
     for algo in ALGOS:
         for env_id in env_ids():
-            hp = SPECS[algo].defaults(env_id)
+            hp = get_algo(algo).defaults(env_id)
             assert hp["n_envs"] >= 1 and hp["total_timesteps"] > 0, (algo, env_id)
-    assert SPECS["ppo"].defaults("FaceRepair-AttentionFH-v0")["gamma"] == 1.0
-    assert "lstm_hidden_size" in SPECS["recurrent_ppo"].defaults("FaceRepair-Dense-x8-v0")["policy_kwargs"]
+    assert get_algo("ppo").defaults("FaceRepair-AttentionFH-v0")["gamma"] == 1.0
+    assert "lstm_hidden_size" in get_algo("recurrent_ppo").defaults("FaceRepair-Dense-x8-v0")["policy_kwargs"]
 
 
 def test_learning_rate_schedules_from_yaml_strings_survive_saving(tmp_path):
     ctx = tiny_context(tmp_path, "ppo", learning_rate="lin_1e-3", clip_range="lin_0.2")
     env, _ = make_vec_env(ctx, ctx.algo_config)
-    model = build_model(SPECS["ppo"], env, ctx.algo_config, ctx.env_config)
+    model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config)
     assert model.lr_schedule(1.0) == pytest.approx(1e-3) and model.lr_schedule(0.5) == pytest.approx(5e-4)
     meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
             "seed": 0}
@@ -130,9 +129,9 @@ def _random_obs(config: dict) -> dict[str, np.ndarray]:
 
 
 def test_hyperparams_load_from_package_resources():
-    from fh_gym.agents.sb3.hyperparams import yaml_file
+    from fh_gym.agents.hyperparams import hyperparam_file
 
-    assert "default" in yaml_file("ppo") and yaml_file("not_an_algo") == {}
+    assert "default" in hyperparam_file("ppo") and hyperparam_file("not_an_algo") == {}
 
 
 def test_tiny_hyperparams_helper_is_valid():

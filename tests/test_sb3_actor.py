@@ -7,8 +7,8 @@ import pytest
 from sb3_helpers import env_config, tiny_context
 from stable_baselines3.common.callbacks import BaseCallback
 
+from fh_gym.agents.registry import get_algo
 from fh_gym.agents.sb3.actor import SB3Actor
-from fh_gym.agents.sb3.specs import SPECS
 from fh_gym.agents.sb3.train import build_model, make_vec_env
 from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
@@ -17,7 +17,7 @@ from fh_gym.engine.core import RepairEngine
 def _model(tmp_path, algo, env_id="FaceRepair-Dense-x8-v0", **extra):
     ctx = tiny_context(tmp_path, algo, env_id, horizon=16, **extra)
     env, _ = make_vec_env(ctx, ctx.algo_config)
-    return build_model(SPECS[algo], env, ctx.algo_config, ctx.env_config, seed=0), ctx
+    return build_model(get_algo(algo), env, ctx.algo_config, ctx.env_config, seed=0), ctx
 
 
 def _engine(ctx, faces=2, seed=0):

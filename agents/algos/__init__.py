@@ -1,9 +1,5 @@
-"""Importing this package registers every algorithm module in it."""
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+"""The algorithms of ``fh-gym train --algo``, one module per algorithm (the registry ``ALGOS`` in
+:mod:`fh_gym.agents.registry` scans this package): ``ppo``, ``a2c``, ``recurrent_ppo``, ``maskable_ppo``
+(Stable-Baselines3 / sb3-contrib) and the paper agents ``attention_fh`` and ``ipfh``. Each has its
+hyperparameter file ``envs_configs/agents/<name>.yaml`` (see ``docs/agents.md``).
+"""

@@ -31,18 +31,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
-    from fh_gym.agents.cli.pretrain import RECIPE_DEFAULTS, pretrain
     from fh_gym.agents.comparison import build_actors, compare
     from fh_gym.agents.reports import to_markdown
+    from fh_gym.agents.training.recipes import run_recipe
     from fh_gym.recording import record_episodes
+    from fh_gym.restorers.training.recipe import recipe_config
 
     started = time.perf_counter()
     test_config = env_config_from_args(args)
     train_config = merge_config(test_config, {"data": {**test_config["data"], "split": "train"}})
     print(f"[1/3] pre-training {train_config['restorer']['type']} on {train_config['data']['type']} faces "
           f"(at most {args.minutes:g} min)")
-    recipe = merge_config(RECIPE_DEFAULTS, {"steps": args.steps, "minutes": args.minutes})
-    trained = pretrain(train_config, recipe, args.out / "restorer")
+    recipe = recipe_config("pretrain-restorer", {"steps": args.steps, "minutes": args.minutes})
+    trained = run_recipe("pretrain-restorer", recipe, args.out / "restorer", env_config=train_config)
     restorer = {**test_config["restorer"], "checkpoint": str(trained["checkpoint"])}
     test_config = merge_config(test_config, {"restorer": restorer})
 

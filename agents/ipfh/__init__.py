@@ -1,6 +1,4 @@
-"""IPFH agent (identity-preserving FH via deep RL): policy controller + jointly trained local restoration net.
-
-``policy.IPFHPolicy`` (Sec. III-B.2 "Policy Controller"), ``losses`` (patch loss Eq. 16, image loss Eq. 17),
-``train.train`` (policy gradient on the env's ``ipfh`` reward), ``agent.load`` / ``agent.defaults``
-(registered as ``fh-gym train --algo ipfh`` in ``agents.algos.paper_agents``).
+"""What the IPFH agent adds to the shared policy-gradient trainer: the restoration losses (``losses``: patch
+loss Eq. 16, image loss Eq. 17) and their joint training (``finetune``). The policy controller is
+``agents/policies/ipfh.py``; the algorithm (``fh-gym train --algo ipfh``) is ``agents/algos/ipfh.py``.
 """

@@ -20,9 +20,15 @@ from typing import Any
 
 from torch import nn
 
+from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy
-from fh_gym.config import ConfigError
-from fh_gym.restorers.checkpoint import CheckpointError, atomic_torch_save, network_payload, remember_config, safe_load
+from fh_gym.restorers.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    network_from_payload,
+    network_payload,
+    safe_load,
+)
 
 AGENT_FORMAT = "fh-gym/agent-v1"
 
@@ -71,27 +77,12 @@ def load_policy(data: Mapping[str, Any], device: str = "cpu") -> EpisodePolicy:
 
 
 def load_restorer(data: Mapping[str, Any], device: str = "cpu") -> nn.Module:
-    """Rebuild the restorer stored in an agent payload (a ``restorers`` network checkpoint dict)."""
-    from fh_gym.restorers.registry import get_arch
-
-    block = dict(data["restorer"]["arch"])
-    try:
-        cls = get_arch(block["type"], "patch")
-    except ConfigError as exc:
-        raise CheckpointError(f"agent restorer: {exc}") from exc
-    model = cls(**{k: v for k, v in block.items() if k != "type"})
-    try:
-        model.load_state_dict(data["restorer"]["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"restorer weights do not fit {block}: {exc}") from exc
-    remember_config(model, block)
-    return model.to(device).eval()
+    """The jointly trained restorer stored in an agent payload (a network checkpoint dict)."""
+    return network_from_payload(data["restorer"], "patch", where="agent restorer").to(device).eval()
 
 
-def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", deterministic: bool = True):
+def load_actor(path: str | os.PathLike, algo: str, device: str = "cpu", deterministic: bool = True) -> PolicyActor:
     """A :class:`~fh_gym.agents.pg.actor.PolicyActor` carrying the checkpoint's policy and restorer."""
-    from fh_gym.agents.pg.actor import PolicyActor
-
     data = read_agent(path, algo)
     actor = PolicyActor(load_policy(data, device), load_restorer(data, device), data["env"]["action"],
                         name=str(data["meta"].get("name", algo)), deterministic=deterministic)

@@ -1,4 +1,5 @@
-"""The interface of the paper agents' policy networks, and their registry (for loading checkpoints).
+"""The interface of the paper agents' policy networks, and their registry ``POLICIES`` (one module per
+policy in ``agents/policies/``; checkpoints rebuild a policy from its ``{type, **kwargs}`` block).
 
 A policy reads the batched engine directly (no NumPy observations): ``begin`` prepares per-episode state
 for some faces (e.g. the feature vector of I_0), ``forward`` maps the engine's current state plus the
@@ -9,6 +10,7 @@ the actor's per-slot bookkeeping.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,26 +19,29 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fh_gym.agents.pg.distributions import ActionSpec
-from fh_gym.config import ConfigError
+from fh_gym.config import split_type
+from fh_gym.restorers.registry import Registry
 
 State = dict[str, Tensor]
 
-POLICY_REGISTRY: dict[str, type[EpisodePolicy]] = {}
+#: every paper-agent policy class by name, filled by the modules of ``agents/policies/``
+POLICIES: Registry[type[EpisodePolicy]] = Registry("policy", "fh_gym.agents.policies")
 
-
-def register_policy(cls: type[EpisodePolicy]) -> type[EpisodePolicy]:
-    """Class decorator: make a policy rebuildable from ``{type: cls.__name__, **kwargs}``."""
-    POLICY_REGISTRY[cls.__name__] = cls
-    return cls
+#: constructor arguments the trainer sets from the env (not hyperparameters)
+ENV_ARGS = ("sizes", "multi", "image_size")
 
 
 def build_policy(arch: dict[str, Any]) -> EpisodePolicy:
-    """Rebuild a policy from its stored ``arch_config`` block."""
-    kwargs = {k: v for k, v in arch.items() if k != "type"}
-    name = str(arch.get("type"))
-    if name not in POLICY_REGISTRY:
-        raise ConfigError(f"unknown policy type '{name}'; registered: {', '.join(sorted(POLICY_REGISTRY))}")
-    return POLICY_REGISTRY[name](**kwargs)
+    """Rebuild a policy from its stored ``arch_config`` block (``{type: ClassName, **kwargs}``)."""
+    name, kwargs = split_type(arch, "policy")
+    return POLICIES.get(name)(**kwargs)
+
+
+def policy_defaults(name: str) -> dict[str, Any]:
+    """The ``policy`` hyperparameters of policy ``name``: its keyword arguments (but the env's) with defaults."""
+    params = inspect.signature(POLICIES.get(name)).parameters
+    return {key: list(p.default) if isinstance(p.default, tuple) else p.default for key, p in params.items()
+            if key not in ENV_ARGS and p.default is not inspect.Parameter.empty}
 
 
 @dataclass

@@ -3,8 +3,8 @@
 Used by both paper trainers (Attention-FH Algorithm 1; IPFH's policy-gradient training). The log-
 probabilities, entropies and baseline values stay in the autograd graph (through the GRU states for
 Attention-FH: back-propagation through time over the whole episode), so the REINFORCE loss can be
-formed once the episode's rewards are known. ``on_step(engine, step)`` runs after every repair with the
-step's output, restorer inputs included (joint restorer training).
+formed once the episode's rewards are known. ``on_step(step)`` runs after every repair with the step's
+output, restorer inputs included (joint restorer training).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Rollout:
         actions: (T, B, K) long actions taken.
         terms: reward term name -> (T, B) array.
         start_psnr / final_psnr: (B,) PSNR of I_0 and I_T (dB).
-        step_stats: what ``on_step`` returned, one dict per step.
+        step_stats: what ``on_step`` returned, one entry per step (None where it skipped).
     """
 
     log_probs: Tensor
@@ -44,12 +44,12 @@ class Rollout:
     terms: dict[str, np.ndarray]
     start_psnr: np.ndarray
     final_psnr: np.ndarray
-    step_stats: list[dict[str, float]] = field(default_factory=list)
+    step_stats: list[dict[str, float] | None] = field(default_factory=list)
 
 
 def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, generator: torch.Generator | None,
                 deterministic: bool = False,
-                on_step: Callable[[RepairEngine, StepOutput], dict[str, float]] | None = None) -> Rollout:
+                on_step: Callable[[StepOutput], dict[str, float] | None] | None = None) -> Rollout:
     """Run ``engine.horizon`` steps on ``faces`` (already reset) with ``policy``, sampling from ``generator``."""
     spec = policy.spec
     batch = len(faces)
@@ -73,7 +73,7 @@ def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, g
             terms.setdefault(name, []).append(value)
         actions.append(action)
         if on_step is not None:
-            stats.append(on_step(engine, step))
+            stats.append(on_step(step))
         state, prev = out.state, action
         first = torch.zeros_like(first)
     return Rollout(log_probs=torch.stack(log_probs), entropies=torch.stack(entropies), values=torch.stack(values),

@@ -1,2 +1,2 @@
 """Stable-Baselines3 / sb3-contrib integration: features extractor, hyperparameters, callbacks, checkpoints,
-actors for trained models and the training entry point (registered in :mod:`fh_gym.agents.algos.sb3_algos`)."""
+actors for trained models and the training entry point (``SB3Algo``; the algorithms are ``agents/algos/*.py``)."""

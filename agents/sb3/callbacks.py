@@ -6,8 +6,8 @@ agents that are not SB3 models.
 
 Tags: ``charts/episodic_return``, ``charts/episodic_length``, ``charts/episode_psnr``,
 ``charts/episode_psnr_gain``, ``charts/episode_ssim``, ``charts/reward_terms/<term>`` (each term summed
-over the episode), ``eval/<metric>`` (validation people), ``eval/episodes`` (image grid),
-``losses/restorer_*`` (fine-tuning) and SB3's own statistics as ``losses/*``.
+over the episode), ``eval/<metric>`` (validation people), ``eval/episodes`` (image grid), ``losses/restorer``,
+``losses/restorer_mse`` and ``charts/restorer_psnr_box`` (fine-tuning) and SB3's own statistics as ``losses/*``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
+from tqdm.auto import tqdm
 
 from fh_gym.agents.training.evaluation import episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.training.finetune import RestorerFineTuner
 from fh_gym.agents.training.images import episode_grid
+from fh_gym.data import build_dataset
+from fh_gym.envs.vector import FaceRepairSB3VecEnv
 
 #: image entries are for TensorBoard only
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -30,8 +33,6 @@ _NOT_TEXT = ("stdout", "log", "json", "csv")
 
 def find_repair_env(env: Any) -> Any:
     """The ``FaceRepairSB3VecEnv`` under SB3 wrappers (``VecMonitor``, ``VecNormalize``...)."""
-    from fh_gym.envs.vector import FaceRepairSB3VecEnv
-
     inner = env
     while not isinstance(inner, FaceRepairSB3VecEnv):  # wrappers forward attribute reads: unwrap explicitly
         if not hasattr(inner, "venv"):
@@ -109,8 +110,6 @@ class ValidationCallback(BaseCallback):
                  on_result: Callable[[dict[str, float], int], None] | None = None, seed: int = 0,
                  at_start: bool = True) -> None:
         super().__init__()
-        from fh_gym.data import build_dataset
-
         self.eval_config = eval_config
         self.make_actor = make_actor
         self.eval_every = int(eval_every)
@@ -179,7 +178,7 @@ class CheckpointCallback(BaseCallback):
 
 
 class RestorerFineTuneCallback(BaseCallback):
-    """Joint restorer fine-tuning after every env step (see :class:`~fh_gym.agents.training.RestorerFineTuner`).
+    """Joint restorer fine-tuning after every env step (:class:`~fh_gym.agents.training.finetune.RestorerFineTuner`).
 
     Args:
         lr: Adam learning rate; every: update every ``every`` env steps; grad_clip: max gradient norm.
@@ -209,10 +208,8 @@ class RestorerFineTuneCallback(BaseCallback):
         self.attach(self.training_env)
 
     def _on_step(self) -> bool:
-        stats = self.tuner.after_step(self.repair_env.last_step)
-        if stats is not None:
-            self.logger.record_mean("losses/restorer_mse", stats["mse"])
-            self.logger.record_mean("losses/restorer_psnr_box", stats["psnr_box"])
+        for tag, value in (self.tuner.after_step(self.repair_env.last_step) or {}).items():
+            self.logger.record_mean(tag, value)
         return True
 
     def state_dict(self) -> dict[str, Any] | None:
@@ -233,8 +230,6 @@ class ProgressCallback(BaseCallback):
         self.total = int(total)
 
     def _on_training_start(self) -> None:
-        from tqdm.auto import tqdm
-
         self.bar = tqdm(total=self.total, initial=self.num_timesteps, unit="step", desc="train", dynamic_ncols=True)
 
     def _on_step(self) -> bool:

@@ -24,9 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecTransposeImage
+from torch import nn
 
+from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
 from fh_gym.config import ConfigError
-from fh_gym.restorers.checkpoint import atomic_write_bytes
+from fh_gym.engine.actions import build_action_type
+from fh_gym.engine.core import observation_space as engine_observation_space
+from fh_gym.restorers.checkpoint import atomic_write_bytes, network_from_payload
 
 FORMAT = "fh-gym/sb3-agent-v1"
 META = "fh_gym.json"
@@ -38,26 +43,19 @@ EXCLUDE = ["_last_obs", "_last_original_obs", "_last_episode_starts", "ep_info_b
 
 def observation_space(env_config: dict[str, Any]) -> spaces.Dict:
     """The env's observation space from its config alone (no engine, data or networks built)."""
-    from fh_gym.engine.core import observation_space as space_for
-
-    return space_for(int(env_config["image_size"]))
+    return engine_observation_space(int(env_config["image_size"]))
 
 
 def action_space(env_config: dict[str, Any]) -> spaces.Space:
     """The env's action space from its config (builds only the action type)."""
-    from fh_gym.engine.actions import build_action_type
-
     return build_action_type(env_config["action"], int(env_config["image_size"])).space
 
 
 def policy_observation_space(env_config: dict[str, Any]) -> spaces.Dict:
     """The observation space as the SB3 policy sees it (image entries transposed to CxHxW)."""
-    from stable_baselines3.common.vec_env import VecTransposeImage
-
     raw = observation_space(env_config)
     return spaces.Dict({k: VecTransposeImage.transpose_space(v) if len(v.shape) == 3 else v
                         for k, v in raw.spaces.items()})
-
 
 
 
@@ -96,7 +94,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     with zipfile.ZipFile(path) as archive:
         if META not in archive.namelist():
             raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata ({META}); "
-                              "train it with `fh-gym train` or save it with agents.sb3.checkpoint.save_agent")
+                              "train it with `fh-gym train` or save it with fh_gym.agents.sb3.checkpoint.save_agent")
         meta = json.loads(archive.read(META))
     if meta.get("format") != FORMAT:
         raise ConfigError(f"{path}: unsupported agent format {meta.get('format')!r} (expected {FORMAT})")
@@ -113,6 +111,14 @@ def load_finetune_state(path: str | os.PathLike) -> dict[str, Any] | None:
     """The fine-tuned restorer state stored in an agent file (``weights_only=True``), or None."""
     blob = read_member(path, FINETUNE)
     return None if blob is None else torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+
+
+def finetuned_restorer(path: str | os.PathLike, device: str = "cpu") -> nn.Module | None:
+    """The restorer fine-tuned jointly with the agent (stored in its file), or None when there is none."""
+    state = load_finetune_state(path)
+    if state is None:
+        return None
+    return network_from_payload(state["network"], "patch", where=f"{path} fine-tuned restorer").to(device).eval()
 
 
 def _serialized_keys(path: Path) -> list[str]:
@@ -132,8 +138,6 @@ def load_model(path: str | os.PathLike, algo_class: type, policy_class: type, me
         device: Torch device.
         env: A VecEnv to continue training on (its spaces must match), or None for prediction only.
     """
-    from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
-
     hp = meta["hyperparams"]
     kwargs = constructor_kwargs(hp, algo_class)
     # The constructor may complete policy_kwargs (A2C adds its RMSprop optimiser): build an empty shell

@@ -26,6 +26,8 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import Tensor, nn
 
+from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
+
 IMAGE_KEYS = ("image", "start", "coverage")
 VECTOR_KEYS = ("last_action", "step")
 ENCODERS = ("small", "attention_fh")
@@ -77,8 +79,6 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
             with torch.no_grad():
                 flat = self.cnn(torch.zeros(1, in_channels, self.image_size, self.image_size)).shape[1]
         else:
-            from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
-
             flat = features_dim
             self.cnn = nn.Sequential(AttentionFHFeatureExtractor(in_channels, self.image_size, flat), nn.ReLU())
         vector = sum(int(observation_space.spaces[k].shape[0]) for k in VECTOR_KEYS)

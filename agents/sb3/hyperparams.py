@@ -1,37 +1,30 @@
-"""RL-Zoo-style hyperparameters: ``envs_configs/agents/<algo>.yaml``, validated against a full default set.
+"""The SB3 algorithms' hyperparameters: which keys are valid, their defaults, and how they reach SB3.
 
-A file maps ``default`` and any registered env id to hyperparameters::
+The valid keys (:func:`base_defaults`) are the algorithm constructor's own arguments (``n_steps``, ``gamma``,
+``clip_range``...) plus fh-gym's keys (:data:`FH_KEYS`) and the curated ``policy_kwargs``; the files
+``envs_configs/agents/<algo>.yaml`` set their values (one loader for every algorithm:
+:mod:`fh_gym.agents.hyperparams`), e.g.::
 
-    default:                       # every env
-      n_envs: 8
-      total_timesteps: 200000      # RL-Zoo's ``n_timesteps`` is accepted as an alias
+    default:
       learning_rate: 3.0e-4        # or "lin_3.0e-4" for a linear decay to 0
       policy_kwargs: {features_dim: 128, net_arch: {pi: [64], vf: [64]}}
-    FaceRepair-IPFH-v0:            # merged on top of ``default`` for that env only
-      gamma: 0.95
-
-The valid keys are the algorithm constructor's own arguments (``n_steps``, ``gamma``, ``clip_range``...)
-plus fh-gym's keys (:data:`FH_KEYS`) and the curated ``policy_kwargs``; anything else is a
-:class:`~fh_gym.config.ConfigError` that lists the valid keys. Files ship inside the ``envs_configs``
-package and are read with ``importlib.resources``, so they work from a non-editable install.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
-from importlib import resources
 from typing import Any
 
-import yaml
 from torch import nn
 
-from fh_gym.config import ConfigError, merge_config
+from fh_gym.agents.sb3.features import FaceRepairExtractor
+from fh_gym.config import ConfigError
 
 #: fh-gym's own hyperparameters (not constructor arguments of the SB3 class)
 FH_KEYS: dict[str, Any] = {
     "n_envs": 8,                 # faces stepped together by one batched engine
-    "total_timesteps": 200_000,  # env steps (faces x repairs)
+    "total_timesteps": 200_000,  # env steps (faces x repairs); RL-Zoo's n_timesteps is an alias
     "normalize": False,          # VecNormalize: true = rewards only; or a dict of VecNormalize kwargs
     "finetune_restorer": None,   # joint restorer fine-tuning: true or {lr, every, grad_clip}
     "checkpoint_every": 10_000,  # env steps between checkpoints (checkpoints/last.zip)
@@ -61,7 +54,6 @@ LSTM_POLICY_KEYS: dict[str, Any] = {"lstm_hidden_size": 64, "n_lstm_layers": 1, 
                                     "enable_critic_lstm": True}
 EXTRACTOR_KEYS = ("features_dim", "encoder", "width")
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
-ALIASES = {"n_timesteps": "total_timesteps"}
 
 
 def base_defaults(algo_class: type, recurrent: bool = False, continuous_ok: bool = True) -> dict[str, Any]:
@@ -77,59 +69,6 @@ def base_defaults(algo_class: type, recurrent: bool = False, continuous_ok: bool
     return {**config, **copy.deepcopy(FH_KEYS), "policy_kwargs": policy}
 
 
-def apply_aliases(overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """Rename RL-Zoo aliases (``n_timesteps`` -> ``total_timesteps``) at the top level."""
-    result = dict(overrides or {})
-    for alias, key in ALIASES.items():
-        if alias in result:
-            if key in result:
-                raise ConfigError(f"give either {alias} or {key}, not both")
-            result[key] = result.pop(alias)
-    return result
-
-
-def yaml_file(algo: str) -> dict[str, Any]:
-    """The raw ``envs_configs/agents/<algo>.yaml`` (empty if the file does not exist)."""
-    entry = resources.files("fh_gym.envs_configs") / "agents" / f"{algo}.yaml"
-    if not entry.is_file():
-        return {}
-    data = yaml.safe_load(entry.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"envs_configs/agents/{algo}.yaml must map 'default' / env ids to hyperparameters")
-    return data
-
-
-def load_hyperparams(algo: str, algo_class: type, env_id: str, *, recurrent: bool = False,
-                     continuous_ok: bool = True) -> dict[str, Any]:
-    """Library defaults <- YAML ``default`` <- YAML ``env_id`` (unknown keys raise ``ConfigError``).
-
-    Args:
-        algo: Registered algorithm name (the YAML file stem).
-        algo_class: The SB3 / sb3-contrib class (its constructor arguments are valid keys).
-        env_id: Registered env id whose entry applies.
-        recurrent: Add the LSTM ``policy_kwargs`` keys.
-        continuous_ok: Add the Gaussian-policy keys (``log_std_init``).
-
-    Example:
-        >>> from stable_baselines3 import PPO
-        >>> hp = load_hyperparams("ppo", PPO, "FaceRepair-Dense-x8-v0")
-        >>> hp["n_envs"], hp["policy_kwargs"]["features_dim"]  # doctest: +SKIP
-        (8, 128)
-    """
-    from fh_gym.registration import env_ids
-
-    data = yaml_file(algo)
-    valid_sections = {"default", *env_ids()}
-    unknown = set(data) - valid_sections
-    if unknown:
-        raise ConfigError(f"envs_configs/agents/{algo}.yaml: unknown section(s) {sorted(unknown)}; valid: "
-                          f"default, {', '.join(sorted(env_ids()))}")
-    config = base_defaults(algo_class, recurrent, continuous_ok)
-    for section in ("default", env_id):
-        config = merge_config(config, apply_aliases(data.get(section)), f"{algo}.yaml[{section}]")
-    return config
-
-
 def schedule(value: Any) -> Any:
     """A float, or ``"lin_<float>"`` (RL-Zoo) as a linear schedule from that value to 0."""
     if isinstance(value, str):
@@ -142,8 +81,6 @@ def schedule(value: Any) -> Any:
 
 def policy_kwargs(hp: dict[str, Any], horizon: int) -> dict[str, Any]:
     """SB3 ``policy_kwargs`` (with the features extractor) from the YAML ``policy_kwargs`` block."""
-    from fh_gym.agents.sb3.features import FaceRepairExtractor
-
     block = dict(hp["policy_kwargs"])
     name = str(block.pop("activation_fn"))
     if name not in ACTIVATIONS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, make_output_format
 
 RENAMES = {"train/learning_rate": "charts/learning_rate", "time/fps": "charts/SPS"}
 
@@ -36,8 +36,6 @@ class CleanRLTensorBoardFormat(TensorBoardOutputFormat):
 
 def make_logger(run_dir: str | Path, stdout: bool = False) -> Logger:
     """An SB3 logger writing TensorBoard events into ``run_dir`` (and a text table when ``stdout``)."""
-    from stable_baselines3.common.logger import make_output_format
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     formats = [CleanRLTensorBoardFormat(str(run_dir))]

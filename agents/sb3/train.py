@@ -1,4 +1,9 @@
-"""Training any SB3 algorithm on the batched env: ``train_sb3(ctx, spec)`` (what ``fh-gym train`` runs).
+"""The SB3 / sb3-contrib algorithms: the registry entries' base class and ``train_sb3`` (what ``fh-gym train``
+runs for them).
+
+Each algorithm is a subclass of :class:`SB3Algo` in ``agents/algos/`` (``ppo``, ``a2c``, ``recurrent_ppo``,
+``maskable_ppo``). Hyperparameters: the algorithm constructor's own arguments plus fh-gym's keys
+(:func:`fh_gym.agents.sb3.hyperparams.base_defaults`), set by ``envs_configs/agents/<name>.yaml``.
 
 Run folder layout::
 
@@ -8,7 +13,13 @@ Run folder layout::
     <run_dir>/final.zip                  the model at the end of training
     <run_dir>/restorer.pt                fine-tuned restorer (``finetune_restorer``), usable as --restorer
 
-Every ``.zip`` is an agent file for :func:`fh_gym.agents.registry.load_agent` (see :mod:`fh_gym.agents.sb3.checkpoint`).
+Every ``.zip`` is an agent file for :func:`fh_gym.agents.registry.load_agent` (see
+:mod:`fh_gym.agents.sb3.checkpoint`).
+
+Example:
+    >>> from fh_gym.agents.registry import get_algo
+    >>> get_algo("maskable_ppo").defaults("FaceRepair-Dense-x8-v0")["n_steps"]  # doctest: +SKIP
+    64
 """
 
 from __future__ import annotations
@@ -18,12 +29,74 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
-from fh_gym.agents.registry import TrainContext
-from fh_gym.agents.sb3.specs import SB3Spec
+from fh_gym.agents.registry import Algo
+from fh_gym.agents.runs import TrainContext, last_checkpoint
+from fh_gym.agents.sb3 import callbacks as cb
+from fh_gym.agents.sb3.actor import SB3Actor
+from fh_gym.agents.sb3.checkpoint import (
+    action_space,
+    finetuned_restorer,
+    load_finetune_state,
+    load_model,
+    read_member,
+    read_metadata,
+    restore_vecnormalize,
+    save_agent,
+)
+from fh_gym.agents.sb3.hyperparams import base_defaults, constructor_kwargs, policy_kwargs
+from fh_gym.agents.sb3.logger import make_logger
+from fh_gym.agents.training.finetune import finetune_settings
 from fh_gym.config import ConfigError
+from fh_gym.envs.vector import FaceRepairSB3VecEnv
 
-LAST = Path("checkpoints") / "last.zip"
+
+class SB3Algo(Algo):
+    """One SB3 algorithm.
+
+    Attributes:
+        algo_class: The SB3 / sb3-contrib class.
+        policy: Policy alias (``MultiInputPolicy`` or ``MultiInputLstmPolicy``).
+        recurrent: Keeps LSTM states (RecurrentPPO).
+        maskable: Needs ``action_masks`` and a Discrete / MultiDiscrete action space (MaskablePPO).
+    """
+
+    algo_class: type
+    policy: str = "MultiInputPolicy"
+    recurrent: bool = False
+    maskable: bool = False
+    checkpoint = str(Path("checkpoints") / "last.zip")
+
+    @property
+    def policy_class(self) -> type:
+        return self.algo_class.policy_aliases[self.policy]
+
+    def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
+        return base_defaults(self.algo_class, self.recurrent, continuous_ok=not self.maskable)
+
+    def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
+        """Raise ``ConfigError`` if this algorithm cannot act in the env (MaskablePPO on continuous actions)."""
+        space = action_space(env_config)
+        if self.maskable and not isinstance(space, spaces.Discrete | spaces.MultiDiscrete):
+            raise ConfigError(f"{self.name} needs Discrete or MultiDiscrete actions (action masks); {env_id} has "
+                              f"{space} (action.type={env_config['action']['type']}): use ppo, a2c or "
+                              "recurrent_ppo")
+
+    def train(self, ctx: TrainContext) -> dict[str, Any]:
+        return train_sb3(ctx, self)
+
+    def load(self, path: Path, device: str = "cpu") -> SB3Actor:
+        """An :class:`~fh_gym.agents.sb3.actor.SB3Actor` for the agent file ``path`` (with its fine-tuned
+        restorer, if any)."""
+        meta = read_metadata(path)
+        if meta["algo"] != self.name:
+            raise ConfigError(f"{path} holds a {meta['algo']} agent, not {self.name}")
+        model = load_model(path, self.algo_class, self.policy_class, meta, device=device)
+        return SB3Actor(model, f"{self.name}-{Path(path).stem}", meta["env_config"], meta=meta,
+                        restorer=finetuned_restorer(path, device))
 
 
 def _env_seed(seed: int, num_timesteps: int) -> int:
@@ -33,22 +106,17 @@ def _env_seed(seed: int, num_timesteps: int) -> int:
 
 def _best_psnr(path: Path) -> float:
     """Validation PSNR recorded in an existing ``best.zip`` (-inf when there is none)."""
-    from fh_gym.agents.sb3.checkpoint import read_metadata
-
     if not path.is_file():
         return -np.inf
     return float(read_metadata(path).get("eval", {}).get("psnr", -np.inf))
 
 
-def make_vec_env(ctx: TrainContext, hp: dict[str, Any], num_timesteps: int = 0) -> tuple[Any, Any]:
-    """``FaceRepairSB3VecEnv`` -> ``VecMonitor`` (-> ``VecNormalize`` of rewards); returns (env, normaliser)."""
-    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+def make_vec_env(ctx: TrainContext, hp: dict[str, Any]) -> tuple[Any, Any]:
+    """``FaceRepairSB3VecEnv`` -> ``VecMonitor`` (-> ``VecNormalize`` of rewards); returns (env, normaliser).
 
-    from fh_gym.envs.vector import FaceRepairSB3VecEnv
-
-    venv = FaceRepairSB3VecEnv(int(hp["n_envs"]), ctx.env_config)
-    venv.seed(_env_seed(ctx.seed, num_timesteps))
-    env: Any = VecMonitor(venv)
+    The env is seeded by the model: SB3 seeds it with the model's ``seed`` when building the model.
+    """
+    env: Any = VecMonitor(FaceRepairSB3VecEnv(int(hp["n_envs"]), ctx.env_config))
     normalize = hp["normalize"]
     if normalize is False or normalize is None:
         return env, None
@@ -62,74 +130,70 @@ def make_vec_env(ctx: TrainContext, hp: dict[str, Any], num_timesteps: int = 0) 
     return vec_norm, vec_norm
 
 
-def build_model(spec: SB3Spec, env: Any, hp: dict[str, Any], env_config: dict[str, Any], *, seed: int | None = None,
-                device: str = "cpu") -> Any:
-    """A fresh SB3 model of ``spec`` on ``env`` with hyperparameters ``hp`` (a full :meth:`SB3Spec.defaults` dict).
+def build_model(algo: SB3Algo, env: Any, hp: dict[str, Any], env_config: dict[str, Any], *,
+                seed: int | None = None, device: str = "cpu") -> Any:
+    """A fresh SB3 model of ``algo`` on ``env`` with hyperparameters ``hp`` (a full :meth:`SB3Algo.defaults` dict).
 
     Example:
-        >>> spec = SPECS["ppo"]; hp = spec.defaults("FaceRepair-Dense-x8-v0")  # doctest: +SKIP
-        >>> env, _ = make_vec_env(ctx, hp); model = build_model(spec, env, hp, ctx.env_config)  # doctest: +SKIP
+        >>> algo = get_algo("ppo"); hp = algo.defaults("FaceRepair-Dense-x8-v0")  # doctest: +SKIP
+        >>> env, _ = make_vec_env(ctx, hp); model = build_model(algo, env, hp, ctx.env_config)  # doctest: +SKIP
     """
-    from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
-
-    spec.check_env(env_config, spec.name)
-    return spec.algo_class(spec.policy, env, seed=seed, device=device, verbose=0,
+    algo.check_env(env_config, algo.name)
+    return algo.algo_class(algo.policy, env, seed=seed, device=device, verbose=0,
                            policy_kwargs=policy_kwargs(hp, int(env_config["horizon"])),
-                           **constructor_kwargs(hp, spec.algo_class))
+                           **constructor_kwargs(hp, algo.algo_class))
 
 
-def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
-    """Train (or resume) ``spec`` on ``ctx``; returns the final paths and validation scores."""
-    from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.utils import set_random_seed
+def _model(ctx: TrainContext, algo: SB3Algo, env: Any, vec_norm: Any, last: Path | None,
+           meta: dict[str, Any]) -> Any:
+    """The model to train: loaded from ``last`` (resume) or new."""
+    if last is None:
+        return build_model(algo, env, ctx.algo_config, ctx.env_config, seed=ctx.seed, device=ctx.device)
+    start_steps = int(read_metadata(last)["num_timesteps"])
+    model = load_model(last, algo.algo_class, algo.policy_class, {**meta, "num_timesteps": start_steps},
+                       device=ctx.device, env=env)
+    # SB3's load re-seeds everything (and the env) with the run's original seed, which would replay the
+    # faces seen since the start: seed again from the resume point.
+    model.set_random_seed(_env_seed(ctx.seed, start_steps))
+    blob = read_member(last, "vecnormalize.json")
+    if vec_norm is not None and blob is not None:
+        restore_vecnormalize(vec_norm, json.loads(blob))
+    return model
 
-    from fh_gym.agents.sb3 import callbacks as cb
-    from fh_gym.agents.sb3.actor import SB3Actor
-    from fh_gym.agents.sb3.checkpoint import (
-        load_finetune_state,
-        load_model,
-        read_member,
-        read_metadata,
-        restore_vecnormalize,
-        save_agent,
-    )
-    from fh_gym.agents.sb3.logger import make_logger
-    from fh_gym.agents.training.finetune import finetune_settings
 
+def _fine_tuner(hp: dict[str, Any], env: Any, last: Path | None) -> cb.RestorerFineTuneCallback | None:
+    """The ``finetune_restorer`` callback on ``env`` (its state resumed from ``last``), or None."""
+    settings = finetune_settings(hp["finetune_restorer"])
+    if settings is None:
+        return None
+    finetune = cb.RestorerFineTuneCallback(**settings)
+    finetune.attach(env)
+    state = load_finetune_state(last) if last is not None else None
+    if state is not None:
+        finetune.load_state_dict(state)
+    return finetune
+
+
+def train_sb3(ctx: TrainContext, algo: SB3Algo) -> dict[str, Any]:
+    """Train (or resume) ``algo`` on ``ctx``; returns the final paths and validation scores.
+
+    Longer than most functions: the checkpoint, best-model and validation callbacks share the model, its
+    metadata and the fine-tuner through closures.
+    """
     hp = ctx.algo_config
-    spec.check_env(ctx.env_config, ctx.env_id)
+    algo.check_env(ctx.env_config, ctx.env_id)
     run_dir = Path(ctx.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    last = run_dir / LAST
-    resuming = ctx.resume and last.is_file()
-    meta = {"algo": spec.name, "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": hp,
+    last = run_dir / algo.checkpoint
+    resume_from = last_checkpoint(run_dir, algo.checkpoint) if ctx.resume else None
+    meta = {"algo": algo.name, "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": hp,
             "seed": ctx.seed}
-    start_steps = 0
-    if resuming:
-        start_steps = int(read_metadata(last)["num_timesteps"])
-    set_random_seed(ctx.seed + start_steps)
-    env, vec_norm = make_vec_env(ctx, hp, start_steps)
-    if resuming:
-        model = load_model(last, spec.algo_class, spec.policy_class, {**meta, "num_timesteps": start_steps},
-                           device=ctx.device, env=env)
-        # SB3's load re-seeds everything (and the env) with the run's original seed, which would replay the
-        # faces seen since the start: seed again from the resume point.
-        model.set_random_seed(_env_seed(ctx.seed, start_steps))
-        blob = read_member(last, "vecnormalize.json")
-        if vec_norm is not None and blob is not None:
-            restore_vecnormalize(vec_norm, json.loads(blob))
-    else:
-        model = build_model(spec, env, hp, ctx.env_config, seed=ctx.seed, device=ctx.device)
+    # No seeding here: a fresh model's constructor seeds every RNG and the env from ctx.seed (SB3's
+    # _setup_model), and a resumed one is re-seeded from the resume point in _model.
+    env, vec_norm = make_vec_env(ctx, hp)
+    model = _model(ctx, algo, env, vec_norm, resume_from, meta)
     model.set_logger(make_logger(run_dir))
-
-    finetune = None
-    settings = finetune_settings(hp["finetune_restorer"])
-    if settings is not None:
-        finetune = cb.RestorerFineTuneCallback(**settings)
-        finetune.attach(env)
-        state = load_finetune_state(last) if resuming else None
-        if state is not None:
-            finetune.load_state_dict(state)
+    finetune = _fine_tuner(hp, env, resume_from)
 
     def save(path: Path) -> Path:
         state = finetune.state_dict() if finetune is not None else None
@@ -137,7 +201,7 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
             finetune.tuner.save_restorer(run_dir / "restorer.pt")
         return save_agent(model, path, meta, vec_normalize=vec_norm, finetune_state=state)
 
-    best = {"psnr": _best_psnr(run_dir / "best.zip") if resuming else -np.inf}
+    best = {"psnr": _best_psnr(run_dir / "best.zip") if resume_from is not None else -np.inf}
 
     def on_result(scores: dict[str, float], steps: int) -> None:
         meta["eval"] = scores
@@ -146,7 +210,7 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
             save(run_dir / "best.zip")
 
     def make_actor(current: Any) -> SB3Actor:
-        return SB3Actor(current, spec.name, ctx.env_config, deterministic=bool(hp["deterministic_eval"]))
+        return SB3Actor(current, algo.name, ctx.env_config, deterministic=bool(hp["deterministic_eval"]))
 
     validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, faces=ctx.eval_faces,
                                        image_every=int(hp["image_every"]), image_faces=int(hp["image_faces"]),
@@ -158,7 +222,7 @@ def train_sb3(ctx: TrainContext, spec: SB3Spec) -> dict[str, Any]:
     remaining = max(0, ctx.total_timesteps - model.num_timesteps)
     try:
         if remaining > 0:
-            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resuming,
+            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=resume_from is None,
                         log_interval=int(hp["log_interval"]))
     except KeyboardInterrupt:
         save(last)

@@ -14,7 +14,8 @@ import torch
 
 from fh_gym.data import FaceDataset, build_dataset
 from fh_gym.degradations import Degradation
-from fh_gym.restorers.training.recipes import PairBatch
+from fh_gym.restorers.config import merge_config
+from fh_gym.restorers.training.recipe import PairBatch
 
 
 class PairSampler:
@@ -32,8 +33,6 @@ class PairSampler:
     def __init__(self, data: dict[str, Any], degradation: dict[str, Any], seed: int = 0,
                  device: torch.device | str = "cpu", min_images_per_identity: int = 1,
                  dataset: FaceDataset | None = None) -> None:
-        from fh_gym.config import merge_config
-
         dataset = dataset if dataset is not None else build_dataset(data)
         if min_images_per_identity > 1:
             ids, counts = np.unique(dataset.identities, return_counts=True)

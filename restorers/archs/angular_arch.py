@@ -70,10 +70,6 @@ class AngularMarginHead(nn.Module):
         return a_softmax_logits(features, self.weight, labels, self.margin,
                                 self.current_lambda() if lam is None else lam)
 
-    def cosine_logits(self, features: Tensor) -> Tensor:
-        """(B, C) ``cos(theta_j)`` without margin: the classifier's prediction scores."""
-        return nn.functional.normalize(features, dim=1) @ nn.functional.normalize(self.weight, dim=1).t()
-
     def loss(self, features: Tensor, labels: Tensor, lam: float | None = None, margin: float | None = None,
              reduction: str = "mean") -> Tensor:
         """A-softmax loss; in training mode each call advances the annealing schedule by one iteration.

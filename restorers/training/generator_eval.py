@@ -1,4 +1,5 @@
-"""Validation of full-image generators inside the recipes, and the periodic-evaluation hook of a run.
+"""Validation of full-image generators inside the recipes, the periodic-evaluation hook of a run and the
+learning-rate schedules the recipes share.
 
 Recipe validation is a quick float computation on the fixed validation batch (PSNR of [0, 1] RGB images with
 the border cropped by the scale factor, and identity cosine when an identity network is given); reported
@@ -7,6 +8,7 @@ benchmark numbers follow ``docs/evaluation.md`` (``fh_gym.metrics``: uint8, Y ch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,8 +18,9 @@ from torch import Tensor, nn
 
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.identity import cosine_similarity
+from fh_gym.restorers.training.identity_training import embed
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import PairBatch
+from fh_gym.restorers.training.recipe import PairBatch
 
 
 def build_scaled_block(block: Mapping[str, Any], scale: int, kind: str) -> nn.Module:
@@ -57,8 +60,6 @@ def generator_metrics(generator: nn.Module, batch: PairBatch, scale: int, identi
     metrics = {f"{prefix}psnr": float(psnr_db(sr, batch.hr, scale).mean()),
                f"{prefix}psnr_bicubic": float(psnr_db(bicubic, batch.hr, scale).mean())}
     if identity_net is not None:
-        from fh_gym.restorers.training.identity_training import embed
-
         f_hr, f_sr, f_bic = (embed(identity_net, x) for x in (batch.hr, sr, bicubic))
         metrics[f"{prefix}identity_cosine"] = float(cosine_similarity(f_sr, f_hr).mean())
         metrics[f"{prefix}identity_cosine_bicubic"] = float(cosine_similarity(f_bic, f_hr).mean())
@@ -80,10 +81,19 @@ def periodic_eval(every: int, evaluate: Callable[[], Mapping[str, float]]) -> Ca
         if run.step // max(1, every) > state["last"]:
             state["last"] = run.step // max(1, every)
             metrics = dict(evaluate())
-            run._log(metrics)  # the run's own writer: same event file, ``eval/`` tags
+            run.log(metrics)  # the run's own writer: same event file, ``eval/`` tags
             run.history.append({"step": run.step, **metrics})
 
     return log_fn
+
+
+def cosine_factor(floor: float, steps: int) -> Callable[[int], float]:
+    """``LambdaLR`` factor: a cosine from 1 down to ``floor`` over ``steps`` global steps, then flat."""
+
+    def factor(step: int) -> float:
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / max(1, steps)))
+
+    return factor
 
 
 def lr_milestone_factor(milestones: list[int], gamma: float = 0.1) -> Callable[[int], float]:

@@ -5,11 +5,17 @@ that performs one optimisation step and returns scalar losses; :class:`TrainingR
 
 * ``<out_dir>/last.pt`` — a training checkpoint (networks, optimisers, step, config, RNG states) written
   atomically every ``checkpoint_every`` steps, at the end, and when the run is interrupted (Ctrl-C/SIGTERM);
-* ``<out_dir>/<name>.pt`` — plain network checkpoints of the final weights (loadable by ``load_network``);
+* ``<out_dir>/<name>.pt`` — plain network checkpoints of the final weights (loadable by ``load_network``),
+  written by :meth:`TrainingRun.save_networks` once the caller knows what to record with them;
 * ``<out_dir>/tb/`` — TensorBoard scalars under ``losses/`` (and whatever ``log_fn`` adds).
 
 Starting the same run again with ``resume=True`` continues from ``last.pt`` with the same step count and
-optimiser state. Ctrl-C and SIGTERM finish the current step, checkpoint and stop; an error leaves the last
+optimiser state. Callers add to this through hooks instead of subclassing: ``state`` (further objects with
+``state_dict`` / ``load_state_dict`` kept in ``last.pt``, e.g. a policy-gradient baseline), ``on_checkpoint``
+(runs after every checkpoint, e.g. writes a loadable agent file) and ``log_units_per_step`` (the TensorBoard
+x-axis unit: one policy update of B faces x T steps logs at env steps, as the SB3 runs of the same env).
+
+Ctrl-C and SIGTERM finish the current step, checkpoint and stop; an error leaves the last
 good checkpoint untouched. Under ``torchrun`` only rank 0 writes files, and the ranks stop together (a
 budget or a signal seen by one rank stops all at the same step).
 """
@@ -18,8 +24,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,8 @@ from tqdm.auto import tqdm
 from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
 
 StepFn = Callable[[int], Mapping[str, float]]
+#: the training checkpoint inside the run folder
+CHECKPOINT = "last.pt"
 
 
 def _rank() -> int:
@@ -73,16 +82,25 @@ class TrainingRun:
         progress: Show a tqdm progress bar.
         schedulers: Optional name -> LR scheduler, stepped after every step and saved.
         description: Progress-bar label.
+        state: Optional name -> object with ``state_dict()`` / ``load_state_dict(state)`` (plain tensors and
+            numbers), saved in every checkpoint and restored on resume.
+        on_checkpoint: Called with the run after every checkpoint it writes (rank 0 only).
+        log_units_per_step: TensorBoard x-axis units per step (:attr:`log_step` = ``step * log_units_per_step``).
     """
 
     def __init__(self, out_dir: str | os.PathLike, networks: Mapping[str, nn.Module],
                  optimizers: Mapping[str, torch.optim.Optimizer], config: Mapping[str, Any], total_steps: int,
                  checkpoint_every: int = 500, log_every: int = 50, resume: bool = True, progress: bool = True,
-                 schedulers: Mapping[str, Any] | None = None, description: str = "train") -> None:
+                 schedulers: Mapping[str, Any] | None = None, description: str = "train", *,
+                 state: Mapping[str, Any] | None = None,
+                 on_checkpoint: Callable[[TrainingRun], None] | None = None, log_units_per_step: int = 1) -> None:
         self.out_dir = Path(out_dir)
         self.networks = dict(networks)
         self.optimizers = dict(optimizers)
         self.schedulers = dict(schedulers or {})
+        self.state = dict(state or {})
+        self.on_checkpoint = on_checkpoint
+        self.log_units_per_step = int(log_units_per_step)
         self.config = dict(config)
         self.total_steps = int(total_steps)
         self.checkpoint_every = max(1, int(checkpoint_every))
@@ -100,43 +118,55 @@ class TrainingRun:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.out_dir / "last.pt"
+        return self.out_dir / CHECKPOINT
+
+    @property
+    def log_step(self) -> int:
+        """The TensorBoard x-axis value of the current step."""
+        return self.step * self.log_units_per_step
 
     def _bare(self) -> dict[str, nn.Module]:
         return {name: unwrap(model) for name, model in self.networks.items()}
 
-    def _resume(self) -> dict[str, Any]:
-        """Load ``last.pt`` into the networks, optimisers and schedulers; returns the checkpoint payload."""
+    def _resume(self) -> None:
+        """Load ``last.pt`` into the networks, optimisers, schedulers and ``state`` objects."""
         # load_training_state refuses a checkpoint whose architectures differ from this run's.
         data = load_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers)
-        for name, sched in self.schedulers.items():
-            if name in data["extra"].get("schedulers", {}):
-                sched.load_state_dict(data["extra"]["schedulers"][name])
+        extra = data["extra"]
+        for group, objects in (("schedulers", self.schedulers), ("state", self.state)):
+            for name, obj in objects.items():
+                if name in extra.get(group, {}):
+                    obj.load_state_dict(extra[group][name])
         self.step = int(data["step"])
-        return data
 
     def save_checkpoint(self) -> None:
+        """Write ``last.pt`` atomically (rank 0), then call ``on_checkpoint``."""
         if not self.is_main:
             return
-        extra = {"schedulers": {n: s.state_dict() for n, s in self.schedulers.items()}}
+        extra = {"schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
+                 "state": {n: s.state_dict() for n, s in self.state.items()}}
         save_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers,
                             step=self.step, config=self.config, extra=extra)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self)
 
-    def _log(self, losses: Mapping[str, float]) -> None:
+    def log(self, values: Mapping[str, float], step: int | None = None) -> None:
+        """Write scalars to the run's TensorBoard (rank 0) at ``step`` (default :attr:`log_step`); names
+        without a ``/`` go under ``losses/``."""
         if not self.is_main:
             return
         if self.writer is None:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is only needed once logging
 
             self.writer = SummaryWriter(str(self.out_dir / "tb"))
-        for name, value in losses.items():
+        for name, value in values.items():
             tag = name if "/" in name else f"losses/{name}"
-            self.writer.add_scalar(tag, float(value), self.step)
+            self.writer.add_scalar(tag, float(value), self.log_step if step is None else int(step))
 
     def run(self, step_fn: StepFn, log_fn: Callable[[TrainingRun], None] | None = None,
             time_budget_s: float | None = None) -> list[dict[str, float]]:
         """Train until ``total_steps`` (or ``time_budget_s`` seconds of this session); returns the logged
-        loss history (one dict per log step)."""
+        loss history (one dict per log step). The final weights are written by :meth:`save_networks`."""
         interrupted = {"flag": False}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -162,7 +192,7 @@ class TrainingRun:
                 self.step += 1
                 bar.update(1)
                 if self.step % self.log_every == 0 or self.step == self.total_steps:
-                    self._log(losses)
+                    self.log(losses)
                     self.history.append({"step": self.step, **losses})
                     bar.set_postfix({k: f"{v:.4g}" for k, v in list(losses.items())[:3]})
                     if log_fn is not None:
@@ -184,20 +214,24 @@ class TrainingRun:
         if interrupted["flag"]:
             raise KeyboardInterrupt(f"training interrupted at step {self.step}; rerun to resume from "
                                     f"{self.checkpoint_path}")
-        self.save_networks()
         return self.history
 
-    def save_networks(self, meta: Mapping[str, Any] | None = None) -> dict[str, Path]:
-        """Write each network's final weights to ``<out_dir>/<name>.pt``."""
+    def save_networks(self, meta: Mapping[str, Any] | None = None,
+                      names: Sequence[str] | None = None) -> dict[str, Path]:
+        """Write the final weights of ``names`` (default: every network) to ``<out_dir>/<name>.pt`` (rank 0).
+
+        Call it once after :meth:`run`, with what the checkpoints should record (``meta``: final validation
+        metrics, class names...; ``step`` and ``recipe`` are always recorded). Returns name -> path (empty on
+        other ranks).
+        """
         paths = {}
         if self.is_main:
-            for name, model in self._bare().items():
+            bare = self._bare()
+            for name in bare if names is None else names:
                 info = {"step": self.step, "recipe": self.config.get("recipe", ""), **(meta or {})}
-                paths[name] = save_network(model, self.out_dir / f"{name}.pt", meta=info)
+                paths[name] = save_network(bare[name], self.out_dir / f"{name}.pt", meta=info)
         return paths
 
     @staticmethod
     def _can_handle_signals() -> bool:
-        import threading
-
         return threading.current_thread() is threading.main_thread()

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 
 from fh_gym.restorers.archs.filters import DOWNSCALE_MODES, downscale
 from fh_gym.restorers.config import ConfigError
-from fh_gym.restorers.training.recipes import RecipeContext
+from fh_gym.restorers.losses.adversarial import discriminator_loss
+from fh_gym.restorers.training.recipe import RecipeContext
 
 log = logging.getLogger("fh_gym.restorers.training")
 
@@ -99,8 +100,6 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
 
     Real and fake go through one forward call so a DDP-wrapped discriminator reduces its gradients once.
     """
-    from fh_gym.restorers.losses.adversarial import discriminator_loss
-
     logits = discriminator(torch.cat([real, fake.detach()]))
     loss = discriminator_loss(*logits.chunk(2))
     optimizer.zero_grad(set_to_none=True)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
+from fh_gym.agents.pg.policy_base import POLICIES, EpisodePolicy, PolicyOutput, State, to_signed
 from fh_gym.restorers.archs.common import conv2d
 
 
@@ -55,7 +55,7 @@ def crop_boxes(images: Tensor, boxes: Tensor, size: int) -> Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@register_policy
+@POLICIES.register()
 class IPFHPolicy(EpisodePolicy):
     """Holistic branch (residual blocks, ``holistic_dim``) + context branch (patch + one-hot, ``context_dim``).
 

@@ -16,7 +16,7 @@ from fh_gym.restorers.training.identity_training import (
     verification_metrics,
 )
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
     # CNN_R (SICNN Table 1) at CPU widths; num_classes is set from the data. Paper: width 64, feature_dim 512.

@@ -27,7 +27,7 @@ from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from fh_gym.restorers.training.identity_training import random_hflip
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import (
     adam,
     check_reserved,
@@ -62,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
 @register_recipe("csrip", DEFAULTS, "C-SRIP: residual SqueezeNet recognisers, then the SR cascade with "
                                     "multi-scale SSIM + identity priors")
 def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
+    """C-SRIP's two stages in one resumable run (see the module docstring).
+
+    Longer than most functions: the stage step functions share the networks, optimisers and targets through
+    closures, as every recipe's.
+    """
     cfg, scale, device = ctx.config, ctx.scale, ctx.device
     generator = build_scaled_block(cfg["generator"], scale, "generator").to(device)
     if not hasattr(generator, "output_keys"):
@@ -147,6 +152,7 @@ def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
     history = run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]),
                                                     lambda: generator_metrics(generator, ctx.val_batch, scale)),
                       time_budget_s=ctx.time_budget_s)
+    run.save_networks()
     metrics = generator_metrics(generator, ctx.val_batch, scale)
     return {
         "generator": str(ctx.out_dir / "generator.pt"),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval, psnr_db
+from fh_gym.restorers.training.generator_eval import (
+    build_scaled_block,
+    cosine_factor,
+    generator_metrics,
+    periodic_eval,
+    psnr_db,
+)
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
     "generator": {"type": "IPFHCoarseHallucinator"},
@@ -41,12 +46,7 @@ def train_ipfh_coarse(ctx: RecipeContext) -> dict[str, Any]:
     model = ddp(generator, ctx)
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(cfg["lr"]))
     total = int(cfg["steps"])
-    floor = float(cfg["final_lr_fraction"])
-
-    def cosine(step: int) -> float:
-        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(1, total)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_factor(float(cfg["final_lr_fraction"]), total))
     run = TrainingRun(ctx.out_dir, {"generator": generator}, {"generator": optimizer}, cfg, total,
                       checkpoint_every=cfg["checkpoint_every"], log_every=cfg["log_every"], resume=ctx.resume,
                       progress=ctx.progress, schedulers={"generator": scheduler}, description="ipfh-coarse")

@@ -1,4 +1,4 @@
-"""``fh-gym train-generator ofhnet`` (and ``landmark-net``): OFHNet's curriculum (Sec. 3.3) on occluded LR faces.
+"""``fh-gym train-generator ofhnet``: OFHNet's curriculum (Sec. 3.3) on occluded LR faces.
 
 Stage 0 ``landmark`` (``landmark_steps``): the landmark net regresses the data's landmarks from HR faces
 (Euclidean objective), then is frozen. It runs only when the data has landmarks (synthetic, CelebA) and
@@ -28,7 +28,7 @@ from fh_gym.restorers.archs.ofhnet_arch import occlusion_bce
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
-from fh_gym.restorers.losses.landmark import landmark_regression_loss, normalize_landmarks, semantic_structure_loss
+from fh_gym.restorers.losses.landmark import semantic_structure_loss
 from fh_gym.restorers.training.generator_eval import (
     build_scaled_block,
     generator_metrics,
@@ -37,7 +37,8 @@ from fh_gym.restorers.training.generator_eval import (
     run_generator,
 )
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipes.landmark_net import landmark_step
 from fh_gym.restorers.training.staged import (
     adam,
     degradation_defaults,
@@ -70,45 +71,14 @@ DEFAULTS: dict[str, Any] = {
     "eval_every": 250,
 }
 
-LANDMARK_DEFAULTS: dict[str, Any] = {
-    "landmark_net": {"type": "OFHNetLandmarkNet", "num_points": 5},
-    "steps": 1000,
-    "batch_size": 32,
-    "checkpoint_every": 200,
-}
-
-
-def _landmark_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Any) -> dict[str, float]:
-    if batch.landmarks is None:
-        raise ValueError("landmark training needs data with landmarks (synthetic or celeba); this data has none")
-    h, w = batch.hr.shape[-2:]
-    loss = landmark_regression_loss(net(batch.hr), normalize_landmarks(batch.landmarks, h, w))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    # RMS point error in HR pixels, easier to read than the normalised squared error
-    return {"landmark_loss": loss.item(), "landmark_rmse_px": float(loss.detach().sqrt() * w)}
-
-
-@register_recipe("landmark-net", LANDMARK_DEFAULTS, "OFHNet landmark net: coordinate regression on faces with "
-                                                    "landmarks (synthetic / CelebA)")
-def train_landmark_net(ctx: RecipeContext) -> dict[str, Any]:
-    cfg = ctx.config
-    net = build_network(cfg["landmark_net"], kind="aux").to(ctx.device)
-    optimizer = adam(net.parameters(), cfg["lr"])
-    net_w = ddp(net, ctx)
-    run = TrainingRun(ctx.out_dir, {"landmark_net": net}, {"landmark_net": optimizer}, cfg, cfg["steps"],
-                      checkpoint_every=cfg["checkpoint_every"], log_every=cfg["log_every"], resume=ctx.resume,
-                      progress=ctx.progress, description="landmark-net")
-    history = run.run(lambda step: _landmark_step(net_w, optimizer, ctx.train_batch(int(cfg["batch_size"]))),
-                      time_budget_s=ctx.time_budget_s)
-    return {"landmark_net": str(ctx.out_dir / "landmark_net.pt"), "step": run.step,
-            "final_losses": history[-1] if history else {}}
-
-
 @register_recipe("ofhnet", DEFAULTS, "OFHNet: landmark net, LR inpainting, then upsampling with MSE + adversarial "
                                      "+ semantic structure losses, on occluded LR faces")
 def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
+    """OFHNet's curriculum in one resumable run (see the module docstring).
+
+    Longer than most functions: the stage step functions share the networks, optimisers and the optional
+    landmark net through closures, as every recipe's.
+    """
     cfg, scale, device = ctx.config, ctx.scale, ctx.device
     generator = build_scaled_block(cfg["generator"], scale, "generator").to(device)
     if not (hasattr(generator, "inpainter") and hasattr(generator, "upsampler")):
@@ -221,7 +191,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
         enter(stage)
         if stage == "landmark":
             landmark_net.train()
-            return _landmark_step(landmark_w, optimizers["landmark_net"], ctx.train_batch(bs))
+            return landmark_step(landmark_w, optimizers["landmark_net"], ctx.train_batch(bs))
         return inpaint_step() if stage == "inpaint" else upsample_step()
 
     def evaluate() -> dict[str, float]:
@@ -233,6 +203,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
         return metrics
 
     history = run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]), evaluate), time_budget_s=ctx.time_budget_s)
+    run.save_networks()
     metrics = evaluate()
     summary = {"generator": str(ctx.out_dir / "generator.pt"), "discriminator": str(ctx.out_dir / "discriminator.pt"),
                "step": run.step, "stages": dict(stages), "structure_loss": structure_note,

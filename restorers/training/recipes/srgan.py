@@ -23,7 +23,7 @@ from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.texture import GramTexture
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
 
 DEFAULTS: dict[str, Any] = {
@@ -86,6 +86,7 @@ def train_srgan(ctx: RecipeContext) -> dict[str, Any]:
     history = run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]),
                                                     lambda: generator_metrics(generator, ctx.val_batch, scale)),
                       time_budget_s=ctx.time_budget_s)
+    run.save_networks()
     metrics = generator_metrics(generator, ctx.val_batch, scale)
     return {"generator": str(ctx.out_dir / "generator.pt"), "discriminator": str(ctx.out_dir / "discriminator.pt"),
             "step": run.step, "stages": dict(stages), "psnr": metrics["eval/psnr"],

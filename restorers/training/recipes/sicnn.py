@@ -16,7 +16,6 @@ from fh_gym.restorers.training.generator_eval import (
     periodic_eval,
     psnr_db,
 )
-from fh_gym.restorers.training.generator_recipes.identity import build_identity_net, identity_step
 from fh_gym.restorers.training.identity_training import (
     RecognitionLoss,
     class_label_map,
@@ -25,7 +24,8 @@ from fh_gym.restorers.training.identity_training import (
     recalibrate_batchnorm,
 )
 from fh_gym.restorers.training.loop import TrainingRun
-from fh_gym.restorers.training.recipes import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
+from fh_gym.restorers.training.recipes.identity_net import build_identity_net, identity_step
 
 DEFAULTS: dict[str, Any] = {
     "generator": {"type": "SICNNGenerator"},
@@ -84,6 +84,9 @@ def train_sicnn(ctx: RecipeContext) -> dict[str, Any]:
     3. Domain-integrated training (Algorithm 1), for the rest: each iteration hallucinates a batch, updates
        CNN_R with ``L_FR`` on {SR, HR} (both labelled with the person), then CNN_H with
        ``L_SR + alpha L_SI``, ``L_SI`` computed by the *updated* CNN_R (its weights frozen for that step).
+
+    Longer than most functions: the phase step functions share the two networks, their optimisers and the
+    label map through closures.
 
     Returns:
         ``generator`` and ``identity_net`` (fine-tuned CNN_R, with class names) checkpoint paths, ``last``,

@@ -25,13 +25,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from fh_gym.agents.pg.policy_base import EpisodePolicy, PolicyOutput, State, register_policy, to_signed
+from fh_gym.agents.pg.policy_base import POLICIES, EpisodePolicy, PolicyOutput, State, to_signed
 from fh_gym.restorers.archs.attention_fh_arch import AttentionFHFeatureExtractor
 
 IMAGE_INPUTS = ("current", "start")
 
 
-@register_policy
+@POLICIES.register()
 class AttentionFHPolicy(EpisodePolicy):
     """Table-1 extractors on I_t and I_0, a GRU over the action history, a GRU over states, FC head.
 

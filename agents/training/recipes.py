@@ -1,0 +1,133 @@
+"""Running a training recipe with fh-gym's data: ``fh-gym train-generator`` and ``fh-gym pretrain-restorer``.
+
+The recipes themselves (:mod:`fh_gym.restorers.training.recipes`) know nothing of datasets or envs; this
+module gives each the data its kind asks for (:attr:`~fh_gym.restorers.training.recipe.Recipe.data`):
+
+* ``"pairs"``: LR/HR batches of the recipe's ``data`` block degraded by its ``degradation`` block
+  (:class:`~fh_gym.training.pairs.PairSampler`, training people; a fixed validation batch of validation
+  people), under ``torchrun`` one process per device (gloo on CPU, NCCL on GPUs), each rank its own batches;
+* ``"patches"``: restorer inputs and HR windows from random-policy repair episodes on the env's training
+  people (:class:`~fh_gym.training.patch_pairs.PatchPairSampler`), and an even-grid validation: the PSNR
+  gain of :class:`~fh_gym.agents.strategies.EvenGridStrategy` episodes repaired by the restorer being
+  trained, on ``eval_faces`` faces of the validation people.
+
+Example:
+    >>> from fh_gym.restorers.training.recipes import recipe_config
+    >>> config = recipe_config("pretrain-restorer", {"steps": 200})  # doctest: +SKIP
+    >>> run_recipe("pretrain-restorer", config, Path("runs/restorer"), env_config=env_config)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fh_gym.agents.evaluate import run_episodes
+from fh_gym.agents.strategies import EvenGridStrategy
+from fh_gym.data import build_dataset
+from fh_gym.engine.core import resolve_device
+from fh_gym.restorers.config import ConfigError, merge_config
+from fh_gym.restorers.training.recipe import RecipeContext, get_recipe
+from fh_gym.training.pairs import PairSampler
+from fh_gym.training.patch_pairs import PatchPairSampler
+
+
+def run_recipe(name: str, config: dict[str, Any], out_dir: Path, *, env_config: dict[str, Any] | None = None,
+               resume: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Run recipe ``name`` with a full ``config`` (:func:`~fh_gym.restorers.training.recipe.recipe_config`).
+
+    Args:
+        name: A registered recipe.
+        config: Its full config.
+        out_dir: The run folder (rerunning with the same folder resumes from ``last.pt``).
+        env_config: The env whose episodes, restorer block and validation people a ``"patches"`` recipe
+            uses (required for those, ignored by the others).
+        resume: Continue from ``<out_dir>/last.pt`` when it exists.
+        progress: Show a progress bar (rank 0 only).
+
+    Returns:
+        The recipe's summary (checkpoint paths, step count, final validation metrics).
+    """
+    recipe = get_recipe(name)
+    if recipe.data == "patches":
+        if env_config is None:
+            raise ConfigError(f"recipe '{name}' trains a patch restorer inside the env: run it with "
+                              f"`fh-gym {name}` (env flags) or pass env_config")
+        return recipe.fn(patch_context(config, env_config, Path(out_dir), resume, progress))
+    rank, world, device = init_distributed(config["device"])
+    try:
+        return recipe.fn(pair_context(config, Path(out_dir), rank, world, device, resume, progress))
+    finally:
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def init_distributed(device: str) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; initialises the process group under ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = resolve_device(device)
+    if world <= 1:
+        return 0, 1, dev
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return torch.distributed.get_rank(), world, dev
+
+
+def pair_context(config: dict[str, Any], out_dir: Path, rank: int, world: int, device: torch.device,
+                 resume: bool, progress: bool) -> RecipeContext:
+    """The context of an image-pair recipe: training batches, a fixed validation batch, the people's names."""
+    seed = int(config["seed"])
+    torch.manual_seed(seed + rank)
+    people = int(config["min_images_per_identity"])
+    sampler = PairSampler({**config["data"], "split": "train"}, config["degradation"], seed=(seed << 8) + rank,
+                          device=device, min_images_per_identity=people)
+    # Same people filter as training, so identity recipes get same-person validation pairs.
+    val = PairSampler({**config["data"], "split": "val"}, config["degradation"], seed=seed, device=device,
+                      min_images_per_identity=people)
+    return RecipeContext(config=config, out_dir=out_dir, scale=sampler.scale, image_size=sampler.dataset.image_size,
+                         device=device, train_batch=sampler, val_batch=val.fixed(config["val_size"]),
+                         num_identities=sampler.num_identities, resume=resume, progress=progress and rank == 0,
+                         rank=rank, world_size=world, extras={"class_names": sampler.class_names})
+
+
+def patch_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: Path, resume: bool,
+                  progress: bool) -> RecipeContext:
+    """The context of a patch-restorer recipe on ``env_config`` (its training split)."""
+    seed = int(config["seed"])
+
+    def patch_pairs(restorer: nn.Module, first_step: int) -> Callable[[], Any]:
+        # Seeding by the resume step keeps a resumed run reproducible from that point.
+        env = merge_config(env_config, {"restorer": restorer.arch_config})
+        return PatchPairSampler(env, int(config["batch_size"]), restorer, seed=(seed << 20) + first_step).sample
+
+    return RecipeContext(config=config, out_dir=out_dir, scale=int(env_config["degradation"]["scale"]),
+                         image_size=int(env_config["image_size"]), device=resolve_device(env_config["device"]),
+                         patch_pairs=patch_pairs, evaluate=even_grid_validation(env_config, config["eval_faces"], seed),
+                         default_network=dict(env_config["restorer"]), resume=resume, progress=progress,
+                         extras={"meta": {"data": env_config["data"]}})
+
+
+def even_grid_validation(env_config: dict[str, Any], faces: int,
+                         seed: int) -> Callable[[nn.Module], dict[str, float]]:
+    """``fn(restorer) -> {"eval/even_psnr_gain": dB}``: mean PSNR gain of even-grid episodes repaired by
+    ``restorer`` on ``faces`` random validation faces (the same faces and LR inputs at every call)."""
+    val_config = merge_config(env_config, {"data": {**env_config["data"], "split": "val"}})
+    dataset = build_dataset(val_config["data"])
+    indices = np.random.default_rng(seed).choice(len(dataset), min(int(faces), len(dataset)), replace=False)
+
+    def evaluate(restorer: nn.Module) -> dict[str, float]:
+        config = merge_config(val_config, {"restorer": restorer.arch_config})
+        result = run_episodes(config, EvenGridStrategy(), indices, restorer=restorer, dataset=dataset,
+                              batch_size=len(indices), seed=seed)
+        return {"eval/even_psnr_gain": float(np.mean(result.final_psnr - result.start_psnr))}
+
+    return evaluate
