@@ -49,7 +49,7 @@ def identity_metric(identity_net: str | Path, device: str) -> ExtraMetrics:
     """The ``identity`` column: cosine of the identity network's features of the final image vs HR."""
     net = load_network(identity_net, kind="aux").to(device).eval()
 
-    def metrics(final: Any, hr: Any, faces: Any) -> dict[str, np.ndarray]:
+    def metrics(final: Any, hr: Any, slots: Any) -> dict[str, np.ndarray]:
         return {"identity": identity_similarity(final, hr, net).numpy()}
 
     return metrics

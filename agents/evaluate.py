@@ -95,21 +95,21 @@ class MetricsHook(EpisodeHook):
         self.boxes: list[np.ndarray] = []
         self.images: list[np.ndarray] = []
 
-    def on_start(self, engine: RepairEngine, faces: Tensor) -> None:
-        self.start_psnr.append(engine.psnr(faces))
+    def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
+        self.start_psnr.append(engine.psnr(slots))
 
-    def on_end(self, engine: RepairEngine, faces: Tensor) -> None:
-        hr, scale = engine.hr[faces], engine.scale
-        _collect(self.final, image_metrics(engine.current[faces], hr, scale))
-        _collect(self.start, image_metrics(engine.start[faces], hr, scale))
+    def on_end(self, engine: RepairEngine, slots: Tensor) -> None:
+        hr, scale = engine.hr[slots], engine.scale
+        _collect(self.final, image_metrics(engine.current[slots], hr, scale))
+        _collect(self.start, image_metrics(engine.start[slots], hr, scale))
         with torch.no_grad():
-            _collect(self.bicubic_metrics, image_metrics(self.bicubic(engine.lr[faces]), hr, scale))
+            _collect(self.bicubic_metrics, image_metrics(self.bicubic(engine.lr[slots]), hr, scale))
         if self.extra_metrics is not None:
-            _collect(self.final, self.extra_metrics(engine.current[faces], hr, faces))
-        self.final_psnr.append(engine.psnr(faces))
-        self.boxes.append(engine.history[faces].cpu().numpy())
+            _collect(self.final, self.extra_metrics(engine.current[slots], hr, slots))
+        self.final_psnr.append(engine.psnr(slots))
+        self.boxes.append(engine.history[slots].cpu().numpy())
         if self.keep_images:
-            self.images.extend(to_uint8_hwc(engine.current[faces]))
+            self.images.extend(to_uint8_hwc(engine.current[slots]))
 
     def results(self, name: str, horizon: int, indices: np.ndarray) -> EpisodeResults:
         return EpisodeResults(
@@ -136,7 +136,7 @@ def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequen
 
     Args:
         env_config: A full env config (``fh_gym.envs.make_config(...)``).
-        act: An actor (a strategy, a trained agent) or a plain ``act(engine, faces, rng)`` function.
+        act: An actor (a strategy, a trained agent) or a plain ``act(engine, slots, rng)`` function.
         indices: Dataset indices of the faces (test people for reports).
         restorer/dataset: Ready objects to share (built from the config otherwise). An actor with its own
             restorer repairs with that one instead (:func:`fh_gym.episodes.repairing_restorer`).
@@ -154,6 +154,6 @@ def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequen
     hook = MetricsHook(engine.scale, engine.device, extra_metrics, keep_images)
     for batch_no, lo in enumerate(range(0, len(indices), size)):
         chunk = indices[lo:lo + size]
-        faces = engine.all_faces()[: len(chunk)]
-        play_episodes(engine, actor, faces, np.random.default_rng([seed, batch_no]), {"index": chunk}, [hook])
+        slots = engine.all_slots()[: len(chunk)]
+        play_episodes(engine, actor, slots, np.random.default_rng([seed, batch_no]), {"index": chunk}, [hook])
     return hook.results(name or actor.name, engine.horizon, indices)

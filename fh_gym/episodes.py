@@ -9,7 +9,7 @@ recording, hallucination and TensorBoard image grids are hooks on this one loop.
 
 Example:
     >>> engine = build_engine(env_config, actor, 4)  # doctest: +SKIP
-    >>> faces = engine.all_faces()  # doctest: +SKIP
+    >>> slots = engine.all_slots()  # doctest: +SKIP
     >>> play_episodes(engine, actor, faces, np.random.default_rng(0), {"index": [0, 1, 2, 3]})  # doctest: +SKIP
 """
 
@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.restorers.config import merge_config
 
-#: ``act(engine, faces, rng) -> actions``: one action row per face slot in ``faces``
+#: ``act(engine, slots, rng) -> actions``: one action row per face slot in ``slots``
 ActFn = Callable[[RepairEngine, Tensor, np.random.Generator], np.ndarray]
 
 
@@ -47,11 +47,11 @@ class Actor(Protocol):
     env_config: dict[str, Any] | None
     uses_truth: bool
 
-    def start_episodes(self, engine: RepairEngine, faces: Tensor) -> None:
-        """New episodes start in the slots ``faces`` (called after ``engine.reset``)."""
+    def start_episodes(self, engine: RepairEngine, slots: Tensor) -> None:
+        """New episodes start in the slots ``slots`` (called after ``engine.reset``)."""
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
-        """One action per face slot in ``faces`` (rows follow ``faces``), drawing randomness from ``rng``."""
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
+        """One action per face slot in ``slots`` (rows follow ``slots``), drawing randomness from ``rng``."""
 
 
 class BaseActor:
@@ -63,23 +63,23 @@ class BaseActor:
     env_config: dict[str, Any] | None = None
     uses_truth: bool = False
 
-    def start_episodes(self, engine: RepairEngine, faces: Tensor) -> None:
+    def start_episodes(self, engine: RepairEngine, slots: Tensor) -> None:
         """Stateless actors have nothing to reset."""
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
 
 class FunctionActor(BaseActor):
-    """A plain ``act(engine, faces, rng)`` function as an actor."""
+    """A plain ``act(engine, slots, rng)`` function as an actor."""
 
     def __init__(self, act: ActFn, name: str = "agent", horizon: int | None = None) -> None:
         self._act = act
         self.name = name
         self.horizon = horizon
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
-        return self._act(engine, faces, rng)
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
+        return self._act(engine, slots, rng)
 
 
 def as_actor(actor: Actor | ActFn) -> Actor:
@@ -138,38 +138,38 @@ def build_engine(env_config: Mapping[str, Any], actor: Actor, num_envs: int, *, 
 class EpisodeHook:
     """Called by :func:`play_episodes`; override the moments you need (the defaults do nothing)."""
 
-    def on_start(self, engine: RepairEngine, faces: Tensor) -> None:
+    def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
         """After the reset (and the actor's ``start_episodes``), before the first step."""
 
-    def on_step(self, engine: RepairEngine, faces: Tensor, step: StepOutput) -> None:
+    def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
         """After each of the T steps, with what the step returned."""
 
-    def on_end(self, engine: RepairEngine, faces: Tensor) -> None:
+    def on_end(self, engine: RepairEngine, slots: Tensor) -> None:
         """After the last step."""
 
 
-def play_episodes(engine: RepairEngine, actor: Actor, faces: Tensor, rng: np.random.Generator,
+def play_episodes(engine: RepairEngine, actor: Actor, slots: Tensor, rng: np.random.Generator,
                   options: Mapping[str, Any] | None = None, hooks: Sequence[EpisodeHook] = (), *,
                   keep_batch: bool = False) -> None:
-    """Run one batch of whole episodes: reset ``faces``, start the actor, step ``engine.horizon`` times.
+    """Run one batch of whole episodes: reset ``slots``, start the actor, step ``engine.horizon`` times.
 
     Args:
         engine: Built for the actor (:func:`build_engine`).
         actor: Picks the actions.
-        faces: The engine slots to run (one episode each).
+        slots: The engine slots to run (one episode each).
         rng: Draws the degradations and the actor's random choices (the same generator, in that order).
         options: ``engine.reset`` options: ``{"index": dataset indices}``, ``{"hr": images}`` or
             ``{"lr": LR images}`` (inference, no ground truth); None draws random dataset faces.
         hooks: Called in order at each moment.
         keep_batch: Ask each step for its restorer inputs (``StepOutput.context``).
     """
-    engine.reset(faces, rng, options)
-    actor.start_episodes(engine, faces)
+    engine.reset(slots, rng, options)
+    actor.start_episodes(engine, slots)
     for hook in hooks:
-        hook.on_start(engine, faces)
+        hook.on_start(engine, slots)
     for _ in range(engine.horizon):
-        step = engine.step(actor.act(engine, faces, rng), faces, keep_batch=keep_batch)
+        step = engine.step(actor.act(engine, slots, rng), slots, keep_batch=keep_batch)
         for hook in hooks:
-            hook.on_step(engine, faces, step)
+            hook.on_step(engine, slots, step)
     for hook in hooks:
-        hook.on_end(engine, faces)
+        hook.on_end(engine, slots)

@@ -111,11 +111,11 @@ def hallucinate(config: dict[str, Any], actor: Actor, images: np.ndarray, *, res
     """
     check_inference_actor(actor)
     engine = build_engine(config, actor, len(images), restorer=restorer)
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     steps, frames = ImageRecorder(), FrameRecorder()
     hooks = [hook for hook, wanted in ((steps, keep_steps), (frames, keep_frames)) if wanted]
-    play_episodes(engine, actor, faces, np.random.default_rng(seed), {"lr": images}, hooks)
-    out: dict[str, Any] = {"final": engine.observe(faces)["image"]}
+    play_episodes(engine, actor, slots, np.random.default_rng(seed), {"lr": images}, hooks)
+    out: dict[str, Any] = {"final": engine.observe(slots)["image"]}
     if keep_steps:
         out["steps"] = steps.images
     if keep_frames:

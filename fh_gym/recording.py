@@ -27,11 +27,11 @@ class FrameRecorder(EpisodeHook):
     def __init__(self) -> None:
         self.frames: list[list[np.ndarray]] = []
 
-    def on_start(self, engine: RepairEngine, faces: Tensor) -> None:
-        self.frames = [[frame] for frame in render_faces(engine, faces)]
+    def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
+        self.frames = [[frame] for frame in render_faces(engine, slots)]
 
-    def on_step(self, engine: RepairEngine, faces: Tensor, step: StepOutput) -> None:
-        for store, frame in zip(self.frames, render_faces(engine, faces), strict=True):
+    def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
+        for store, frame in zip(self.frames, render_faces(engine, slots), strict=True):
             store.append(frame)
 
 
@@ -41,11 +41,11 @@ class ImageRecorder(EpisodeHook):
     def __init__(self) -> None:
         self.steps: list[np.ndarray] = []
 
-    def on_start(self, engine: RepairEngine, faces: Tensor) -> None:
-        self.steps = [engine.observe(faces)["image"]]
+    def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
+        self.steps = [engine.observe(slots)["image"]]
 
-    def on_step(self, engine: RepairEngine, faces: Tensor, step: StepOutput) -> None:
-        self.steps.append(engine.observe(faces)["image"])
+    def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
+        self.steps.append(engine.observe(slots)["image"])
 
     @property
     def images(self) -> np.ndarray:
@@ -67,8 +67,8 @@ def record_episodes(env_config: dict[str, Any], actor: Actor, episodes: int, out
         indices: Dataset faces (default the first ``episodes``, cycled over the dataset).
     """
     engine = build_engine(env_config, actor, episodes)
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     chosen = indices if indices is not None else np.arange(episodes) % len(engine.dataset)
     recorder = FrameRecorder()
-    play_episodes(engine, actor, faces, np.random.default_rng(seed), {"index": chosen}, [recorder])
+    play_episodes(engine, actor, slots, np.random.default_rng(seed), {"index": chosen}, [recorder])
     return [write_mp4(store, out_dir / f"{actor.name}_{k:03d}.mp4", fps) for k, store in enumerate(recorder.frames)]

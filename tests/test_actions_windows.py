@@ -121,13 +121,13 @@ def test_grid_windows_need_no_slack():
 
 def test_gather_scatter_round_trip_and_only_touch_windows():
     images = torch.rand(3, 3, 64, 64)
-    faces = torch.tensor([2, 0])
+    slots = torch.tensor([2, 0])
     starts = torch.tensor([[8, 16], [40, 0]])
-    windows = gather_windows(images, faces, starts, 24)
+    windows = gather_windows(images, slots, starts, 24)
     assert torch.equal(windows[0], images[2, :, 8:32, 16:40])
     assert torch.equal(windows[1], images[0, :, 40:64, 0:24])
     edited = images.clone()
-    scatter_windows(edited, faces, starts, torch.zeros_like(windows))
+    scatter_windows(edited, slots, starts, torch.zeros_like(windows))
     expected = images.clone()
     expected[2, :, 8:32, 16:40] = 0
     expected[0, :, 40:64, 0:24] = 0

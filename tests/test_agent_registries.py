@@ -92,7 +92,7 @@ def test_unknown_recipe_lists_the_registered_ones():
 
 def test_pretrain_restorer_is_a_recipe_that_needs_an_env(tmp_path, capsys):
     assert get_recipe("pretrain-restorer").data == "patches"
-    assert recipe_config("pretrain-restorer", load_yaml(ROOT / "envs_configs" / "recipes" / "pretrain_restorer.yaml")) \
+    assert recipe_config("pretrain-restorer", load_yaml(ROOT / "envs_configs" / "recipes" / "pretrain_restorer.yaml"))\
         == recipe_config("pretrain-restorer")  # the shipped YAML states the defaults
     with pytest.raises(ConfigError, match="inside the env"):
         run_recipe("pretrain-restorer", recipe_config("pretrain-restorer"), tmp_path)
@@ -113,7 +113,7 @@ def test_policy_builds_from_its_defaults_and_round_trips(name):
                           "data": {"type": "synthetic", "identities": 4, "images_per_identity": 2, "image_size": 64}},
                          ENV_FOR_POLICY.get(name, "dense_x8"))
     engine = RepairEngine(config, 2)
-    faces = engine.all_faces()
+    faces = engine.all_slots()
     engine.reset(faces, np.random.default_rng(0))
     spec = ActionSpec.from_space(engine.single_action_space)
     torch.manual_seed(0)

@@ -74,26 +74,26 @@ def test_actor_works_without_start_episodes(trained):
     run_dir, _ = trained
     actor = load_agent(run_dir / "agent.pt")
     engine = RepairEngine(env_config(ALGO, data={"split": "val"}), 2, restorer=actor.restorer)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0))
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0))
     rng = np.random.default_rng(0)
     for _ in range(engine.horizon):
-        engine.step(actor.act(engine, faces, rng), faces)
+        engine.step(actor.act(engine, slots, rng), slots)
     assert int(engine.t.min()) == engine.horizon
 
 
 def test_gru_state_carries_the_previous_action_and_start_episodes_resets():
     engine = RepairEngine(env_config(ALGO), 2)  # untrained enhancer = identity: images never change
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     actor = PolicyActor(tiny_policy(engine, avoid_repeats=False), None, engine.config["action"], "afh")
 
     def logits_after(first_action: list[int]) -> torch.Tensor:
-        engine.reset(faces, np.random.default_rng(0), {"index": [0, 1]})
-        actor.start_episodes(engine, faces)
-        actor.act(engine, faces, np.random.default_rng(0))
+        engine.reset(slots, np.random.default_rng(0), {"index": [0, 1]})
+        actor.start_episodes(engine, slots)
+        actor.act(engine, slots, np.random.default_rng(0))
         start = actor.last_logits.clone()
-        engine.step(np.array([first_action] * 2), faces)
-        actor.act(engine, faces, np.random.default_rng(0))
+        engine.step(np.array([first_action] * 2), slots)
+        actor.act(engine, slots, np.random.default_rng(0))
         return start, actor.last_logits.clone()
 
     start_a, after_a = logits_after([0, 0, 0, 0])
@@ -102,23 +102,23 @@ def test_gru_state_carries_the_previous_action_and_start_episodes_resets():
     # Step 2 depends on step 1's action only (the images are the same); logits start small (std-0.01 init).
     assert (after_a - after_b).abs().max() > 1e-6
     again = actor.last_logits.clone()
-    actor.act(engine, faces, np.random.default_rng(0))  # asked twice for the same step: same answer
+    actor.act(engine, slots, np.random.default_rng(0))  # asked twice for the same step: same answer
     assert torch.equal(actor.last_logits, again)
 
 
 def test_i0_agent_ignores_the_current_image():
     engine = RepairEngine(env_config(ALGO), 2)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0), {"index": [0, 1]})
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0), {"index": [0, 1]})
     prev, first = torch.zeros(2, 4, dtype=torch.long), torch.ones(2, dtype=torch.bool)
     outputs = {}
     for mode in ("start", "current"):
         policy = tiny_policy(engine, image_input=mode)
-        state = policy.initial_state(engine, faces)
-        before = policy(engine, faces, state, prev, first).logits
+        state = policy.initial_state(engine, slots)
+        before = policy(engine, slots, state, prev, first).logits
         saved = engine.current.clone()
         engine.current.copy_(torch.rand_like(engine.current))  # a different I_t, the same I_0
-        outputs[mode] = (before, policy(engine, faces, state, prev, first).logits)
+        outputs[mode] = (before, policy(engine, slots, state, prev, first).logits)
         engine.current.copy_(saved)
     assert torch.equal(*outputs["start"])
     assert (outputs["current"][0] - outputs["current"][1]).abs().max() > 1e-6
@@ -140,9 +140,9 @@ def test_fixed_box_variant_only_emits_one_box_size(tmp_path):
     assert h.max() <= 24 and w.max() <= 24  # 24 unless clipped at the image border
     assert np.all((h == 24) | (top == 0) | (top + h == 64)) and np.all((w == 24) | (left == 0) | (left + w == 64))
     engine = RepairEngine(config, 3)
-    engine.reset(engine.all_faces(), np.random.default_rng(0))
-    actor.start_episodes(engine, engine.all_faces())
-    actions = actor.act(engine, engine.all_faces(), np.random.default_rng(0))
+    engine.reset(engine.all_slots(), np.random.default_rng(0))
+    actor.start_episodes(engine, engine.all_slots())
+    actions = actor.act(engine, engine.all_slots(), np.random.default_rng(0))
     assert set(map(tuple, actions[:, 2:].tolist())) == {(1, 1)}  # ratio 1:1, scale 1.0 of the full space
 
 

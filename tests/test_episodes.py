@@ -38,15 +38,15 @@ class Events(EpisodeHook):
     def __init__(self):
         self.events = []
 
-    def on_start(self, engine, faces):
-        self.events.append(("start", int(engine.t[faces[0]])))
+    def on_start(self, engine, slots):
+        self.events.append(("start", int(engine.t[slots[0]])))
 
-    def on_step(self, engine, faces, step):
-        assert isinstance(step, StepOutput) and len(step.reward) == len(faces)
-        self.events.append(("step", int(engine.t[faces[0]])))
+    def on_step(self, engine, slots, step):
+        assert isinstance(step, StepOutput) and len(step.reward) == len(slots)
+        self.events.append(("step", int(engine.t[slots[0]])))
 
-    def on_end(self, engine, faces):
-        self.events.append(("end", int(engine.t[faces[0]])))
+    def on_end(self, engine, slots):
+        self.events.append(("end", int(engine.t[slots[0]])))
 
 
 class CountingActor(BaseActor):
@@ -56,18 +56,18 @@ class CountingActor(BaseActor):
         self.horizon, self.restorer = horizon, restorer
         self.started = []
 
-    def start_episodes(self, engine, faces):
-        self.started.append(int(engine.t[faces].max()))
+    def start_episodes(self, engine, slots):
+        self.started.append(int(engine.t[slots].max()))
 
-    def act(self, engine, faces, rng):
-        return np.zeros(len(faces), dtype=np.int64)
+    def act(self, engine, slots, rng):
+        return np.zeros(len(slots), dtype=np.int64)
 
 
 def test_hooks_see_the_start_every_step_and_the_end_in_order():
     actor = CountingActor()
     engine = build_engine(config(), actor, 2)
     hooks = [Events(), Events()]
-    play_episodes(engine, actor, engine.all_faces(), np.random.default_rng(0), {"index": [0, 1]}, hooks)
+    play_episodes(engine, actor, engine.all_slots(), np.random.default_rng(0), {"index": [0, 1]}, hooks)
     expected = [("start", 0), ("step", 1), ("step", 2), ("step", 3), ("end", 3)]
     assert hooks[0].events == expected and hooks[1].events == expected
     assert actor.started == [0]  # started once, right after the reset
@@ -77,12 +77,12 @@ def test_keep_batch_reaches_the_step_hook():
     seen = []
 
     class Contexts(EpisodeHook):
-        def on_step(self, engine, faces, step):
+        def on_step(self, engine, slots, step):
             seen.append(step.context)
 
     actor = CountingActor()
     engine = build_engine(config(), actor, 1)
-    play_episodes(engine, actor, engine.all_faces(), np.random.default_rng(0), hooks=[Contexts()], keep_batch=True)
+    play_episodes(engine, actor, engine.all_slots(), np.random.default_rng(0), hooks=[Contexts()], keep_batch=True)
     assert len(seen) == 3 and all(c is not None for c in seen)
 
 
@@ -124,8 +124,8 @@ def test_evaluation_follows_the_restorer_rule():
 
 
 def test_plain_functions_become_actors_and_other_objects_are_refused():
-    def act(engine, faces, rng):
-        return np.zeros(len(faces), dtype=np.int64)
+    def act(engine, slots, rng):
+        return np.zeros(len(slots), dtype=np.int64)
 
     actor = as_actor(act)
     assert isinstance(actor, FunctionActor) and isinstance(actor, Actor) and actor.name == "agent"
@@ -141,7 +141,7 @@ def test_inference_inputs_run_through_the_same_runner():
     engine = build_engine(inference_config(config()), actor, 2)
     hook = Events()
     lr = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
-    play_episodes(engine, actor, engine.all_faces(), np.random.default_rng(0), {"lr": lr}, [hook])
+    play_episodes(engine, actor, engine.all_slots(), np.random.default_rng(0), {"lr": lr}, [hook])
     assert hook.events[-1] == ("end", 3) and not bool(engine.has_truth.any())
 
 
@@ -188,6 +188,6 @@ def test_only_the_cli_imports_cli_modules():
             if path.is_relative_to(root / "agents" / "cli"):
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else\
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 assert not any(n.startswith("fh_gym.agents.cli") for n in names), path

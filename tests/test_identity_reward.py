@@ -79,10 +79,10 @@ def test_identity_terms_appear_at_T_and_sum_to_the_reward(checkpoint):
         final = steps[-1][1]
         assert final["feature"] < 0 and final["identity"] <= 0  # losses become negative rewards
         # The terms are -scale * L for L computed here from the final image and the truth.
-        faces = engine.all_faces()
+        slots = engine.all_slots()
         net, scale = engine.reward_fn._identity.net, engine.reward_fn.scale
         with torch.no_grad():
-            f_hat, f_true = net(engine.current[faces]), net(engine.hr[faces])
+            f_hat, f_true = net(engine.current[slots]), net(engine.hr[slots])
         assert final["feature"] == pytest.approx(-scale * float((f_hat - f_true).norm()), rel=1e-4)
         person = engine.dataset.identity_names[engine.dataset.identities[engine.face_index[0]]]
         kinds.add(person in class_names)

@@ -54,16 +54,16 @@ def test_crop_boxes_resamples_the_box():
 
 def test_policy_context_branch_sees_the_last_patch_and_action():
     engine = RepairEngine(env_config(ALGO), 2)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0), {"index": [0, 1]})
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0), {"index": [0, 1]})
     torch.manual_seed(0)
     policy = IPFHPolicy([engine.single_action_space.n], False, 64, **TINY_POLICY[ALGO])
     first = torch.ones(2, dtype=torch.bool)
     prev = torch.zeros(2, 1, dtype=torch.long)
-    start = policy(engine, faces, {}, prev, first).logits
-    engine.step(np.array([4, 4]), faces)  # identity restorer: the image is unchanged
-    a = policy(engine, faces, {}, prev + 4, ~first).logits
-    b = policy(engine, faces, {}, prev + 5, ~first).logits
+    start = policy(engine, slots, {}, prev, first).logits
+    engine.step(np.array([4, 4]), slots)  # identity restorer: the image is unchanged
+    a = policy(engine, slots, {}, prev + 4, ~first).logits
+    b = policy(engine, slots, {}, prev + 5, ~first).logits
     assert (a - start).abs().max() > 1e-7 and (a - b).abs().max() > 1e-7
 
 
@@ -71,38 +71,38 @@ def test_policy_context_branch_sees_the_last_patch_and_action():
 def test_replay_rebuilds_the_final_image_and_gives_restorer_gradients(feather):
     config = {**env_config(ALGO), "repair": {"margin": 8, "feather": feather}}
     engine = RepairEngine(config, 3)
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     # A restorer that changes the image (the default one starts as the identity).
     torch.nn.init.normal_(engine.restorer.fuse[-1].weight, std=0.05)
     cfg = algo_config(ALGO)
     trainer = IPFHRestorerFineTuner(engine, 0.0, None, None, cfg["restorer_loss"])  # lr 0: weights fixed
-    engine.reset(faces, np.random.default_rng(0))
-    trainer.start_episode(faces)
+    engine.reset(slots, np.random.default_rng(0))
+    trainer.start_episode(slots)
     for k in range(HORIZON):
-        step = engine.step(np.array([k, k + 1, 2 * k]), faces, keep_batch=True)
+        step = engine.step(np.array([k, k + 1, 2 * k]), slots, keep_batch=True)
         stats = trainer.after_step(step)
         assert {"losses/restorer", "losses/restorer_texture", "losses/restorer_lr_mse"} <= set(stats)
     rows = torch.arange(3)
-    replay = trainer.replay_final_image(faces, rows)
+    replay = trainer.replay_final_image(slots, rows)
     assert torch.allclose(replay, engine.current, atol=1e-5)
     replay.sum().backward()
     assert engine.restorer.fuse[-1].weight.grad.abs().sum() > 0
     engine.restorer.zero_grad()
-    assert trainer.end_episode(faces)["losses/restorer_image"] > 0
+    assert trainer.end_episode(slots)["losses/restorer_image"] > 0
 
 
 def test_image_loss_with_an_identity_net_has_identity_gradients():
     from fh_gym.agents.ipfh.losses import IPFHLosses
 
     engine = RepairEngine(env_config(ALGO), 2)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0))
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0))
     block = {"type": "CNNR", "width": 4, "feature_dim": 8, "blocks": [1, 1, 1, 1], "num_classes": 3,
              "input_height": 64, "input_width": 64}
     losses = IPFHLosses(engine, identity_net=block, texture_features={**block, "layer": "res1"})
-    losses.start_episode(faces)
+    losses.start_episode(slots)
     images = engine.current.clone().requires_grad_(True)
-    terms = losses.image(images, engine.hr, engine.lr, faces)
+    terms = losses.image(images, engine.hr, engine.lr, slots)
     assert set(terms) == {"mse", "texture", "lr_mse", "feature", "identity"}
     (terms["feature"] + terms["identity"]).backward()
     assert images.grad.abs().sum() > 0

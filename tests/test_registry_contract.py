@@ -55,11 +55,11 @@ def test_reward_builds_with_defaults_and_rejects_unknown_keys(name):
 @pytest.mark.parametrize("name", REWARDS.names())
 def test_reward_terms_are_finite_named_per_face_and_sum_to_the_reward(name):
     engine = RepairEngine(make_config({**SMALL, "reward": {"type": name}}), 3)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0))
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0))
     names = None
     for action in (0, 5):
-        out = engine.step(np.full(3, action), faces)
+        out = engine.step(np.full(3, action), slots)
         assert out.terms, f"reward '{name}' returned no terms"
         assert names is None or set(out.terms) == names, "every step returns the same terms"
         names = set(out.terms)
@@ -67,8 +67,8 @@ def test_reward_terms_are_finite_named_per_face_and_sum_to_the_reward(name):
             assert value.shape == (3,) and value.dtype == np.float32 and np.isfinite(value).all()
         np.testing.assert_allclose(out.reward, sum(out.terms.values()), rtol=1e-6, atol=1e-6)
     lr = np.zeros((engine.lr_size, engine.lr_size, 3), np.uint8)
-    engine.reset(faces, np.random.default_rng(0), {"lr": lr})
-    out = engine.step(np.zeros(3, dtype=np.int64), faces)
+    engine.reset(slots, np.random.default_rng(0), {"lr": lr})
+    out = engine.step(np.zeros(3, dtype=np.int64), slots)
     assert out.terms == {} and np.all(out.reward == 0), "faces without ground truth get no reward"
 
 
@@ -106,13 +106,13 @@ def test_action_type_rejects_unknown_keys_and_an_image_size_of_its_own(name):
 @pytest.mark.parametrize("name", ACTIONS.names())
 def test_engine_steps_with_every_action_type(name):
     engine = RepairEngine(make_config({**SMALL, "action": {"type": name}}), 2)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(0))
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0))
     engine.single_action_space.seed(0)
-    out = engine.step(np.stack([engine.single_action_space.sample() for _ in range(2)]), faces)
+    out = engine.step(np.stack([engine.single_action_space.sample() for _ in range(2)]), slots)
     assert out.boxes.shape == (2, 4) and np.isfinite(out.reward).all()
     if hasattr(engine.single_action_space, "n") or hasattr(engine.single_action_space, "nvec"):
-        assert engine.action_masks().shape == (2, engine.actions.mask_size())
+        assert engine.action_masks().shape == (2, engine.action_type.mask_size())
 
 
 # --------------------------------------------------------------------------- data sources

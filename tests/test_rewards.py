@@ -51,10 +51,10 @@ def restorer():
 
 
 def run(engine: RepairEngine, actions: list[int]):
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(5))
-    outs = [engine.step(np.full(engine.num_envs, a), faces) for a in actions]
-    return faces, outs
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(5))
+    outs = [engine.step(np.full(engine.num_envs, a), slots) for a in actions]
+    return slots, outs
 
 
 def test_attention_fh_reward_is_zero_until_t_and_matches_eq6(restorer):
@@ -78,9 +78,9 @@ def test_ipfh_reward_terms_match_manual_dual_domain_losses(restorer):
                                                              "texture_features": {"type": "TinyTextureNet"}}},
                          "ipfh")
     engine = RepairEngine(config, 2, restorer=restorer)
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(1))
-    out = engine.step(np.array([0, 24]), faces)
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(1))
+    out = engine.step(np.array([0, 24]), slots)
     rec = out.record
     mask = rec.box_mask
     area = mask.sum(dim=(1, 2, 3))
@@ -94,7 +94,7 @@ def test_ipfh_reward_terms_match_manual_dual_domain_losses(restorer):
         texture = GramTexture(TinyTextureNet()).distance(rec.after, rec.hr, mask)
     np.testing.assert_allclose(out.terms["texture"], (-10.0 * texture).numpy(), rtol=1e-4)
     assert np.all(out.terms["visual_mse"] == 0)  # long-term only at T
-    final = engine.step(np.array([3, 3]), faces)
+    final = engine.step(np.array([3, 3]), slots)
     assert np.all(final.terms["mse"] == 0)
     whole = ((engine.current - engine.hr) ** 2).mean(dim=(1, 2, 3))
     np.testing.assert_allclose(final.terms["visual_mse"], (-10.0 * whole).numpy(), rtol=1e-4)

@@ -39,13 +39,13 @@ def test_train_save_load_predicts_the_same(tmp_path, algo):
     assert type(actor.model.policy.optimizer) is type(model.policy.optimizer)  # A2C: RMSprop, not Adam
 
     engine = RepairEngine(ctx.env_config, 3)
-    engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0, 1, 2]})
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0, 1, 2]})
     obs = policy_observation(engine.observe())
     kwargs = {"action_masks": engine.action_masks()} if algo == "maskable_ppo" else {}
     original, _ = model.predict(obs, deterministic=True, **kwargs)
     loaded, _ = actor.model.predict(obs, deterministic=True, **kwargs)
     assert np.array_equal(original, loaded)
-    assert np.array_equal(actor.act(engine, engine.all_faces(), np.random.default_rng(0)), original)
+    assert np.array_equal(actor.act(engine, engine.all_slots(), np.random.default_rng(0)), original)
 
 
 def test_full_training_entry_point_writes_agent_files(tmp_path):

@@ -20,9 +20,9 @@ def _model(tmp_path, algo, env_id="FaceRepair-Dense-x8-v0", **extra):
     return build_model(get_algo(algo), env, ctx.algo_config, ctx.env_config, seed=0), ctx
 
 
-def _engine(ctx, faces=2, seed=0):
-    engine = RepairEngine(ctx.env_config, faces)
-    engine.reset(engine.all_faces(), np.random.default_rng(seed), {"index": list(range(faces))})
+def _engine(ctx, num_faces=2, seed=0):
+    engine = RepairEngine(ctx.env_config, num_faces)
+    engine.reset(engine.all_slots(), np.random.default_rng(seed), {"index": list(range(num_faces))})
     return engine
 
 
@@ -31,35 +31,35 @@ def test_recurrent_actor_carries_state_across_steps_and_resets(tmp_path):
     actor = SB3Actor(model, "lstm", ctx.env_config)
     rng = np.random.default_rng(0)
     engine = _engine(ctx)
-    faces = engine.all_faces()
-    actor.start_episodes(engine, faces)
-    first = actor.act(engine, faces, rng)
-    h1 = actor.states(faces)
+    slots = engine.all_slots()
+    actor.start_episodes(engine, slots)
+    first = actor.act(engine, slots, rng)
+    h1 = actor.states(slots)
     assert np.abs(h1[0]).sum() > 0
-    engine.step(first, faces)
-    actor.act(engine, faces, rng)
-    carried = actor.states(faces)
+    engine.step(first, slots)
+    actor.act(engine, slots, rng)
+    carried = actor.states(slots)
 
     # The same step-2 observation from a forgotten state gives another state: the memory matters.
-    actor.start_episodes(engine, faces)
-    actor.act(engine, faces, rng)
-    fresh = actor.states(faces)
+    actor.start_episodes(engine, slots)
+    actor.act(engine, slots, rng)
+    fresh = actor.states(slots)
     assert not np.allclose(carried[0], fresh[0])
 
     # A new episode (t == 0) starts from zeros again: the first state is reproduced exactly.
     engine = _engine(ctx)
-    actor.start_episodes(engine, faces)
-    again = actor.act(engine, faces, rng)
+    actor.start_episodes(engine, slots)
+    again = actor.act(engine, slots, rng)
     assert np.array_equal(again, first)
-    assert np.allclose(actor.states(faces)[0], h1[0])
+    assert np.allclose(actor.states(slots)[0], h1[0])
 
 
 def test_recurrent_state_is_kept_per_face(tmp_path):
     model, ctx = _model(tmp_path, "recurrent_ppo")
     actor = SB3Actor(model, "lstm", ctx.env_config)
     rng = np.random.default_rng(0)
-    engine = _engine(ctx, faces=2)
-    everyone = engine.all_faces()
+    engine = _engine(ctx, num_faces=2)
+    everyone = engine.all_slots()
     actor.act(engine, everyone, rng)
     before = actor.states(everyone)
     actor.start_episodes(engine, everyone[1:])  # only face 1 starts over
@@ -72,15 +72,15 @@ def test_maskable_actor_never_picks_a_masked_action(tmp_path):
     assert ctx.env_config["action"]["mask_repeats"] and ctx.env_config["action"]["type"] == "grid"
     actor = SB3Actor(model, "masked", ctx.env_config, deterministic=False)  # sampling: the harder case
     rng = np.random.default_rng(0)
-    engine = _engine(ctx, faces=4)
-    faces = engine.all_faces()
+    engine = _engine(ctx, num_faces=4)
+    slots = engine.all_slots()
     chosen = []
     for _ in range(engine.horizon):
-        masks = engine.action_masks(faces)
-        actions = actor.act(engine, faces, rng)
-        assert masks[np.arange(len(faces)), actions].all()
+        masks = engine.action_masks(slots)
+        actions = actor.act(engine, slots, rng)
+        assert masks[np.arange(len(slots)), actions].all()
         chosen.append(actions)
-        engine.step(actions, faces)
+        engine.step(actions, slots)
     chosen = np.stack(chosen, axis=1)
     assert all(len(set(row)) == engine.horizon for row in chosen)  # 16 steps, 49 cells: never a repeat
 
@@ -104,6 +104,6 @@ def test_actor_refuses_an_env_with_other_actions(tmp_path):
     model, ctx = _model(tmp_path, "ppo")
     actor = SB3Actor(model, "ppo", ctx.env_config)
     engine = RepairEngine(env_config("FaceRepair-AttentionFH-v0"), 1)
-    engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0]})
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0]})
     with pytest.raises(ConfigError, match="trained with actions Discrete"):
-        actor.act(engine, engine.all_faces(), np.random.default_rng(0))
+        actor.act(engine, engine.all_slots(), np.random.default_rng(0))

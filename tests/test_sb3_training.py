@@ -98,7 +98,7 @@ def test_finetuning_during_training_saves_the_restorer(tmp_path):
 def test_finetuner_changes_the_shared_restorer_and_resumes():
     config = env_config(horizon=4)
     engine = RepairEngine(config, 2)
-    engine.reset(engine.all_faces(), np.random.default_rng(0), {"index": [0, 1]})
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0, 1]})
     before = {k: v.clone() for k, v in engine.restorer.state_dict().items()}
     tuner = RestorerFineTuner(engine, lr=0.01)
     assert tuner.after_step(engine.step(np.array([3, 3]))) is None  # no inputs kept: nothing to train on
@@ -148,9 +148,9 @@ def test_a_resumed_run_draws_new_faces(tmp_path, monkeypatch):
     first_resets: list[np.ndarray] = []
     original = RepairEngine.reset
 
-    def recording_reset(self, faces, rng, options=None):
-        original(self, faces, rng, options)
-        if self.num_envs > 1 and len(faces) == self.num_envs:  # the training env's full resets
+    def recording_reset(self, slots, rng, options=None):
+        original(self, slots, rng, options)
+        if self.num_envs > 1 and len(slots) == self.num_envs:  # the training env's full resets
             first_resets.append(self.face_index.copy())
 
     monkeypatch.setattr(RepairEngine, "reset", recording_reset)

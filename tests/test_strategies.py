@@ -39,23 +39,23 @@ def engine_for(variant: str, restorer, n: int = 3, **config) -> RepairEngine:
 
 def test_even_grid_tiles_the_image_once_per_pass(active_restorer):
     engine = engine_for("dense_x8", active_restorer)
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     rng = np.random.default_rng(0)
-    engine.reset(faces, rng)
+    engine.reset(slots, rng)
     strategy = EvenGridStrategy()
     for _ in range(16):
-        engine.step(strategy.act(engine, faces, rng), faces)
+        engine.step(strategy.act(engine, slots, rng), slots)
     assert torch.all(engine.coverage == 1)
     assert len(strategy.sequence(engine)) == 16
 
 
 def test_even_grid_on_box_actions_covers_the_image(active_restorer):
     engine = engine_for("attention_fh", active_restorer)
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     rng = np.random.default_rng(0)
-    engine.reset(faces, rng)
+    engine.reset(slots, rng)
     for _ in range(9):
-        engine.step(EvenGridStrategy().act(engine, faces, rng), faces)
+        engine.step(EvenGridStrategy().act(engine, slots, rng), slots)
     assert torch.all(engine.coverage >= 1)
 
 
@@ -75,16 +75,16 @@ def test_random30_has_its_own_horizon(active_restorer):
 @pytest.mark.parametrize("feather", [0, 4])
 def test_greedy_lookahead_predicts_the_real_gain(active_restorer, feather):
     engine = engine_for("dense_x8", active_restorer, repair={"margin": 8, "feather": feather})
-    faces = engine.all_faces()
-    engine.reset(faces, np.random.default_rng(1))
-    engine.step(np.array([3, 10, 20]), faces)  # not from the start image only
-    candidates = engine.actions.candidate_actions()
-    gains = engine.candidate_gains(faces, candidates, chunk=37)
-    before = engine.psnr(faces)
-    chosen = GreedyOracleStrategy().act(engine, faces, np.random.default_rng(0))
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(1))
+    engine.step(np.array([3, 10, 20]), slots)  # not from the start image only
+    candidates = engine.action_type.candidate_actions()
+    gains = engine.candidate_gains(slots, candidates, chunk=37)
+    before = engine.psnr(slots)
+    chosen = GreedyOracleStrategy().act(engine, slots, np.random.default_rng(0))
     assert np.array_equal(chosen, candidates[gains.argmax(axis=1)])
-    engine.step(chosen, faces)
-    np.testing.assert_allclose(engine.psnr(faces) - before, gains.max(axis=1), atol=1e-4)
+    engine.step(chosen, slots)
+    np.testing.assert_allclose(engine.psnr(slots) - before, gains.max(axis=1), atol=1e-4)
 
 
 def test_strategies_see_identical_inputs_and_greedy_wins_one_step(active_restorer):

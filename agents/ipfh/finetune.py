@@ -51,9 +51,9 @@ class IPFHRestorerFineTuner(RestorerFineTuner):
         self.losses = IPFHLosses(engine, loss_cfg["texture_features"], loss_cfg["lr_domain"], loss_cfg["identity_net"])
         self._steps: list[tuple[Any, torch.Tensor, torch.Tensor]] = []
 
-    def start_episode(self, faces: torch.Tensor) -> None:
+    def start_episode(self, slots: torch.Tensor) -> None:
         self._steps = []
-        self.losses.start_episode(faces)
+        self.losses.start_episode(slots)
 
     def after_step(self, step: StepOutput | None) -> dict[str, float] | None:
         if self.image_loss and step is not None and step.context is not None:  # every step's inputs, for the replay
@@ -69,8 +69,8 @@ class IPFHRestorerFineTuner(RestorerFineTuner):
         return {"losses/restorer": float(loss.detach()),
                 **{f"losses/restorer_{k}": float(v.detach()) for k, v in terms.items()}}
 
-    def replay_final_image(self, faces: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """I_T of ``faces[rows]`` rebuilt from the kept inputs with the current restorer, differentiably.
+    def replay_final_image(self, slots: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """I_T of ``slots[rows]`` rebuilt from the kept inputs with the current restorer, differentiably.
 
         One restorer call for all T steps (same window size), then the pastes in step order starting from
         I_0, blending each output into the replayed image exactly as the engine did (also with feathered
@@ -79,22 +79,22 @@ class IPFHRestorerFineTuner(RestorerFineTuner):
         engine = self.engine
         contexts = cat_contexts([slice_context(c, rows) for c, _, _ in self._steps])
         outputs = self.restorer(contexts).clamp(0, 1).split(len(rows))
-        image = engine.start[faces[rows]].detach().clone()
-        slots = torch.arange(len(rows), device=engine.device)
+        image = engine.start[slots[rows]].detach().clone()
+        replay_slots = torch.arange(len(rows), device=engine.device)
         for out, (_, starts, paste) in zip(outputs, self._steps, strict=True):
-            window = gather_windows(image, slots, starts[rows], engine.window)
-            image = pasted_windows(image, slots, starts[rows], window + paste[rows] * (out - window))
+            window = gather_windows(image, replay_slots, starts[rows], engine.window)
+            image = pasted_windows(image, replay_slots, starts[rows], window + paste[rows] * (out - window))
         return image
 
-    def end_episode(self, faces: torch.Tensor) -> dict[str, float]:
-        """Eq. 17 on the replayed final images of (a subset of) ``faces``."""
+    def end_episode(self, slots: torch.Tensor) -> dict[str, float]:
+        """Eq. 17 on the replayed final images of (a subset of) ``slots``."""
         if not self.image_loss or not self._steps:
             return {}
         engine = self.engine
-        rows = subsample_rows(len(faces), self.faces_per_step, self.generator).to(engine.device)
+        rows = subsample_rows(len(slots), self.faces_per_step, self.generator).to(engine.device)
         self.restorer.train()
-        image = self.replay_final_image(faces, rows)
-        terms = self.losses.image(image, engine.hr[faces[rows]], engine.lr[faces[rows]], faces[rows])
+        image = self.replay_final_image(slots, rows)
+        terms = self.losses.image(image, engine.hr[slots[rows]], engine.lr[slots[rows]], slots[rows])
         loss = weighted_sum(terms, self.image_weights)
         self.optimise(loss)
         self._steps = []

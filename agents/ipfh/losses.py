@@ -48,14 +48,14 @@ class IPFHLosses:
         self.phi, self.down = self.dual.texture, self.dual.down
         self.identity = None if identity_net is None else IdentityTerms(engine.networks, engine.view, identity_net)
 
-    def start_episode(self, faces: Tensor) -> None:
+    def start_episode(self, slots: Tensor) -> None:
         """Cache the truth's identity features / labels of the new episodes' faces."""
         if self.identity is not None:
-            self.identity.reset(faces)
+            self.identity.reset(slots)
 
-    def identity_losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
+    def identity_losses(self, images: Tensor, slots: Tensor) -> dict[str, Tensor]:
         """IPFH Eqs. 13-14 *with* gradients to ``images`` (the env's reward computes them without)."""
-        return {name: value.mean() for name, value in self.identity.per_face_losses(images, faces).items()}
+        return {name: value.mean() for name, value in self.identity.per_face_losses(images, slots).items()}
 
     def downsample(self, hr: Tensor) -> Tensor:
         return self.dual.downsample(hr)
@@ -65,12 +65,12 @@ class IPFHLosses:
         terms = self.dual.patch_terms(restored, hr, lr, mask)
         return {name: value.mean() for name, value in terms.items()}
 
-    def image(self, images: Tensor, hr: Tensor, lr: Tensor, faces: Tensor) -> dict[str, Tensor]:
-        """Eq. 17 terms (scalars) for whole images (B, 3, H, W); ``faces`` index the engine's slots."""
+    def image(self, images: Tensor, hr: Tensor, lr: Tensor, slots: Tensor) -> dict[str, Tensor]:
+        """Eq. 17 terms (scalars) for whole images (B, 3, H, W); ``slots`` index the engine's slots."""
         out = {"mse": ((images - hr) ** 2).mean(), "texture": self.phi.distance(images, hr).mean(),
                "lr_mse": ((self.downsample(images) - lr) ** 2).mean()}
         if self.identity is not None:
-            out.update(self.identity_losses(images, faces))
+            out.update(self.identity_losses(images, slots))
         return out
 
 

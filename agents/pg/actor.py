@@ -74,63 +74,63 @@ class PolicyActor(BaseActor):
                        "state_in": None, "state_out": None}
         self._engine = weakref.ref(engine)
 
-    def _store(self, key: str, faces: Tensor, state: State) -> None:
-        slots = self._slots
-        if slots[key] is None:
-            slots[key] = {k: torch.zeros((len(slots["t"]), *v.shape[1:]), dtype=v.dtype, device=v.device)
+    def _store(self, key: str, slots: Tensor, state: State) -> None:
+        memory = self._slots
+        if memory[key] is None:
+            memory[key] = {k: torch.zeros((len(memory["t"]), *v.shape[1:]), dtype=v.dtype, device=v.device)
                           for k, v in state.items()}
         for k, v in state.items():
-            slots[key][k][faces] = v
+            memory[key][k][slots] = v
 
-    def _taken(self, engine: RepairEngine, faces: Tensor, t: Tensor) -> Tensor:
+    def _taken(self, engine: RepairEngine, slots: Tensor, t: Tensor) -> Tensor:
         """(B, K) the agent-space action whose box the env repaired at t - 1 (our own choice if none matches)."""
-        keys = box_keys(engine.history[faces, (t - 1).clamp(min=0)], engine.image_size)
+        keys = box_keys(engine.history[slots, (t - 1).clamp(min=0)], engine.image_size)
         index = torch.searchsorted(self._box_keys, keys).clamp(max=len(self._box_keys) - 1)
         found = self._box_keys[index] == keys
-        return torch.where(found[:, None], self._box_actions[index], self._slots["action"][faces])
+        return torch.where(found[:, None], self._box_actions[index], self._slots["action"][slots])
 
     # ------------------------------------------------------------ actor protocol
     @torch.no_grad()
-    def start_episodes(self, engine: RepairEngine, faces: Tensor) -> None:
-        """Reset the slots ``faces`` (call after ``engine.reset``)."""
+    def start_episodes(self, engine: RepairEngine, slots: Tensor) -> None:
+        """Reset the slots ``slots`` (call after ``engine.reset``)."""
         self._attach(engine)
-        begin = self.policy.initial_state(engine, faces)
-        self._store("state_out", faces, begin)
-        self._store("state_in", faces, begin)
-        self._slots["t"][faces] = -1
-        self._slots["action"][faces] = 0
-        self._slots["started"][faces] = True
+        begin = self.policy.initial_state(engine, slots)
+        self._store("state_out", slots, begin)
+        self._store("state_in", slots, begin)
+        self._slots["t"][slots] = -1
+        self._slots["action"][slots] = 0
+        self._slots["started"][slots] = True
 
     @torch.no_grad()
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
         self._attach(engine)
-        slots = self._slots
-        t, seen = engine.t[faces], slots["t"][faces]
+        memory = self._slots
+        t, seen = engine.t[slots], memory["t"][slots]
         # A new episode that nobody announced with start_episodes (or a slot never started at all).
-        fresh = (t == 0) & ((seen != -1) | ~slots["started"][faces])
+        fresh = (t == 0) & ((seen != -1) | ~memory["started"][slots])
         if bool(fresh.any()):
-            self.start_episodes(engine, faces[fresh])
-            seen = slots["t"][faces]
+            self.start_episodes(engine, slots[fresh])
+            seen = memory["t"][slots]
         again = t == seen  # asked twice for the same step: recompute from the saved inputs
         bad = ~again & (t != seen + 1)
         if bool(bad.any()):
             raise RuntimeError(f"actor state is at step {seen[bad].tolist()} but the env is at {t[bad].tolist()}: "
-                               "call start_episodes(engine, faces) after engine.reset")
-        out_state = {k: v[faces] for k, v in (slots["state_out"] or {}).items()}
-        in_state = {k: v[faces] for k, v in (slots["state_in"] or {}).items()}
+                               "call start_episodes(engine, slots) after engine.reset")
+        out_state = {k: v[slots] for k, v in (memory["state_out"] or {}).items()}
+        in_state = {k: v[slots] for k, v in (memory["state_in"] or {}).items()}
         state = select_state(again, in_state, out_state)
-        prev = torch.where(again[:, None], slots["prev_in"][faces], self._taken(engine, faces, t))
-        out, allowed = self.policy.step(engine, faces, state, prev, t == 0)
-        mask = engine_mask(engine, faces, self._translate)
+        prev = torch.where(again[:, None], memory["prev_in"][slots], self._taken(engine, slots, t))
+        out, allowed = self.policy.step(engine, slots, state, prev, t == 0)
+        mask = engine_mask(engine, slots, self._translate)
         mask = None if mask is None else torch.as_tensor(mask, device=out.logits.device)
         dist = FactorisedCategorical(out.logits, self.policy.spec, mask, allowed)
         action = dist.mode() if self.deterministic else dist.sample_numpy(rng)
         self.last_logits = out.logits
-        self._store("state_in", faces, state)
-        self._store("state_out", faces, out.state)
-        slots["prev_in"][faces] = prev
-        slots["action"][faces] = action
-        slots["t"][faces] = t
+        self._store("state_in", slots, state)
+        self._store("state_out", slots, out.state)
+        memory["prev_in"][slots] = prev
+        memory["action"][slots] = action
+        memory["t"][slots] = t
         own = self.policy.spec.to_numpy(action)
         if self._translate is None:
             return own
@@ -157,7 +157,7 @@ def action_translation(action_block: dict[str, Any], engine: RepairEngine) -> np
         ValueError: If the env cannot reproduce one of the agent's boxes exactly.
     """
     own = build_action_type(action_block, engine.image_size)
-    env = engine.actions
+    env = engine.action_type
     candidates = own.candidate_actions()
     own_boxes = own.to_boxes(candidates)
     if own.space == env.space and torch.equal(own_boxes, env.to_boxes(candidates)):
@@ -175,6 +175,6 @@ def action_translation(action_block: dict[str, Any], engine: RepairEngine) -> np
     return np.stack([by_box[tuple(box)] for box in own_boxes.tolist()])
 
 
-def engine_mask(engine: RepairEngine, faces: Tensor, translate: np.ndarray | None) -> np.ndarray | None:
+def engine_mask(engine: RepairEngine, slots: Tensor, translate: np.ndarray | None) -> np.ndarray | None:
     """The env's action mask in the agent's space (None when translating: masks are per env action)."""
-    return engine.action_masks(faces) if translate is None else None
+    return engine.action_masks(slots) if translate is None else None

@@ -100,20 +100,20 @@ class EpisodePolicy(nn.Module):
             raise ValueError(f"{type(self).__name__} reads {self.image_size}px images but the env has "
                              f"image_size {engine.image_size}")
 
-    def initial_state(self, engine: Any, faces: Tensor) -> State:
+    def initial_state(self, engine: Any, slots: Tensor) -> State:
         """:meth:`begin` plus the visited positions when ``avoid_repeats`` (what rollouts and actors call)."""
-        state = self.begin(engine, faces)
+        state = self.begin(engine, slots)
         if self.avoid_repeats:
-            state["visited"] = torch.zeros(len(faces), self.spec.positions, dtype=torch.bool,
+            state["visited"] = torch.zeros(len(slots), self.spec.positions, dtype=torch.bool,
                                            device=engine.device)
         return state
 
-    def step(self, engine: Any, faces: Tensor, state: State, prev_actions: Tensor,
+    def step(self, engine: Any, slots: Tensor, state: State, prev_actions: Tensor,
              first: Tensor) -> tuple[PolicyOutput, Tensor | None]:
         """:meth:`forward`, and the allowed positions (None unless ``avoid_repeats``): a position chosen
         earlier in the episode is forbidden (Attention-FH Sec. 1: previously attended regions "are also
         recorded to avoid duplicated selection of a region")."""
-        out = self(engine, faces, state, prev_actions, first)
+        out = self(engine, slots, state, prev_actions, first)
         if not self.avoid_repeats:
             return out, None
         taken = F.one_hot(self.spec.position_index(prev_actions), self.spec.positions).to(torch.bool)
@@ -121,16 +121,16 @@ class EpisodePolicy(nn.Module):
         out.state["visited"] = visited
         return out, ~visited
 
-    def begin(self, engine: Any, faces: Tensor) -> State:
-        """Per-episode state for ``faces`` right after ``engine.reset`` (t = 0)."""
+    def begin(self, engine: Any, slots: Tensor) -> State:
+        """Per-episode state for ``slots`` right after ``engine.reset`` (t = 0)."""
         raise NotImplementedError
 
-    def forward(self, engine: Any, faces: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
-        """Logits for the next action of ``faces``.
+    def forward(self, engine: Any, slots: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
+        """Logits for the next action of ``slots``.
 
         Args:
             engine: The engine, in the state *after* the previous repair (image I_t).
-            faces: (B,) slots.
+            slots: (B,) engine slots.
             state: The state returned by ``begin`` or the previous ``forward``.
             prev_actions: (B, K) long, the action taken at t - 1 (ignored where ``first``).
             first: (B,) bool, True where t = 0 (no previous action: the paper's initial action h_0).

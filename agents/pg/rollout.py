@@ -47,27 +47,27 @@ class Rollout:
     step_stats: list[dict[str, float] | None] = field(default_factory=list)
 
 
-def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, generator: torch.Generator | None,
+def run_rollout(engine: RepairEngine, policy: EpisodePolicy, slots: Tensor, *, generator: torch.Generator | None,
                 deterministic: bool = False,
                 on_step: Callable[[StepOutput], dict[str, float] | None] | None = None) -> Rollout:
-    """Run ``engine.horizon`` steps on ``faces`` (already reset) with ``policy``, sampling from ``generator``."""
+    """Run ``engine.horizon`` steps on ``slots`` (already reset) with ``policy``, sampling from ``generator``."""
     spec = policy.spec
-    batch = len(faces)
-    state = policy.initial_state(engine, faces)
+    batch = len(slots)
+    state = policy.initial_state(engine, slots)
     prev = torch.zeros(batch, len(spec.sizes), dtype=torch.long, device=engine.device)
     first = torch.ones(batch, dtype=torch.bool, device=engine.device)
-    start_psnr = engine.psnr(faces)
+    start_psnr = engine.psnr(slots)
     log_probs, entropies, values, rewards, actions, stats = [], [], [], [], [], []
     terms: dict[str, list[np.ndarray]] = {}
     for _ in range(engine.horizon):
-        out, allowed = policy.step(engine, faces, state, prev, first)
-        mask = torch.as_tensor(engine.action_masks(faces), device=out.logits.device)
+        out, allowed = policy.step(engine, slots, state, prev, first)
+        mask = torch.as_tensor(engine.action_masks(slots), device=out.logits.device)
         dist = FactorisedCategorical(out.logits, spec, mask, allowed)
         action = dist.mode() if deterministic else dist.sample(generator)
         log_probs.append(dist.log_prob(action))
         entropies.append(dist.entropy())
         values.append(out.value)
-        step = engine.step(spec.to_numpy(action), faces, keep_batch=on_step is not None)
+        step = engine.step(spec.to_numpy(action), slots, keep_batch=on_step is not None)
         rewards.append(torch.as_tensor(step.reward, device=engine.device))
         for name, value in step.terms.items():
             terms.setdefault(name, []).append(value)
@@ -79,4 +79,4 @@ def run_rollout(engine: RepairEngine, policy: EpisodePolicy, faces: Tensor, *, g
     return Rollout(log_probs=torch.stack(log_probs), entropies=torch.stack(entropies), values=torch.stack(values),
                    rewards=torch.stack(rewards), actions=torch.stack(actions),
                    terms={k: np.stack(v) for k, v in terms.items()}, start_psnr=start_psnr,
-                   final_psnr=engine.psnr(faces), step_stats=stats)
+                   final_psnr=engine.psnr(slots), step_stats=stats)

@@ -110,13 +110,13 @@ def agent_name(cfg: dict[str, Any], algo: str) -> str:
     return algo if variant in (None, "full") else f"{algo}[{variant}]"
 
 
-def evaluate(eval_config: dict[str, Any], actor: PolicyActor, faces: int, batch_size: int,
+def evaluate(eval_config: dict[str, Any], actor: PolicyActor, num_faces: int, batch_size: int,
              seed: int) -> dict[str, float]:
-    """Deterministic episodes on the first ``faces`` validation faces -> ``eval/*`` scalars (the same
+    """Deterministic episodes on the first ``num_faces`` validation faces -> ``eval/*`` scalars (the same
     measurement as the SB3 agents' validation)."""
-    if int(faces) < 1:
+    if int(num_faces) < 1:
         return {}
-    scores = evaluate_actor(eval_config, actor, faces=faces, batch_size=batch_size, seed=seed)
+    scores = evaluate_actor(eval_config, actor, num_faces=num_faces, batch_size=batch_size, seed=seed)
     return {f"eval/{name}": scores[name] for name in ("psnr", "ssim", "psnr_gain")}
 
 
@@ -148,7 +148,7 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
         eval_config = merge_config(eval_config, {"action": cfg["action"]})
     torch.manual_seed(ctx.seed)
     engine = RepairEngine(env_config, int(cfg["batch_size"]))
-    faces = engine.all_faces()
+    slots = engine.all_slots()
     policy = algo.make_policy(cfg, engine).to(engine.device)
     restorer: nn.Module = engine.restorer
     if cfg["restorer"]["train"] and not any(p.requires_grad for p in restorer.parameters()):
@@ -190,14 +190,14 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
 
     def step_fn(update: int) -> dict[str, float]:
         generator = torch.Generator().manual_seed(seed_for(ctx.seed, update))
-        engine.reset(faces, np.random.default_rng([ctx.seed, update]))
+        engine.reset(slots, np.random.default_rng([ctx.seed, update]))
         policy.train()
         if tuner is not None:
             tuner.generator = generator
-            tuner.start_episode(faces)
-        rollout = run_rollout(engine, policy, faces, generator=generator,
+            tuner.start_episode(slots)
+        rollout = run_rollout(engine, policy, slots, generator=generator,
                               on_step=tuner.after_step if tuner else None)
-        end_stats = tuner.end_episode(faces) if tuner else {}
+        end_stats = tuner.end_episode(slots) if tuner else {}
         losses = reinforce_losses(rollout.log_probs, rollout.entropies, rollout.values, rollout.rewards,
                                   gamma=cfg["gamma"], baseline=cfg["baseline"], moving_average=moving,
                                   normalize_advantages=cfg["normalize_advantages"],

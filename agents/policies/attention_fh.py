@@ -69,20 +69,20 @@ class AttentionFHPolicy(EpisodePolicy):
         self.recurrent = nn.GRUCell(2 * feature_dim + history_hidden, policy_hidden)
         self.build_heads(policy_hidden, head_hidden, value_hidden)
 
-    def begin(self, engine, faces: Tensor) -> State:
-        batch = len(faces)
+    def begin(self, engine, slots: Tensor) -> State:
+        batch = len(slots)
         device = engine.start.device
         return {
-            "v0": self.extract_0(to_signed(engine.start[faces])),
+            "v0": self.extract_0(to_signed(engine.start[slots])),
             "history": torch.zeros(batch, self.history.hidden_size, device=device),
             "hidden": torch.zeros(batch, self.recurrent.hidden_size, device=device),
         }
 
-    def forward(self, engine, faces: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
+    def forward(self, engine, slots: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
         # h_0 (Algorithm 1's initial action) is the zero vector; later steps encode the previous action.
         code = self.spec.one_hot(prev_actions) * (~first).to(torch.float32)[:, None]
         v_l = self.history(code, state["history"])
-        image = engine.start[faces] if self.image_input == "start" else engine.current[faces]
+        image = engine.start[slots] if self.image_input == "start" else engine.current[slots]
         v_t = self.extract_t(to_signed(image))
         v_c = self.recurrent(torch.cat([v_t, state["v0"], v_l], dim=1), state["hidden"])
         logits = self.head(v_c)

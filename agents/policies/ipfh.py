@@ -34,7 +34,7 @@ class DownResidualBlock(nn.Module):
         super().__init__()
         self.body = nn.Sequential(conv2d(in_channels, out_channels, 3, stride), nn.ReLU(inplace=True),
                                   conv2d(out_channels, out_channels, 3))
-        self.shortcut = nn.Identity() if stride == 1 and in_channels == out_channels else \
+        self.shortcut = nn.Identity() if stride == 1 and in_channels == out_channels else\
             nn.Conv2d(in_channels, out_channels, 1, stride=stride)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -98,15 +98,15 @@ class IPFHPolicy(EpisodePolicy):
         fused = holistic_dim + context_dim
         self.build_heads(fused, head_hidden, value_hidden)
 
-    def begin(self, engine, faces: Tensor) -> State:
+    def begin(self, engine, slots: Tensor) -> State:
         return {}  # not recurrent: the image and the last patch/action carry the history (Sec. III-B.2)
 
-    def forward(self, engine, faces: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
-        current = engine.current[faces]
+    def forward(self, engine, slots: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
+        current = engine.current[slots]
         holistic = self.holistic(to_signed(current))
         live = (~first).to(current.dtype)[:, None]
-        last_t = (engine.t[faces] - 1).clamp(min=0)
-        patch = crop_boxes(current, engine.history[faces, last_t], self.patch_size)
+        last_t = (engine.t[slots] - 1).clamp(min=0)
+        patch = crop_boxes(current, engine.history[slots, last_t], self.patch_size)
         patch_features = self.patch_cnn(to_signed(patch)) * live
         context = self.context(torch.cat([patch_features, self.spec.one_hot(prev_actions) * live], dim=1))
         fused = torch.cat([holistic, context], dim=1)

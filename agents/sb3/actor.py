@@ -9,7 +9,7 @@ at ``t == 0`` as an episode start (``start_episodes`` also clears the states).
 Example:
     >>> from fh_gym.agents.registry import load_agent
     >>> actor = load_agent("runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip")  # doctest: +SKIP
-    >>> actions = actor.act(engine, engine.all_faces(), rng)  # doctest: +SKIP
+    >>> actions = actor.act(engine, engine.all_slots(), rng)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -86,39 +86,39 @@ class SB3Actor(BaseActor):
         if self._states is None or self._states[0].shape != shape:
             self._states = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
 
-    def start_episodes(self, engine: Any, faces: torch.Tensor) -> None:
-        """Forget the recurrent state of ``faces`` (new episodes start there)."""
+    def start_episodes(self, engine: Any, slots: torch.Tensor) -> None:
+        """Forget the recurrent state of ``slots`` (new episodes start there)."""
         if not self.recurrent:
             return
         self._ensure_states(engine)
-        rows = faces.cpu().numpy()
+        rows = slots.cpu().numpy()
         for state in self._states:
             state[:, rows] = 0.0
 
-    def states(self, faces: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
-        """Current (h, c) LSTM states of ``faces`` (None for non-recurrent agents)."""
+    def states(self, slots: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+        """Current (h, c) LSTM states of ``slots`` (None for non-recurrent agents)."""
         if self._states is None:
             return None
-        rows = faces.cpu().numpy()
+        rows = slots.cpu().numpy()
         return self._states[0][:, rows].copy(), self._states[1][:, rows].copy()
 
     # ------------------------------------------------------------------ acting
-    def act(self, engine: Any, faces: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
-        """One action per face (rows follow ``faces``)."""
+    def act(self, engine: Any, slots: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+        """One action per face (rows follow ``slots``)."""
         self.check_engine(engine)
-        obs = policy_observation(engine.observe(faces))
+        obs = policy_observation(engine.observe(slots))
         kwargs: dict[str, Any] = {"deterministic": self.deterministic}
         if self.maskable:
-            kwargs["action_masks"] = engine.action_masks(faces)
+            kwargs["action_masks"] = engine.action_masks(slots)
         if self.recurrent:
             self._ensure_states(engine)
-            rows = faces.cpu().numpy()
+            rows = slots.cpu().numpy()
             kwargs["state"] = (self._states[0][:, rows], self._states[1][:, rows])
-            kwargs["episode_start"] = (engine.t[faces] == 0).cpu().numpy()
+            kwargs["episode_start"] = (engine.t[slots] == 0).cpu().numpy()
         actions, state = self.model.predict(obs, **kwargs)
         if self.recurrent:
             self._states[0][:, rows], self._states[1][:, rows] = state[0], state[1]
-        return _batch_actions(actions, self.model.action_space, len(faces))
+        return _batch_actions(actions, self.model.action_space, len(slots))
 
 
 def _batch_actions(actions: np.ndarray, space: spaces.Space, count: int) -> np.ndarray:

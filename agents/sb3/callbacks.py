@@ -98,7 +98,7 @@ class ValidationCallback(BaseCallback):
         eval_config: Env config on the validation split.
         make_actor: ``fn(model) -> actor`` (e.g. an :class:`~fh_gym.agents.sb3.actor.SB3Actor`).
         eval_every: Env steps between evaluations (0: never).
-        faces: Validation faces per evaluation.
+        num_faces: Validation faces per evaluation.
         image_every: Log an image grid every this many evaluations (0: never); image_faces: rows in it.
         on_result: ``fn(scores, num_timesteps)`` after each evaluation (best-model saving).
         seed: Fixed degradation seed (every evaluation sees the same LR inputs).
@@ -106,14 +106,14 @@ class ValidationCallback(BaseCallback):
     """
 
     def __init__(self, eval_config: dict[str, Any], make_actor: Callable[[Any], Any], *, eval_every: int,
-                 faces: int = 32, image_every: int = 5, image_faces: int = 4,
+                 num_faces: int = 32, image_every: int = 5, image_faces: int = 4,
                  on_result: Callable[[dict[str, float], int], None] | None = None, seed: int = 0,
                  at_start: bool = True) -> None:
         super().__init__()
         self.eval_config = eval_config
         self.make_actor = make_actor
         self.eval_every = int(eval_every)
-        self.faces = int(faces)
+        self.num_faces = int(num_faces)
         self.image_every, self.image_faces = int(image_every), int(image_faces)
         self.on_result = on_result
         self.seed = seed
@@ -141,8 +141,8 @@ class ValidationCallback(BaseCallback):
         """Evaluate now, log ``eval/*`` (and an image grid when due) and dump at the current step."""
         actor = self.make_actor(self.model)
         restorer = self.engine.restorer  # shared: evaluation sees fine-tuned weights
-        scores = evaluate_actor(self.eval_config, actor, faces=self.faces, restorer=restorer, dataset=self.dataset,
-                                seed=self.seed)
+        scores = evaluate_actor(self.eval_config, actor, num_faces=self.num_faces, restorer=restorer,
+                                dataset=self.dataset, seed=self.seed)
         for name, value in scores.items():
             self.logger.record(f"eval/{name}", value)
         if self.image_every > 0 and self.evaluations % self.image_every == 0:

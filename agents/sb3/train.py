@@ -212,7 +212,7 @@ def train_sb3(ctx: TrainContext, algo: SB3Algo) -> dict[str, Any]:
     def make_actor(current: Any) -> SB3Actor:
         return SB3Actor(current, algo.name, ctx.env_config, deterministic=bool(hp["deterministic_eval"]))
 
-    validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, faces=ctx.eval_faces,
+    validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, num_faces=ctx.eval_faces,
                                        image_every=int(hp["image_every"]), image_faces=int(hp["image_faces"]),
                                        on_result=on_result, seed=ctx.seed)
     callbacks = [c for c in (finetune, cb.EpisodeStatsCallback(), validation,

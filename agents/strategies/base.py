@@ -51,11 +51,11 @@ def strategy_names(with_truth: bool = True) -> list[str]:
 
 def box_sequence_actions(engine: RepairEngine, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
     """The engine's action for each box ``(top, left, h, w)``, stacked."""
-    return np.stack([np.asarray(engine.actions.action_for_box(*box)) for box in boxes])
+    return np.stack([np.asarray(engine.action_type.action_for_box(*box)) for box in boxes])
 
 
 def tile_side(engine: RepairEngine) -> int:
     """The action type's natural patch side (grid patch size, box base size, else a quarter image)."""
-    actions = engine.actions
+    actions = engine.action_type
     side = getattr(actions, "patch_size", None) or getattr(actions, "base_size", engine.image_size // 4)
     return round(float(side))

@@ -27,7 +27,7 @@ class EvenGridStrategy(Strategy):
         boxes = [(float(top), float(left), side, side) for top in offsets for left in offsets]
         return box_sequence_actions(engine, boxes)
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
         seq = self.sequence(engine)
-        steps = engine.t[faces].cpu().numpy() % len(seq)
+        steps = engine.t[slots].cpu().numpy() % len(seq)
         return seq[steps]

@@ -28,9 +28,9 @@ class GreedyOracleStrategy(Strategy):
         self.max_candidates = max_candidates
         self.chunk = chunk
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
-        candidates = engine.actions.candidate_actions()
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
+        candidates = engine.action_type.candidate_actions()
         if self.max_candidates is not None and len(candidates) > self.max_candidates:
             candidates = candidates[rng.choice(len(candidates), self.max_candidates, replace=False)]
-        gains = engine.candidate_gains(faces, candidates, chunk=self.chunk)
+        gains = engine.candidate_gains(slots, candidates, chunk=self.chunk)
         return candidates[gains.argmax(axis=1)]

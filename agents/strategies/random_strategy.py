@@ -17,5 +17,5 @@ class RandomStrategy(Strategy):
     name = "random"
     order = 10
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
-        return random_actions(engine, len(faces), rng)
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
+        return random_actions(engine, len(slots), rng)

@@ -19,7 +19,7 @@ class SequentialStrategy(Strategy):
     order = 30
 
     def sequence(self, engine: RepairEngine) -> np.ndarray:
-        actions = engine.actions
+        actions = engine.action_type
         if hasattr(actions, "positions") and isinstance(actions.positions, torch.Tensor):  # grid
             scan = np.arange(actions.space.n)
         else:
@@ -31,6 +31,6 @@ class SequentialStrategy(Strategy):
         picks = np.round(np.linspace(0, len(scan) - 1, engine.horizon)).astype(int)
         return np.asarray(scan)[picks]
 
-    def act(self, engine: RepairEngine, faces: Tensor, rng: np.random.Generator) -> np.ndarray:
+    def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
         seq = self.sequence(engine)
-        return seq[engine.t[faces].cpu().numpy() % len(seq)]
+        return seq[engine.t[slots].cpu().numpy() % len(seq)]

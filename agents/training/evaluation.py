@@ -2,7 +2,7 @@
 
 Example (any :class:`~fh_gym.episodes.Actor`):
     >>> from fh_gym.agents.strategies import RandomStrategy
-    >>> scores = evaluate_actor(eval_config, RandomStrategy(), faces=16)  # doctest: +SKIP
+    >>> scores = evaluate_actor(eval_config, RandomStrategy(), num_faces=16)  # doctest: +SKIP
     >>> scores["psnr"], scores["psnr_gain"]  # doctest: +SKIP
 """
 
@@ -18,9 +18,9 @@ from fh_gym.agents.evaluate import image_metrics, run_episodes
 from fh_gym.episodes import Actor
 
 
-def validation_indices(dataset: Any, faces: int) -> np.ndarray:
-    """The first ``faces`` dataset indices (the same faces at every evaluation, so curves are comparable)."""
-    return np.arange(min(int(faces), len(dataset)))
+def validation_indices(dataset: Any, num_faces: int) -> np.ndarray:
+    """The first ``num_faces`` dataset indices (the same faces at every evaluation, so curves are comparable)."""
+    return np.arange(min(int(num_faces), len(dataset)))
 
 
 def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scale: int) -> dict[str, np.ndarray]:
@@ -43,14 +43,14 @@ def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scal
     return {"psnr": end["psnr"], "ssim": end["ssim"], "psnr_gain": end["psnr"] - begin["psnr"]}
 
 
-def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, faces: int = 32, restorer: nn.Module | None = None,
+def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, num_faces: int = 32, restorer: nn.Module | None = None,
                    dataset: Any = None, batch_size: int = 32, seed: int = 0) -> dict[str, float]:
-    """Mean metrics of ``actor`` on the first ``faces`` faces of ``env_config``'s data (validation people).
+    """Mean metrics of ``actor`` on the first ``num_faces`` faces of ``env_config``'s data (validation people).
 
     Args:
         env_config: Full env config whose ``data.split`` is the validation split.
         actor: Any actor (its own horizon and restorer count: :func:`fh_gym.episodes.build_engine`).
-        faces: Number of validation faces.
+        num_faces: Number of validation faces.
         restorer: The restorer to repair with when the actor has none of its own (pass the training
             engine's to see fine-tuned weights).
         dataset: A ready validation dataset (built from the config otherwise).
@@ -64,7 +64,7 @@ def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, faces: int = 32,
         from fh_gym.data import build_dataset
 
         dataset = build_dataset(env_config["data"])
-    indices = validation_indices(dataset, faces)
+    indices = validation_indices(dataset, num_faces)
     results = run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
                            seed=seed)
     scores = {name: float(np.mean(values)) for name, values in results.metrics.items()}

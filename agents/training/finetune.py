@@ -162,10 +162,10 @@ class RestorerFineTuner:
         self.optimizer.step()
         self.restorer.eval()
 
-    def start_episode(self, faces: Tensor) -> None:
-        """Called after ``faces`` are reset (before the episode's first step)."""
+    def start_episode(self, slots: Tensor) -> None:
+        """Called after ``slots`` are reset (before the episode's first step)."""
 
-    def end_episode(self, faces: Tensor) -> dict[str, float]:
+    def end_episode(self, slots: Tensor) -> dict[str, float]:
         """Called at T, before the next reset; returns TensorBoard scalars."""
         return {}
 

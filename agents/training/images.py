@@ -39,6 +39,6 @@ def episode_grid(env_config: dict[str, Any], actor: Actor, indices: Sequence[int
     indices = np.asarray(indices, dtype=np.int64)
     engine = build_engine(env_config, actor, len(indices), restorer=restorer, dataset=dataset,
                           overrides={"render": {"scale": int(render_scale)}})
-    faces = engine.all_faces()
-    play_episodes(engine, actor, faces, np.random.default_rng(seed), {"index": indices})
-    return np.concatenate(render_faces(engine, faces), axis=0)
+    slots = engine.all_slots()
+    play_episodes(engine, actor, slots, np.random.default_rng(seed), {"index": indices})
+    return np.concatenate(render_faces(engine, slots), axis=0)

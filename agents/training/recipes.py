@@ -116,13 +116,13 @@ def patch_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: P
                          extras={"meta": {"data": env_config["data"]}})
 
 
-def even_grid_validation(env_config: dict[str, Any], faces: int,
+def even_grid_validation(env_config: dict[str, Any], num_faces: int,
                          seed: int) -> Callable[[nn.Module], dict[str, float]]:
     """``fn(restorer) -> {"eval/even_psnr_gain": dB}``: mean PSNR gain of even-grid episodes repaired by
-    ``restorer`` on ``faces`` random validation faces (the same faces and LR inputs at every call)."""
+    ``restorer`` on ``num_faces`` random validation faces (the same faces and LR inputs at every call)."""
     val_config = merge_config(env_config, {"data": {**env_config["data"], "split": "val"}})
     dataset = build_dataset(val_config["data"])
-    indices = np.random.default_rng(seed).choice(len(dataset), min(int(faces), len(dataset)), replace=False)
+    indices = np.random.default_rng(seed).choice(len(dataset), min(int(num_faces), len(dataset)), replace=False)
 
     def evaluate(restorer: nn.Module) -> dict[str, float]:
         config = merge_config(val_config, {"restorer": restorer.arch_config})

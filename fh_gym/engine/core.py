@@ -116,11 +116,11 @@ class RepairEngine:
         if self.image_size % self.scale:
             raise ConfigError(f"image_size {self.image_size} is not divisible by the scale {self.scale}")
         self.lr_size = self.image_size // self.scale
-        self.actions = build_action_type(cfg["action"], self.image_size)
+        self.action_type = build_action_type(cfg["action"], self.image_size)
         self.margin = int(cfg["repair"]["margin"])
         self.feather = int(cfg["repair"]["feather"])
-        self.window = window_side(self.actions.max_box_side, self.margin, self.scale, self.image_size,
-                                  self.actions.aligned_to)
+        self.window = window_side(self.action_type.max_box_side, self.margin, self.scale, self.image_size,
+                                  self.action_type.aligned_to)
         self._dataset = dataset
         self._dataset_given = dataset is not None
         #: builds network blocks with this engine's scale and device (front-end, restorer, reward networks)
@@ -166,7 +166,7 @@ class RepairEngine:
         self.face_index = np.full(n, -1, dtype=np.int64)
         #: the person each slot shows (the dataset's identity name; None when unknown)
         self.identity_name = np.full(n, None, dtype=object)
-        mask_len = self.actions.mask_size() if isinstance(self.actions.space, spaces.Discrete) else 0
+        mask_len = self.action_type.mask_size() if isinstance(self.action_type.space, spaces.Discrete) else 0
         self.visited = torch.zeros(n, mask_len, dtype=torch.bool, device=dev)
 
     # ----------------------------------------------------------------- spaces
@@ -176,14 +176,14 @@ class RepairEngine:
 
     @property
     def single_action_space(self) -> spaces.Space:
-        return self.actions.space
+        return self.action_type.space
 
     # ----------------------------------------------------------------- episodes
-    def all_faces(self) -> Tensor:
+    def all_slots(self) -> Tensor:
         return torch.arange(self.num_envs, device=self.device)
 
-    def reset(self, faces: Tensor, rng: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
-        """Start new episodes for ``faces`` (indices into the N slots), drawing from ``rng`` only.
+    def reset(self, slots: Tensor, rng: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
+        """Start new episodes for ``slots`` (indices into the N slots), drawing from ``rng`` only.
 
         Options: ``index`` (dataset index or list, one per face) picks faces deterministically; ``hr``
         (uint8 HxWx3 or NxHxWx3) supplies your own HR faces; ``lr`` (uint8 hxwx3 or Nxhxwx3, h = image_size
@@ -193,31 +193,31 @@ class RepairEngine:
         unknown = set(options) - {"index", "hr", "lr"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: index, hr, lr")
-        hr, lr, occlusion, truth = self._draw(faces, rng, options)
+        hr, lr, occlusion, truth = self._draw(slots, rng, options)
         with torch.no_grad():
             start = self.frontend(lr).clamp(0, 1)
-        self.hr[faces], self.lr[faces], self.start[faces], self.current[faces] = hr, lr, start, start
-        self.occlusion[faces] = 0.0 if occlusion is None else occlusion.to(self.device, torch.float32)
-        self.has_truth[faces] = truth
+        self.hr[slots], self.lr[slots], self.start[slots], self.current[slots] = hr, lr, start, start
+        self.occlusion[slots] = 0.0 if occlusion is None else occlusion.to(self.device, torch.float32)
+        self.has_truth[slots] = truth
         q = quantize_hwc(start)
-        self.obs_image[faces], self.obs_start[faces] = q, q
-        self.coverage[faces] = 0
-        self.t[faces] = 0
-        self.history[faces] = 0
-        self.last_box[faces] = 0.0
-        self.visited[faces] = False
+        self.obs_image[slots], self.obs_start[slots] = q, q
+        self.coverage[slots] = 0
+        self.t[slots] = 0
+        self.history[slots] = 0
+        self.last_box[slots] = 0.0
+        self.visited[slots] = False
         mse = ((start.double() - hr.double()) ** 2).mean(dim=(1, 2, 3))
-        self.mse[faces], self.start_mse[faces] = mse, mse
+        self.mse[slots], self.start_mse[slots] = mse, mse
         if truth:
-            self.reward_fn.reset(self.view, faces)
+            self.reward_fn.reset(self.view, slots)
 
-    def _draw(self, faces: Tensor, rng: np.random.Generator,
+    def _draw(self, slots: Tensor, rng: np.random.Generator,
               options: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor | None, bool]:
         """HR truth, LR input, occlusion mask and whether the truth is known for the faces of a reset, from
         the dataset or the reset options; records each slot's face index and person."""
-        k, slots = len(faces), faces.cpu().numpy()
+        k, rows = len(slots), slots.cpu().numpy()
         if "lr" in options:
-            self.face_index[slots], self.identity_name[slots] = -1, None
+            self.face_index[rows], self.identity_name[rows] = -1, None
             lr = images_to_tensor(options["lr"], self.lr_size, "lr", k).to(self.device)
             return torch.zeros(k, 3, self.image_size, self.image_size, device=self.device), lr, None, False
         if self.inference:
@@ -226,29 +226,29 @@ class RepairEngine:
             hr = images_to_tensor(options["hr"], self.image_size, "hr", k).to(self.device)
             index, people = np.full(k, -1), [None] * k
         else:
-            index = face_indices(options["index"], k) if "index" in options else \
+            index = face_indices(options["index"], k) if "index" in options else\
                 rng.integers(len(self.dataset), size=k)
             if np.any((index < 0) | (index >= len(self.dataset))):
                 raise ValueError(f"face index {index.tolist()} outside the dataset (0..{len(self.dataset) - 1})")
             batch = self.dataset.batch(index, self.device)
             hr, people = batch.hr, batch.identity_names
-        self.face_index[slots], self.identity_name[slots] = index, people
+        self.face_index[rows], self.identity_name[rows] = index, people
         degraded = self.degradation(hr, rng)
         return hr, degraded.lr.to(self.device), degraded.occlusion_mask, True
 
-    def context(self, faces: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
-        """The restorer input for repairing ``boxes`` (B, 4) of ``faces`` (B,), and the window corners."""
+    def context(self, slots: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
+        """The restorer input for repairing ``boxes`` (B, 4) of ``slots`` (B,), and the window corners."""
         w, s = self.window, self.scale
         starts = window_starts(boxes, w, self.margin, s, self.image_size)
-        everyone = len(faces) == self.num_envs and bool((faces == self.all_faces()).all())
+        everyone = len(slots) == self.num_envs and bool((slots == self.all_slots()).all())
         return RepairContext(
-            current=gather_windows(self.current, faces, starts, w),
-            start=gather_windows(self.start, faces, starts, w),
-            lr=gather_windows(self.lr, faces, torch.div(starts, s, rounding_mode="floor"), w // s),
+            current=gather_windows(self.current, slots, starts, w),
+            start=gather_windows(self.start, slots, starts, w),
+            lr=gather_windows(self.lr, slots, torch.div(starts, s, rounding_mode="floor"), w // s),
             mask=box_mask(boxes, starts, w),
             coords=window_coords(starts, w, self.image_size),
-            image=self.current if everyone else self.current[faces],
-            start_image=self.start if everyone else self.start[faces],
+            image=self.current if everyone else self.current[slots],
+            start_image=self.start if everyone else self.start[slots],
             scale=s,
         ), starts
 
@@ -257,19 +257,19 @@ class RepairEngine:
         with torch.no_grad():
             return self.restorer(ctx).clamp(0, 1)
 
-    def step(self, actions: np.ndarray, faces: Tensor | None = None, *, keep_batch: bool = False) -> StepOutput:
-        """Repair one box per face. ``actions`` has one row per face in ``faces`` (default: all).
+    def step(self, actions: np.ndarray, slots: Tensor | None = None, *, keep_batch: bool = False) -> StepOutput:
+        """Repair one box per face. ``actions`` has one row per face in ``slots`` (default: all).
 
         ``keep_batch``: also return the restorer inputs (``StepOutput.context``) for joint restorer training.
         """
-        faces = self.all_faces() if faces is None else faces
-        actions = self.actions.validate(actions)
-        if len(actions) != len(faces):
-            raise ValueError(f"got {len(actions)} actions for {len(faces)} faces")
-        if bool((self.t[faces] >= self.horizon).any()):
+        slots = self.all_slots() if slots is None else slots
+        actions = self.action_type.validate(actions)
+        if len(actions) != len(slots):
+            raise ValueError(f"got {len(actions)} actions for {len(slots)} faces")
+        if bool((self.t[slots] >= self.horizon).any()):
             raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
-        boxes = self.actions.to_boxes(actions).to(self.device)
-        ctx, starts = self.context(faces, boxes)
+        boxes = self.action_type.to_boxes(actions).to(self.device)
+        ctx, starts = self.context(slots, boxes)
         if keep_batch and ctx.image.data_ptr() == self.current.data_ptr():
             # The paste below writes into self.current (and an SB3 same-step reset into self.start); a
             # training replay must see this step's images.
@@ -278,29 +278,29 @@ class RepairEngine:
         before = ctx.current
         paste = self.paste_mask(boxes, starts, ctx.mask)
         after = before + paste * (restored - before)
-        scatter_windows(self.current, faces, starts, after)
-        self._update_observation(faces, starts, after, ctx.mask)
+        scatter_windows(self.current, slots, starts, after)
+        self._update_observation(slots, starts, after, ctx.mask)
 
-        truth = self.has_truth[faces]
-        hr = gather_windows(self.hr, faces, starts, self.window)
-        mse_before = self.mse[faces]
+        truth = self.has_truth[slots]
+        hr = gather_windows(self.hr, slots, starts, self.window)
+        mse_before = self.mse[slots]
         change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((before.double() - hr) ** 2).sum(dim=(1, 2, 3))
         mse_after = (mse_before + change / (3 * self.image_size**2)).clamp(min=0.0)
-        self.mse[faces] = mse_after
+        self.mse[slots] = mse_after
 
-        t = self.t[faces]
-        self.history[faces, t] = boxes
-        self.last_box[faces] = self.actions.normalised(boxes).to(self.device)
+        t = self.t[slots]
+        self.history[slots, t] = boxes
+        self.last_box[slots] = self.action_type.normalised(boxes).to(self.device)
         if self.visited.shape[1]:
-            self.visited[faces, torch.as_tensor(actions, device=self.device)] = True
-        self.t[faces] = t + 1
-        done = self.t[faces] >= self.horizon
-        record = StepRecord(faces=faces, boxes=boxes, starts=starts, box_mask=ctx.mask, paste=paste, before=before,
+            self.visited[slots, torch.as_tensor(actions, device=self.device)] = True
+        self.t[slots] = t + 1
+        done = self.t[slots] >= self.horizon
+        record = StepRecord(slots=slots, boxes=boxes, starts=starts, box_mask=ctx.mask, paste=paste, before=before,
                             after=after, lr=ctx.lr, hr=hr, mse_before=mse_before, mse_after=mse_after,
                             done=done, truth=truth)
 
         terms: dict[str, np.ndarray] = {}
-        reward = np.zeros(len(faces), dtype=np.float32)
+        reward = np.zeros(len(slots), dtype=np.float32)
         if bool(truth.any()):
             for name, value in self.reward_fn.terms(self.view, record).items():
                 value = torch.where(truth, value, torch.zeros_like(value))
@@ -316,22 +316,22 @@ class RepairEngine:
             return box if box is not None else box_mask(boxes, starts, self.window)
         return box_mask(boxes, starts, self.window, self.feather)
 
-    def candidate_gains(self, faces: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
+    def candidate_gains(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
         """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
 
         Uses the ground truth (the greedy oracle's lookahead). Windows are restored ``chunk`` at a time.
         """
-        if not bool(self.has_truth[faces].all()):
+        if not bool(self.has_truth[slots].all()):
             raise ValueError("candidate gains need the ground truth (not available in inference)")
-        candidates = self.actions.validate(candidates)
-        k, b = len(candidates), len(faces)
-        boxes_all = self.actions.to_boxes(candidates).to(self.device)
+        candidates = self.action_type.validate(candidates)
+        k, b = len(candidates), len(slots)
+        boxes_all = self.action_type.to_boxes(candidates).to(self.device)
         total = self.image_size**2 * 3
         gains = torch.empty(b, k, dtype=torch.float64)
         per_call = max(1, chunk // b)
         for lo in range(0, k, per_call):
             hi = min(k, lo + per_call)
-            rep_faces = faces.repeat_interleave(hi - lo)
+            rep_faces = slots.repeat_interleave(hi - lo)
             boxes = boxes_all[lo:hi].repeat(b, 1)
             ctx, starts = self.context(rep_faces, boxes)
             restored = self.restore(ctx)
@@ -344,20 +344,20 @@ class RepairEngine:
             gains[:, lo:hi] = gain.view(b, hi - lo).cpu()
         return gains.numpy()
 
-    def _update_observation(self, faces: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
+    def _update_observation(self, slots: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
         w = self.window
-        pixels = window_index(self.obs_image, faces, starts, w, channels_last=True)
+        pixels = window_index(self.obs_image, slots, starts, w, channels_last=True)
         self.obs_image.put_(pixels, quantize_hwc(after))
-        cells = window_index(self.coverage.unsqueeze(-1), faces, starts, w, channels_last=True)
+        cells = window_index(self.coverage.unsqueeze(-1), slots, starts, w, channels_last=True)
         visits = torch.take(self.coverage, cells).to(torch.int16) + (mask.permute(0, 2, 3, 1) > 0).to(torch.int16)
         self.coverage.put_(cells, visits.clamp(max=255).to(torch.uint8))
 
     # ----------------------------------------------------------------- views
-    def observe(self, faces: Tensor | None = None) -> dict[str, np.ndarray]:
+    def observe(self, slots: Tensor | None = None) -> dict[str, np.ndarray]:
         """Batched observation (one row per face) as NumPy copies (safe to keep)."""
         def pick(buffer: Tensor) -> Tensor:
             # Every face: a whole-buffer copy (memcpy) is cheaper than a gather; a subset: indexing copies.
-            return buffer.to("cpu", copy=True) if faces is None else buffer[faces]
+            return buffer.to("cpu", copy=True) if slots is None else buffer[slots]
 
         return {
             "image": pick(self.obs_image).cpu().numpy(),
@@ -367,27 +367,27 @@ class RepairEngine:
             "step": (pick(self.t).to(torch.float32) / self.horizon).unsqueeze(-1).cpu().numpy(),
         }
 
-    def psnr(self, faces: Tensor | None = None) -> np.ndarray:
+    def psnr(self, slots: Tensor | None = None) -> np.ndarray:
         """Current whole-image PSNR in dB (from the running MSE; nan without ground truth)."""
-        faces = self.all_faces() if faces is None else faces
-        value = psnr_from_mse(self.mse[faces]).cpu().numpy()
-        return np.where(self.has_truth[faces].cpu().numpy(), value, np.nan)
+        slots = self.all_slots() if slots is None else slots
+        value = psnr_from_mse(self.mse[slots]).cpu().numpy()
+        return np.where(self.has_truth[slots].cpu().numpy(), value, np.nan)
 
-    def action_masks(self, faces: Tensor | None = None) -> np.ndarray:
+    def action_masks(self, slots: Tensor | None = None) -> np.ndarray:
         """(B, mask_size) bool: for ``grid`` with ``mask_repeats`` forbids cells already repaired."""
-        faces = self.all_faces() if faces is None else faces
-        size = self.actions.mask_size()
-        if not self.visited.shape[1] or not getattr(self.actions, "mask_repeats", False):
-            return np.ones((len(faces), size), dtype=bool)
-        allowed = ~self.visited[faces]
+        slots = self.all_slots() if slots is None else slots
+        size = self.action_type.mask_size()
+        if not self.visited.shape[1] or not getattr(self.action_type, "mask_repeats", False):
+            return np.ones((len(slots), size), dtype=bool)
+        allowed = ~self.visited[slots]
         # Once every cell is used, allow them all again rather than leave no legal action.
         allowed[~allowed.any(dim=1)] = True
         return allowed.cpu().numpy()
 
-    def info(self, faces: Tensor | None = None) -> dict[str, np.ndarray]:
-        faces = self.all_faces() if faces is None else faces
-        return {"psnr": self.psnr(faces).astype(np.float32), "t": self.t[faces].cpu().numpy(),
-                "face_index": self.face_index[faces.cpu().numpy()]}
+    def info(self, slots: Tensor | None = None) -> dict[str, np.ndarray]:
+        slots = self.all_slots() if slots is None else slots
+        return {"psnr": self.psnr(slots).astype(np.float32), "t": self.t[slots].cpu().numpy(),
+                "face_index": self.face_index[slots.cpu().numpy()]}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

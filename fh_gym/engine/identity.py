@@ -66,36 +66,36 @@ class IdentityTerms:
         self.labels = torch.full((n,), -1, dtype=torch.long, device=view.device)
         self.cached = torch.zeros(n, dtype=torch.bool, device=view.device)
 
-    def _labels_for(self, faces: Tensor) -> Tensor:
+    def _labels_for(self, slots: Tensor) -> Tensor:
         """Class index of each face's person in the identity network's classes (-1: unknown)."""
         if not self.class_index:
-            return torch.full((len(faces),), -1, dtype=torch.long, device=self.view.device)
-        names = self.view.identity_names(faces)
+            return torch.full((len(slots),), -1, dtype=torch.long, device=self.view.device)
+        names = self.view.identity_names(slots)
         labels = [-1 if name is None else self.class_index.get(name, -1) for name in names]
         return torch.tensor(labels, dtype=torch.long, device=self.view.device)
 
     @torch.no_grad()
-    def reset(self, faces: Tensor) -> None:
-        """Cache the truth's identity features and class labels of ``faces`` (new episodes)."""
-        features = self.net(self.view.hr[faces])
+    def reset(self, slots: Tensor) -> None:
+        """Cache the truth's identity features and class labels of ``slots`` (new episodes)."""
+        features = self.net(self.view.hr[slots])
         if self.truth_features is None:
             self.truth_features = features.new_zeros(self.view.num_envs, features.shape[1])
-        self.truth_features[faces] = features
-        self.labels[faces] = self._labels_for(faces)
-        self.cached[faces] = True
+        self.truth_features[slots] = features
+        self.labels[slots] = self._labels_for(slots)
+        self.cached[slots] = True
 
     @torch.no_grad()
-    def losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
-        """``{"feature": L_f (B,), "identity": L_id (B,)}`` of ``images`` (B, 3, H, W) for ``faces`` (B,)."""
-        return self.per_face_losses(images, faces)
+    def losses(self, images: Tensor, slots: Tensor) -> dict[str, Tensor]:
+        """``{"feature": L_f (B,), "identity": L_id (B,)}`` of ``images`` (B, 3, H, W) for ``slots`` (B,)."""
+        return self.per_face_losses(images, slots)
 
-    def per_face_losses(self, images: Tensor, faces: Tensor) -> dict[str, Tensor]:
+    def per_face_losses(self, images: Tensor, slots: Tensor) -> dict[str, Tensor]:
         """:meth:`losses`, differentiable in ``images`` (joint restorer training, IPFH Eq. 17)."""
-        if not bool(self.cached[faces].all()):
-            self.reset(faces[~self.cached[faces]])
+        if not bool(self.cached[slots].all()):
+            self.reset(slots[~self.cached[slots]])
         features = self.net(images)
-        truth = self.truth_features[faces]
-        labels = self.labels[faces]
+        truth = self.truth_features[slots]
+        labels = self.labels[slots]
         identity = 1.0 - cosine_similarity(features, truth)
         known = labels >= 0
         if self.head is not None and bool(known.any()):

@@ -92,8 +92,8 @@ class EpisodeView:
     def has_truth(self) -> Tensor:
         return self._engine.has_truth
 
-    def identity_names(self, faces: Tensor) -> list[str | None]:
-        """The person shown in each of ``faces`` (slot indices), as the dataset names them; ``None`` for
+    def identity_names(self, slots: Tensor) -> list[str | None]:
+        """The person shown in each of ``slots`` (slot indices), as the dataset names them; ``None`` for
         faces without a known person (``reset(options={"hr": ...})`` or ``{"lr": ...}``)."""
         names: np.ndarray = self._engine.identity_name
-        return names[faces.cpu().numpy()].tolist()
+        return names[slots.cpu().numpy()].tolist()

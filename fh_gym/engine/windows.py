@@ -55,32 +55,32 @@ def _window_offsets(shape: tuple[int, ...], window: int, channels_last: bool, de
     return planes + rows + torch.arange(window, device=device)[None, None, :]  # (C, w, w)
 
 
-def window_index(images: Tensor, faces: Tensor, starts: Tensor, window: int, channels_last: bool = False) -> Tensor:
+def window_index(images: Tensor, slots: Tensor, starts: Tensor, window: int, channels_last: bool = False) -> Tensor:
     """Flat indices into contiguous ``images`` of each face's window: (B, C, w, w), or (B, w, w, C) when
     ``channels_last`` (``images`` is N x H x W x C). ``torch.take``/``put_`` with them crop and paste all
     windows in one call, without a loop over faces or a copy of whole images."""
     shape = tuple(images.shape)
     per_face = math.prod(shape[1:])
     width, step = (shape[2], shape[3]) if channels_last else (shape[3], 1)
-    base = faces * per_face + (starts[:, 0] * width + starts[:, 1]) * step
+    base = slots * per_face + (starts[:, 0] * width + starts[:, 1]) * step
     return base.view(-1, 1, 1, 1) + _window_offsets(shape, window, channels_last, images.device)
 
 
-def gather_windows(images: Tensor, faces: Tensor, starts: Tensor, window: int) -> Tensor:
+def gather_windows(images: Tensor, slots: Tensor, starts: Tensor, window: int) -> Tensor:
     """Crop (B, C, w, w) windows at ``starts`` from ``images[faces]`` (N, C, H, W, contiguous)."""
-    return torch.take(images, window_index(images, faces, starts, window))
+    return torch.take(images, window_index(images, slots, starts, window))
 
 
-def pasted_windows(images: Tensor, faces: Tensor, starts: Tensor, windows: Tensor) -> Tensor:
+def pasted_windows(images: Tensor, slots: Tensor, starts: Tensor, windows: Tensor) -> Tensor:
     """Out-of-place :func:`scatter_windows`: a new tensor, so autograd can differentiate through a
     sequence of pastes (replaying an episode for the restorer's image loss)."""
-    return images.put(window_index(images, faces, starts, windows.shape[-1]), windows.to(images.dtype))
+    return images.put(window_index(images, slots, starts, windows.shape[-1]), windows.to(images.dtype))
 
 
-def scatter_windows(images: Tensor, faces: Tensor, starts: Tensor, windows: Tensor) -> None:
+def scatter_windows(images: Tensor, slots: Tensor, starts: Tensor, windows: Tensor) -> None:
     """Write (B, C, w, w) ``windows`` into ``images[faces]`` at ``starts`` in place (one window per face,
     so the writes never overlap)."""
-    images.put_(window_index(images, faces, starts, windows.shape[-1]), windows.to(images.dtype))
+    images.put_(window_index(images, slots, starts, windows.shape[-1]), windows.to(images.dtype))
 
 
 def box_mask(boxes: Tensor, starts: Tensor, window: int, feather: int = 0) -> Tensor:

@@ -71,19 +71,19 @@ class FaceRepairEnv(gym.Env):
         self.engine = RepairEngine(self.config, 1, restorer=restorer, dataset=dataset)
         self.observation_space = self.engine.single_observation_space
         self.action_space = self.engine.single_action_space
-        self._faces = self.engine.all_faces()
+        self._slots = self.engine.all_slots()
         self._last_terms: dict[str, float] = {}
 
     default_config = staticmethod(default_config)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
-        self.engine.reset(self._faces, self.np_random, options)
+        self.engine.reset(self._slots, self.np_random, options)
         self._last_terms = {}
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        out = self.engine.step(action, self._faces)
+        out = self.engine.step(action, self._slots)
         self._last_terms = {name: float(value[0]) for name, value in out.terms.items()}
         info = self._info()
         info["box"] = out.boxes[0]
@@ -91,7 +91,7 @@ class FaceRepairEnv(gym.Env):
 
     def action_masks(self) -> np.ndarray:
         """Legal actions for MaskablePPO (for ``grid`` with ``mask_repeats``: cells not yet repaired)."""
-        return self.engine.action_masks(self._faces)[0]
+        return self.engine.action_masks(self._slots)[0]
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
@@ -100,17 +100,17 @@ class FaceRepairEnv(gym.Env):
 
     def render_frame(self) -> np.ndarray:
         """The ``rgb_array`` frame whatever the render mode (see :func:`fh_gym.render.render_frame`)."""
-        return render_faces(self.engine, self._faces)[0]
+        return render_faces(self.engine, self._slots)[0]
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
         return frame_shape(self.engine.image_size, self.config["render"]["scale"], not self.engine.inference)
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {key: value[0] for key, value in self.engine.observe(self._faces).items()}
+        return {key: value[0] for key, value in self.engine.observe(self._slots).items()}
 
     def _info(self) -> dict[str, Any]:
-        info = {key: value[0].item() for key, value in self.engine.info(self._faces).items()}
+        info = {key: value[0].item() for key, value in self.engine.info(self._slots).items()}
         info["rewards"] = dict(self._last_terms)
         return info
 
@@ -119,16 +119,16 @@ if FaceRepairEnv.__doc__ is not None:  # None under python -OO
     FaceRepairEnv.__doc__ = FaceRepairEnv.__doc__.rstrip() + "\n\n" + variants_doc() + "\n"
 
 
-def render_faces(engine: RepairEngine, faces: Tensor) -> list[np.ndarray]:
-    """One ``rgb_array`` frame per face index in ``faces``."""
+def render_faces(engine: RepairEngine, slots: Tensor) -> list[np.ndarray]:
+    """One ``rgb_array`` frame per engine slot in ``slots``."""
     render_cfg = engine.config["render"]
     frames = []
-    for face in faces.tolist():
+    for face in slots.tolist():
         t = int(engine.t[face])
         truth = bool(engine.has_truth[face])
         lr = quantize_hwc(engine.lr[face:face + 1])[0].cpu().numpy()
         hr = quantize_hwc(engine.hr[face:face + 1])[0].cpu().numpy() if truth else None
-        psnr = float(engine.psnr(engine.all_faces()[face:face + 1])[0]) if truth else None
+        psnr = float(engine.psnr(engine.all_slots()[face:face + 1])[0]) if truth else None
         frames.append(render_frame(lr, engine.obs_image[face].cpu().numpy(), hr,
                                    engine.history[face, :t].cpu().numpy(), t, engine.horizon, psnr,
                                    render_cfg["scale"], render_cfg["history"]))

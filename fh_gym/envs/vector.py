@@ -57,7 +57,7 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
-        self._faces = self.engine.all_faces()
+        self._slots = self.engine.all_slots()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if seed is not None:
@@ -69,8 +69,8 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         if mask.shape != (self.num_envs,) or mask.dtype != bool:
             raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask.dtype} "
                              f"{mask.shape}")
-        faces = self._faces[torch.as_tensor(mask)]
-        self.engine.reset(faces, self.np_random, options)
+        slots = self._slots[torch.as_tensor(mask)]
+        self.engine.reset(slots, self.np_random, options)
         self._autoreset[mask] = False
         return self.engine.observe(), self._info(np.zeros(0, dtype=int), {})
 
@@ -84,9 +84,9 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         stepping = np.flatnonzero(~self._autoreset)
         terms: dict[str, np.ndarray] = {}
         if self._autoreset.any():
-            self.engine.reset(self._faces[torch.as_tensor(self._autoreset)], self.np_random)
+            self.engine.reset(self._slots[torch.as_tensor(self._autoreset)], self.np_random)
         if len(stepping):
-            out = self.engine.step(actions[stepping], self._faces[torch.as_tensor(stepping)])
+            out = self.engine.step(actions[stepping], self._slots[torch.as_tensor(stepping)])
             reward[stepping] = out.reward
             terminated[stepping] = out.terminated
             terms = {k: _scatter(v, stepping, n) for k, v in out.terms.items()}
@@ -98,7 +98,7 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
             info["_final_obs"] = terminated.copy()
             info["final_info"] = {k: v.copy() for k, v in info.items() if not k.startswith(("final", "_final"))}
             info["_final_info"] = terminated.copy()
-            self.engine.reset(self._faces[torch.as_tensor(terminated)], self.np_random)
+            self.engine.reset(self._slots[torch.as_tensor(terminated)], self.np_random)
             obs = self.engine.observe()
             self._autoreset[:] = False
         else:
@@ -123,7 +123,7 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode != "rgb_array":
             return None
-        return tuple(render_faces(self.engine, self._faces))
+        return tuple(render_faces(self.engine, self._slots))
 
 
 class FaceRepairSB3VecEnv(VecEnv):
@@ -144,7 +144,7 @@ class FaceRepairSB3VecEnv(VecEnv):
         self.engine = RepairEngine(self.config, num_envs, restorer=restorer, dataset=dataset)
         self.render_mode = render_mode
         super().__init__(num_envs, self.engine.single_observation_space, self.engine.single_action_space)
-        self._faces = self.engine.all_faces()
+        self._slots = self.engine.all_slots()
         self._actions: np.ndarray | None = None
         self._rng = np.random.default_rng()
         self.last_step: StepOutput | None = None
@@ -156,14 +156,14 @@ class FaceRepairSB3VecEnv(VecEnv):
         self._reset_seeds()
         options = self._options[0] if self._options and self._options[0] else None
         self._reset_options()
-        self.engine.reset(self._faces, self._rng, options)
+        self.engine.reset(self._slots, self._rng, options)
         return self.engine.observe()
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> tuple[dict, np.ndarray, np.ndarray, list[dict]]:
-        out = self.engine.step(self._actions, self._faces, keep_batch=self.keep_batch)
+        out = self.engine.step(self._actions, self._slots, keep_batch=self.keep_batch)
         self.last_step = out if self.keep_batch else None
         obs = self.engine.observe()
         stats = self.engine.info()
@@ -177,8 +177,8 @@ class FaceRepairSB3VecEnv(VecEnv):
             finished = np.flatnonzero(done)
             for i in finished:
                 infos[i]["terminal_observation"] = {k: v[i].copy() for k, v in obs.items()}
-            self.engine.reset(self._faces[torch.as_tensor(finished)], self._rng)
-            fresh = self.engine.observe(self._faces[torch.as_tensor(finished)])
+            self.engine.reset(self._slots[torch.as_tensor(finished)], self._rng)
+            fresh = self.engine.observe(self._slots[torch.as_tensor(finished)])
             for key in obs:
                 obs[key][finished] = fresh[key]
         return obs, out.reward.copy(), done.copy(), infos
@@ -187,7 +187,7 @@ class FaceRepairSB3VecEnv(VecEnv):
         """Nothing to release (one in-process engine)."""
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        return render_faces(self.engine, self._faces)
+        return render_faces(self.engine, self._slots)
 
     def _indices(self, indices: Any) -> list[int]:
         if indices is None:

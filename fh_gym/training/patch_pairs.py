@@ -21,7 +21,7 @@ from fh_gym.restorers.base import RepairContext
 
 def random_actions(engine: RepairEngine, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` uniformly random actions of the engine's action type, drawn from ``rng``."""
-    space = engine.actions.space
+    space = engine.action_type.space
     if hasattr(space, "n"):
         return rng.integers(int(space.n), size=count)
     if hasattr(space, "nvec"):
@@ -44,22 +44,22 @@ class PatchPairSampler:
                  dataset: Any = None) -> None:
         self.engine = RepairEngine(env_config, batch_size, restorer=restorer, dataset=dataset)
         self.rng = np.random.default_rng(seed)
-        self.faces = self.engine.all_faces()
-        self.engine.reset(self.faces, self.rng)
+        self.slots = self.engine.all_slots()
+        self.engine.reset(self.slots, self.rng)
         self._started = False
 
     def _advance(self) -> None:
         if int(self.engine.t.max()) >= self.engine.horizon:
-            self.engine.reset(self.faces, self.rng)
+            self.engine.reset(self.slots, self.rng)
             return
-        self.engine.step(random_actions(self.engine, len(self.faces), self.rng), self.faces)
+        self.engine.step(random_actions(self.engine, len(self.slots), self.rng), self.slots)
 
     def sample(self) -> tuple[RepairContext, Tensor]:
         """The next batch; call it only after the previous batch has been used (it changes the images)."""
         if self._started:
             self._advance()
         self._started = True
-        boxes = self.engine.actions.to_boxes(random_actions(self.engine, len(self.faces), self.rng))
-        ctx, starts = self.engine.context(self.faces, boxes.to(self.engine.device))
-        target = gather_windows(self.engine.hr, self.faces, starts, self.engine.window)
+        boxes = self.engine.action_type.to_boxes(random_actions(self.engine, len(self.slots), self.rng))
+        ctx, starts = self.engine.context(self.slots, boxes.to(self.engine.device))
+        target = gather_windows(self.engine.hr, self.slots, starts, self.engine.window)
         return ctx, target

@@ -68,6 +68,6 @@ class ContinuousActions(ActionType):
         y = 2 * (top + height / 2) / size - 1
         r = math.log(height / width) / math.log(self.max_ratio) if self.max_ratio > 1 else 0.0
         scale = math.sqrt(height * width) / self.base_size
-        s = 2 * math.log(scale / self.min_scale) / math.log(self.max_scale / self.min_scale) - 1 \
+        s = 2 * math.log(scale / self.min_scale) / math.log(self.max_scale / self.min_scale) - 1\
             if self.max_scale > self.min_scale else 0.0
         return np.clip(np.array([x, y, r, s], dtype=np.float32), -1, 1)

@@ -43,20 +43,20 @@ class AttentionFHReward(Reward):
         self._generator = networks(self.reference, kind="generator").eval()
         self._reference_mse = torch.zeros(view.num_envs, dtype=torch.float64, device=view.device)
 
-    def reset(self, view: EpisodeView, faces: Tensor) -> None:
+    def reset(self, view: EpisodeView, slots: Tensor) -> None:
         if self._generator is None:
             return
         with torch.no_grad():
-            ref = self._generator(view.lr[faces]).clamp(0, 1)
-        diff = (ref.double() - view.hr[faces].double()) ** 2
-        self._reference_mse[faces] = diff.mean(dim=(1, 2, 3))
+            ref = self._generator(view.lr[slots]).clamp(0, 1)
+        diff = (ref.double() - view.hr[slots].double()) ** 2
+        self._reference_mse[slots] = diff.mean(dim=(1, 2, 3))
 
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         zero = torch.zeros_like(rec.mse_after, dtype=torch.float32)
         if not bool(rec.done.any()):
             return {"mse_gain": zero, "coverage": zero}
-        ref = view.start_mse[rec.faces] if self._generator is None else self._reference_mse[rec.faces]
+        ref = view.start_mse[rec.slots] if self._generator is None else self._reference_mse[rec.slots]
         gain = self.mse_scale * (ref - rec.mse_after).to(torch.float32)
-        covered = (view.coverage[rec.faces] > 0).to(torch.float32).mean(dim=(1, 2))
+        covered = (view.coverage[rec.slots] > 0).to(torch.float32).mean(dim=(1, 2))
         done = rec.done.to(torch.float32)
         return {"mse_gain": gain * done, "coverage": self.coverage_weight * covered * done}

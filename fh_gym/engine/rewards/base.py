@@ -30,7 +30,7 @@ class StepRecord:
     feathered when ``repair.feather`` is set): ``after = before + paste * (restored - before)``.
     """
 
-    faces: Tensor
+    slots: Tensor
     boxes: Tensor
     starts: Tensor
     box_mask: Tensor
@@ -57,8 +57,8 @@ class Reward:
         """Build networks (``networks(block, kind)``: the engine's scale and device) and per-slot buffers
         (``view.num_envs``, ``view.device``); called once, before the first episode."""
 
-    def reset(self, view: EpisodeView, faces: Tensor) -> None:
-        """Per-episode preparation for ``faces`` (slot indices; their ground truth is known here)."""
+    def reset(self, view: EpisodeView, slots: Tensor) -> None:
+        """Per-episode preparation for ``slots`` (slot indices; their ground truth is known here)."""
 
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         """The reward terms of the step ``rec`` (after the paste: ``view.current`` is ``I_t``)."""

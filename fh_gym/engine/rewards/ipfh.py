@@ -74,20 +74,20 @@ class IPFHReward(Reward):
         mse = ((images - hr) ** 2).mean(dim=(1, 2, 3))
         return {"visual_mse": mse, "visual_texture": self._phi.distance(images, hr, None)}
 
-    def _long_term(self, view: EpisodeView, faces: Tensor, images: Tensor) -> dict[str, Tensor]:
-        losses = self._visual_losses(images, view.hr[faces])
+    def _long_term(self, view: EpisodeView, slots: Tensor, images: Tensor) -> dict[str, Tensor]:
+        losses = self._visual_losses(images, view.hr[slots])
         if self._identity is not None:
-            losses.update(self._identity.losses(images, faces))
+            losses.update(self._identity.losses(images, slots))
         return losses
 
-    def reset(self, view: EpisodeView, faces: Tensor) -> None:
+    def reset(self, view: EpisodeView, slots: Tensor) -> None:
         if self._identity is not None:
-            self._identity.reset(faces)  # caches phi(y) and the class labels of the new faces
+            self._identity.reset(slots)  # caches phi(y) and the class labels of the new faces
         if self.form == "delta":
             with torch.no_grad():
-                for name, value in self._long_term(view, faces, view.start[faces]).items():
+                for name, value in self._long_term(view, slots, view.start[slots]).items():
                     store = self._start_losses.setdefault(name, torch.zeros(view.num_envs, device=view.device))
-                    store[faces] = value.to(store.dtype)
+                    store[slots] = value.to(store.dtype)
 
     def _weighted(self, losses: dict[str, Tensor]) -> dict[str, Tensor]:
         return {name: -self.scale * self.weights[name] * value for name, value in losses.items()}
@@ -103,7 +103,7 @@ class IPFHReward(Reward):
             names = ["visual_mse", "visual_texture"] + (["feature", "identity"] if self._identity else [])
             long = {k: torch.zeros_like(live) for k in names}
             if bool(rec.done.any()):
-                done_faces = rec.faces[rec.done]
+                done_faces = rec.slots[rec.done]
                 final = self._long_term(view, done_faces, view.current[done_faces])
                 if self.form == "delta":
                     final = {k: v - self._start_losses[k][done_faces] for k, v in final.items()}
