@@ -20,8 +20,8 @@ from typing import Any
 
 from fh_gym.agents.hyperparams import apply_variant, load_hyperparams, merge_overrides
 from fh_gym.agents.runs import TrainContext
-from fh_gym.config import ConfigError
 from fh_gym.restorers.checkpoint import safe_load
+from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.registry import Registry
 
 

@@ -42,8 +42,8 @@ GENERATOR_RECIPES = ("ipfh-coarse", "sicnn", "csrip", "ofhnet", "srgan")
 
 def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None) -> dict[str, Any]:
     """The recipe's YAML (if any) with LFW data, the time budget and the shared identity net."""
-    from fh_gym.config import load_yaml
     from fh_gym.degradations import Degradation
+    from fh_gym.restorers.config import load_yaml
     from fh_gym.restorers.training.recipes import get_recipe
 
     yaml_path = ROOT / "envs_configs" / "recipes" / f"{name.replace('-', '_')}.yaml"

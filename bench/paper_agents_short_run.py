@@ -38,10 +38,10 @@ def main() -> None:
     from fh_gym.agents.reports import table_rows, to_markdown
     from fh_gym.agents.runs import TrainContext
     from fh_gym.agents.strategies import build_strategy
-    from fh_gym.config import merge_config
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import RepairEngine
     from fh_gym.envs.face_repair import make_config
+    from fh_gym.restorers.config import merge_config
 
     data = {"type": "synthetic", "image_size": args.image_size}
     overrides = {"image_size": args.image_size, "data": data, "horizon": args.horizon}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fh_gym.config import merge_config
+from fh_gym.restorers.config import merge_config
 
 
 @dataclass

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fh_gym.config import ConfigError, merge_config
 from fh_gym.restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
+from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.pixels import quantize_hwc
 
 __all__ = [

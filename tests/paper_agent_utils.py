@@ -7,8 +7,8 @@ from typing import Any
 
 from fh_gym.agents.registry import get_algo
 from fh_gym.agents.runs import TrainContext
-from fh_gym.config import merge_config
 from fh_gym.envs.face_repair import make_config
+from fh_gym.restorers.config import merge_config
 
 DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3, "image_size": 64}
 BATCH, HORIZON = 4, 3

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from fh_gym.config import ConfigError
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.actions.box import BoxActions
 from fh_gym.engine.actions.continuous import ContinuousActions
@@ -22,6 +21,7 @@ from fh_gym.engine.windows import (
     window_side,
     window_starts,
 )
+from fh_gym.restorers.config import ConfigError
 
 
 def test_grid_cells_cover_the_image_and_touch_the_border():

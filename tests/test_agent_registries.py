@@ -14,10 +14,10 @@ from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.policy_base import POLICIES, build_policy, policy_defaults
 from fh_gym.agents.registry import ALGOS, Algo, get_algo
 from fh_gym.agents.training.recipes import run_recipe
-from fh_gym.config import ConfigError, load_yaml
 from fh_gym.engine.core import RepairEngine
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
+from fh_gym.restorers.config import ConfigError, load_yaml
 from fh_gym.restorers.training.recipe import DATA_KINDS, RECIPES, get_recipe, recipe_config
 
 ROOT = Path(__file__).resolve().parents[1]

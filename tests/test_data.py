@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from fh_gym.config import ConfigError
 from fh_gym.data import DatasetError, FaceDataset, build_dataset, clear_dataset_cache, split_by_identity
 from fh_gym.data.celeba import celeba
 from fh_gym.data.folder import folder
 from fh_gym.data.lfw import lfw
 from fh_gym.data.splits import assign_identities
+from fh_gym.restorers.config import ConfigError
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fh_gym.config import ConfigError
 from fh_gym.degradations import (
     Degradation,
     decimation_sigma,
@@ -19,6 +18,7 @@ from fh_gym.degradations import (
     upsample_bicubic,
 )
 from fh_gym.metrics import psnr_per_image
+from fh_gym.restorers.config import ConfigError
 
 ALL_ON = {"blur_sigma": [0.0, 1.0], "noise_sigma": [2.0, 8.0], "jpeg_quality": [40, 90],
           "occlusion": {"fill": "noise"}}

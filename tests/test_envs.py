@@ -13,8 +13,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import fh_gym
-from fh_gym.config import ConfigError
 from fh_gym.render import frame_shape
+from fh_gym.restorers.config import ConfigError
 
 SMALL_DATA = {"type": "synthetic", "identities": 24, "images_per_identity": 3}
 

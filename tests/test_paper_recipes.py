@@ -202,7 +202,7 @@ def test_a_generator_of_another_scale_is_refused(runs):
 @pytest.mark.parametrize(("name", "file"), [("csrip", "csrip"), ("ofhnet", "ofhnet"), ("srgan", "srgan"),
                                             ("landmark-net", "landmark_net")])
 def test_recipe_yaml_files_only_override_known_keys(name, file):
-    from fh_gym.config import load_yaml
+    from fh_gym.restorers.config import load_yaml
 
     root = Path(__file__).resolve().parents[1] / "envs_configs" / "recipes"
     config = recipe_config(name, load_yaml(root / f"{file}.yaml"))

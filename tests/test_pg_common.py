@@ -11,8 +11,8 @@ from fh_gym.agents.pg.actor import action_translation
 from fh_gym.agents.pg.distributions import ActionSpec, FactorisedCategorical
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses, returns_to_go
 from fh_gym.agents.registry import get_algo
-from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError
 
 
 def test_factorised_log_prob_is_the_sum_of_the_factors():

@@ -13,8 +13,8 @@ from fh_gym.agents.sb3.actor import policy_observation
 from fh_gym.agents.sb3.checkpoint import observation_space, policy_observation_space, save_agent
 from fh_gym.agents.sb3.features import FaceRepairExtractor
 from fh_gym.agents.sb3.train import build_model, make_vec_env
-from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError, merge_config
 
 ALGOS = ["ppo", "a2c", "recurrent_ppo", "maskable_ppo"]
 

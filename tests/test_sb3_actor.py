@@ -10,8 +10,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from fh_gym.agents.registry import get_algo
 from fh_gym.agents.sb3.actor import SB3Actor
 from fh_gym.agents.sb3.train import build_model, make_vec_env
-from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError
 
 
 def _model(tmp_path, algo, env_id="FaceRepair-Dense-x8-v0", **extra):

@@ -15,8 +15,8 @@ from fh_gym.agents.cli.main import main
 from fh_gym.agents.registry import load_agent
 from fh_gym.agents.sb3.checkpoint import load_finetune_state, read_metadata
 from fh_gym.agents.training.finetune import RestorerFineTuner, finetune_settings
-from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError
 
 DATA_FLAGS = ["--set", "data.identities=24", "--set", "data.images_per_identity=3", "--set", "horizon=4"]
 TINY_FLAGS = ["--set-algo", "n_envs=4", "--set-algo", "n_steps=16", "--set-algo", "batch_size=32",

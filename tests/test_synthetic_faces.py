@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from fh_gym.config import ConfigError
 from fh_gym.data.synthetic import synthetic_faces
 from fh_gym.data.synthetic_render import FaceRenderer
 from fh_gym.data.synthetic_traits import ImageJitter, identity_rng, sample_identity
+from fh_gym.restorers.config import ConfigError
 
 
 @pytest.fixture(scope="module")

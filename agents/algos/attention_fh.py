@@ -24,8 +24,8 @@ from typing import Any
 from fh_gym.agents.pg.trainer import PaperAgentAlgo
 from fh_gym.agents.registry import ALGOS
 from fh_gym.agents.training.finetune import RestorerFineTuner
-from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError
 
 
 @ALGOS.register()

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from fh_gym.config import ConfigError, load_yaml, merge_config
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
+from fh_gym.restorers.config import ConfigError, load_yaml, merge_config
 
 #: the env of every command when no ``--env`` is given
 DEFAULT_ENV = "FaceRepair-Dense-x8-v0"

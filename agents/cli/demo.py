@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 from fh_gym.agents.strategies import GreedyOracleStrategy, strategy_names
-from fh_gym.config import merge_config
+from fh_gym.restorers.config import merge_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ import sys
 
 from fh_gym import __version__
 from fh_gym.agents.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator, verify
-from fh_gym.config import ConfigError
+from fh_gym.restorers.config import ConfigError
 
 COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench, verify)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
 from fh_gym.agents.training.recipes import run_recipe
-from fh_gym.config import load_yaml
+from fh_gym.restorers.config import load_yaml
 from fh_gym.restorers.training.recipe import recipe_config
 
 RECIPE = "pretrain-restorer"

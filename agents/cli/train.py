@@ -25,7 +25,7 @@ from fh_gym.agents.cli.common import add_env_args, env_config_from_args, parse_o
 from fh_gym.agents.hyperparams import merge_overrides
 from fh_gym.agents.registry import ALGOS, get_algo
 from fh_gym.agents.runs import new_context, resume_context
-from fh_gym.config import load_yaml, merge_config
+from fh_gym.restorers.config import load_yaml, merge_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

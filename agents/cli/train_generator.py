@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fh_gym.agents.training.recipes import run_recipe
-from fh_gym.config import ConfigError, load_yaml
+from fh_gym.restorers.config import ConfigError, load_yaml
 from fh_gym.restorers.training.recipe import RECIPES, get_recipe, recipe_config
 
 

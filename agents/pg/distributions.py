@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import Tensor
 
-from fh_gym.config import ConfigError
+from fh_gym.restorers.config import ConfigError
 
 #: logit given to masked-out choices (finite, so entropies and gradients stay finite)
 MASKED_LOGIT = -1e9

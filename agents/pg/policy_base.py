@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fh_gym.agents.pg.distributions import ActionSpec
-from fh_gym.config import split_type
+from fh_gym.restorers.config import split_type
 from fh_gym.restorers.registry import Registry
 
 State = dict[str, Tensor]

@@ -38,8 +38,8 @@ from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext
 from fh_gym.agents.training.evaluation import evaluate_actor
 from fh_gym.agents.training.finetune import RestorerFineTuner
-from fh_gym.config import ConfigError, merge_config
 from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun
 
 #: the hyperparameters every paper agent has, with library defaults (each file's ``default`` sets them);

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from fh_gym.config import ConfigError
 from fh_gym.episodes import BaseActor
+from fh_gym.restorers.config import ConfigError
 
 IMAGE_KEYS = ("image", "start", "coverage")
 

@@ -28,10 +28,10 @@ from stable_baselines3.common.vec_env import VecTransposeImage
 from torch import nn
 
 from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
-from fh_gym.config import ConfigError
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.core import observation_space as engine_observation_space
 from fh_gym.restorers.checkpoint import atomic_write_bytes, network_from_payload
+from fh_gym.restorers.config import ConfigError
 
 FORMAT = "fh-gym/sb3-agent-v1"
 META = "fh_gym.json"

@@ -19,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from fh_gym.agents.sb3.features import FaceRepairExtractor
-from fh_gym.config import ConfigError
+from fh_gym.restorers.config import ConfigError
 
 #: fh-gym's own hyperparameters (not constructor arguments of the SB3 class)
 FH_KEYS: dict[str, Any] = {

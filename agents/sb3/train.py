@@ -50,8 +50,8 @@ from fh_gym.agents.sb3.checkpoint import (
 from fh_gym.agents.sb3.hyperparams import base_defaults, constructor_kwargs, policy_kwargs
 from fh_gym.agents.sb3.logger import make_logger
 from fh_gym.agents.training.finetune import finetune_settings
-from fh_gym.config import ConfigError
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
+from fh_gym.restorers.config import ConfigError
 
 
 class SB3Algo(Algo):

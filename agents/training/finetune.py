@@ -28,11 +28,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fh_gym.config import ConfigError
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.engine.rewards import StepRecord
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.checkpoint import network_payload, save_network
+from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.training.patch_pretrain import restorer_step
 
 FORMAT = "fh-gym/restorer-finetune-v1"

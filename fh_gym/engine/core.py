@@ -18,7 +18,6 @@ import torch
 from gymnasium import spaces
 from torch import Tensor, nn
 
-from fh_gym.config import ConfigError
 from fh_gym.data.base import FaceDataset
 from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
@@ -37,6 +36,7 @@ from fh_gym.engine.windows import (
     window_starts,
 )
 from fh_gym.restorers.base import RepairContext
+from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.pixels import psnr_from_mse, psnr_gain, quantize_hwc
 
 # build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks; kept importable from here for callers.
