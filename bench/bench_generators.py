@@ -64,7 +64,7 @@ def recipe_overrides(name: str, minutes: float, identity_checkpoint: Path | None
 
 def train(name: str, overrides: dict[str, Any], out_dir: Path, device: str) -> dict[str, Any]:
     """Run (or resume) recipe ``name`` until its ``steps`` or its ``minutes`` budget of this sitting."""
-    from fh_gym.agents.training.recipes import run_recipe
+    from fh_gym.agents.recipes import run_recipe
     from fh_gym.restorers.training.recipes import recipe_config
 
     config = recipe_config(name, {**overrides, "device": device})

@@ -1,4 +1,5 @@
-"""Recording episodes: rendered frames and observed images per step (``fh-gym record``, ``hallucinate``).
+"""Recording episodes: rendered frames and observed images per step (``fh-gym record``, ``hallucinate``) and
+image grids of finished episodes for TensorBoard (:func:`episode_grid`).
 
 Each rendered frame is ``render_faces``': LR | current image with the box history (the current box thick)
 | HR (when there is a ground truth), with the step and PSNR in the header.
@@ -9,11 +10,12 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import Tensor
+from torch import Tensor, nn
 
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.envs.face_repair import render_faces
@@ -72,3 +74,30 @@ def record_episodes(env_config: dict[str, Any], actor: Actor, episodes: int, out
     recorder = FrameRecorder()
     play_episodes(engine, actor, slots, np.random.default_rng(seed), {"index": chosen}, [recorder])
     return [write_mp4(store, out_dir / f"{actor.name}_{k:03d}.mp4", fps) for k, store in enumerate(recorder.frames)]
+
+
+def episode_grid(env_config: dict[str, Any], actor: Actor, indices: Sequence[int] | np.ndarray, *,
+                 restorer: nn.Module | None = None, dataset: Any = None, seed: int = 0,
+                 render_scale: int = 1) -> np.ndarray:
+    """Run one episode per face and stack their final frames vertically.
+
+    Each row is ``render_faces``' frame at the end of the episode: LR | final image with every box of the
+    episode (the last one thick) | HR, with the step and PSNR in the header.
+
+    Args:
+        env_config: Full env config (the validation split for training curves).
+        actor: Any actor (its own horizon and restorer count, as in evaluation).
+        indices: Dataset faces to show.
+        restorer/dataset: Ready objects to share.
+        seed: Seed of the degradations and of sampling actors.
+        render_scale: Integer zoom of each panel.
+
+    Returns:
+        (rows * frame height, frame width, 3) uint8 image.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    engine = build_engine(env_config, actor, len(indices), restorer=restorer, dataset=dataset,
+                          overrides={"render": {"scale": int(render_scale)}})
+    slots = engine.all_slots()
+    play_episodes(engine, actor, slots, np.random.default_rng(seed), {"index": indices})
+    return np.concatenate(render_faces(engine, slots), axis=0)

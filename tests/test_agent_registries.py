@@ -12,8 +12,8 @@ from fh_gym.agents.cli.main import main
 from fh_gym.agents.hyperparams import hyperparam_file
 from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.policy_base import POLICIES, build_policy, policy_defaults
+from fh_gym.agents.recipes import run_recipe
 from fh_gym.agents.registry import ALGOS, Algo, get_algo
-from fh_gym.agents.training.recipes import run_recipe
 from fh_gym.engine.core import RepairEngine
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids

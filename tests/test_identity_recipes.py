@@ -20,7 +20,7 @@ from fh_gym.agents.cli.main import main
 from fh_gym.restorers import load_network
 from fh_gym.restorers.checkpoint import safe_load
 from fh_gym.restorers.training.recipes import PairBatch, RecipeContext, get_recipe, recipe_config
-from fh_gym.training.pairs import PairSampler
+from fh_gym.samplers.image_pairs import PairSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_DATA = {"type": "synthetic", "identities": 40, "images_per_identity": 4}

@@ -10,7 +10,7 @@ import pytest
 import torch
 from subprocess_env import ONE_THREAD_ENV
 
-from fh_gym.agents.training.recipes import run_recipe
+from fh_gym.agents.recipes import run_recipe
 from fh_gym.envs.face_repair import FaceRepairEnv
 from fh_gym.restorers import build_network, load_network
 from fh_gym.restorers.config import ConfigError

@@ -12,9 +12,9 @@ from sb3_helpers import env_config
 from subprocess_env import ONE_THREAD_ENV
 
 from fh_gym.agents.cli.main import main
+from fh_gym.agents.finetune import RestorerFineTuner, finetune_settings
 from fh_gym.agents.registry import load_agent
 from fh_gym.agents.sb3.checkpoint import load_finetune_state, read_metadata
-from fh_gym.agents.training.finetune import RestorerFineTuner, finetune_settings
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.config import ConfigError
 

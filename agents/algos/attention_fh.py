@@ -5,7 +5,7 @@
   batches of ``batch_size`` episodes (paper: 16), Adam with lr 3e-4, weight decay 1e-7 and "a momentum
   term of 0.5" (beta1 = 0.5).
 * Local enhancement network: trained jointly, one L2 step per repair between the restored box and its HR
-  truth (Algorithm 1 line 18; :class:`~fh_gym.agents.training.finetune.RestorerFineTuner`).
+  truth (Algorithm 1 line 18; :class:`~fh_gym.agents.finetune.RestorerFineTuner`).
 
 Deviations (all in ``envs_configs/agents/attention_fh.yaml``): a learned value baseline (the paper's b is
 unspecified), normalised advantages and a small entropy bonus (0.01) for stability on few updates;
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.agents.pg.trainer import PaperAgentAlgo
 from fh_gym.agents.registry import ALGOS
-from fh_gym.agents.training.finetune import RestorerFineTuner
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.config import ConfigError
 

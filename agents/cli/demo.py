@@ -32,8 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
     from fh_gym.agents.comparison import build_actors, compare
+    from fh_gym.agents.recipes import run_recipe
     from fh_gym.agents.reports import to_markdown
-    from fh_gym.agents.training.recipes import run_recipe
     from fh_gym.recording import record_episodes
     from fh_gym.restorers.training.recipe import recipe_config
 

@@ -3,7 +3,7 @@
 IPFH pre-trains its local restoration network "on randomly selected patch pairs"; here the pairs come
 from random-policy repair episodes on the *training people* of the chosen data, so the restorer sees
 the states it will meet in the env. It is the ``pretrain-restorer`` recipe (defaults and keys:
-``envs_configs/recipes/pretrain_restorer.yaml``; library: ``fh_gym.agents.training.recipes.run_recipe``).
+``envs_configs/recipes/pretrain_restorer.yaml``; library: ``fh_gym.agents.recipes.run_recipe``).
 Progress bar, TensorBoard, atomic checkpoints; rerunning the same command resumes from ``<out>/last.pt``.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fh_gym.agents.cli.common import add_env_args, env_config_from_args
-from fh_gym.agents.training.recipes import run_recipe
+from fh_gym.agents.recipes import run_recipe
 from fh_gym.restorers.config import load_yaml
 from fh_gym.restorers.training.recipe import recipe_config
 

@@ -1,7 +1,7 @@
 """``fh-gym train-generator NAME``: supervised training of full-image generators and auxiliary networks.
 
 NAME is a registered image-pair recipe (``fh-gym train-generator --list``; the library function is
-``fh_gym.agents.training.recipes.run_recipe``). The recipe config is the recipe's defaults updated by
+``fh_gym.agents.recipes.run_recipe``). The recipe config is the recipe's defaults updated by
 ``--config YAML`` (``envs_configs/recipes/<name>.yaml``) and the flags; LR/HR pairs come from the ``data``
 block (training people) degraded by the ``degradation`` block. Progress bar, TensorBoard under ``<out>/tb``, atomic
 checkpoints; running the same command again resumes from ``<out>/last.pt``.
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fh_gym.agents.training.recipes import run_recipe
+from fh_gym.agents.recipes import run_recipe
 from fh_gym.restorers.config import ConfigError, load_yaml
 from fh_gym.restorers.training.recipe import RECIPES, get_recipe, recipe_config
 

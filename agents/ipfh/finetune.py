@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
+from fh_gym.agents.finetune import RestorerFineTuner, cat_contexts, slice_context, subsample_rows
 from fh_gym.agents.ipfh.losses import IMAGE_TERMS, PATCH_TERMS, IPFHLosses, weighted_sum
-from fh_gym.agents.training.finetune import RestorerFineTuner, cat_contexts, slice_context, subsample_rows
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.engine.rewards import StepRecord
 from fh_gym.engine.windows import gather_windows, pasted_windows

@@ -5,7 +5,7 @@ One *update* (Attention-FH Algorithm 1; IPFH Sec. III-C "policy gradient ... bat
 1. reset B training faces (``batch_size``; a per-update seeded generator, so a resumed run replays the
    same faces, degradations and action draws);
 2. run T steps with the policy sampling its actions; after every repair the agent's restorer fine-tuner
-   (:class:`~fh_gym.agents.training.finetune.RestorerFineTuner`, IPFH's subclass) updates the restorer on the
+   (:class:`~fh_gym.agents.finetune.RestorerFineTuner`, IPFH's subclass) updates the restorer on the
    repaired boxes (the step's inputs, ``keep_batch``);
 3. at T, the fine-tuner's end-of-episode loss (IPFH Eq. 17), then one policy step on the
    REINFORCE-with-baseline loss of the env's rewards.
@@ -15,7 +15,7 @@ env steps (updates x B x T, like the SB3 runs), ``last.pt`` with the moving-aver
 (the loadable agent, :mod:`fh_gym.agents.pg.checkpoint`) after every checkpoint and ``restorer.pt`` (the
 jointly trained restorer, usable with ``--restorer``) at the end. Evaluation every ``ctx.eval_every`` env
 steps (0: only at the end): deterministic (argmax) episodes on validation people with
-:func:`~fh_gym.agents.training.evaluation.evaluate_actor` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``.
+:func:`~fh_gym.agents.evaluate.evaluate_actor` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fh_gym.agents.evaluate import evaluate_actor
+from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.pg.checkpoint import env_record, load_actor, save_agent
 from fh_gym.agents.pg.distributions import ActionSpec
@@ -36,8 +38,6 @@ from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
 from fh_gym.agents.pg.rollout import Rollout, run_rollout
 from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext
-from fh_gym.agents.training.evaluation import evaluate_actor
-from fh_gym.agents.training.finetune import RestorerFineTuner
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun

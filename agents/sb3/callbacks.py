@@ -1,8 +1,8 @@
 """SB3 callbacks: episode metrics, validation evaluation with image grids, checkpoints, restorer fine-tuning.
 
 They log through the model's logger (see :func:`fh_gym.agents.sb3.logger.make_logger`), so every tag lands in
-the run's single TensorBoard run. The work itself lives in :mod:`fh_gym.agents.training` (no SB3 there), for
-agents that are not SB3 models.
+the run's single TensorBoard run. The work itself lives in :mod:`fh_gym.agents.evaluate`,
+:mod:`fh_gym.recording` and :mod:`fh_gym.agents.finetune` (no SB3 there), for agents that are not SB3 models.
 
 Tags: ``charts/episodic_return``, ``charts/episodic_length``, ``charts/episode_psnr``,
 ``charts/episode_psnr_gain``, ``charts/episode_ssim``, ``charts/reward_terms/<term>`` (each term summed
@@ -21,11 +21,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
 from tqdm.auto import tqdm
 
-from fh_gym.agents.training.evaluation import episode_metrics, evaluate_actor, validation_indices
-from fh_gym.agents.training.finetune import RestorerFineTuner
-from fh_gym.agents.training.images import episode_grid
+from fh_gym.agents.evaluate import episode_metrics, evaluate_actor, validation_indices
+from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.data import build_dataset
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
+from fh_gym.recording import episode_grid
 
 #: image entries are for TensorBoard only
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -178,7 +178,7 @@ class CheckpointCallback(BaseCallback):
 
 
 class RestorerFineTuneCallback(BaseCallback):
-    """Joint restorer fine-tuning after every env step (:class:`~fh_gym.agents.training.finetune.RestorerFineTuner`).
+    """Joint restorer fine-tuning after every env step (:class:`~fh_gym.agents.finetune.RestorerFineTuner`).
 
     Args:
         lr: Adam learning rate; every: update every ``every`` env steps; grad_clip: max gradient norm.

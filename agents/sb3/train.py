@@ -33,6 +33,7 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
+from fh_gym.agents.finetune import finetune_settings
 from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext, last_checkpoint
 from fh_gym.agents.sb3 import callbacks as cb
@@ -49,7 +50,6 @@ from fh_gym.agents.sb3.checkpoint import (
 )
 from fh_gym.agents.sb3.hyperparams import base_defaults, constructor_kwargs, policy_kwargs
 from fh_gym.agents.sb3.logger import make_logger
-from fh_gym.agents.training.finetune import finetune_settings
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
 from fh_gym.restorers.config import ConfigError
 

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from fh_gym.agents.strategies.base import STRATEGIES, Strategy
 from fh_gym.engine.core import RepairEngine
-from fh_gym.training.patch_pairs import random_actions
+from fh_gym.samplers.patch_pairs import random_actions
 
 
 @STRATEGIES.register()

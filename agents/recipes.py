@@ -4,10 +4,10 @@ The recipes themselves (:mod:`fh_gym.restorers.training.recipes`) know nothing o
 module gives each the data its kind asks for (:attr:`~fh_gym.restorers.training.recipe.Recipe.data`):
 
 * ``"pairs"``: LR/HR batches of the recipe's ``data`` block degraded by its ``degradation`` block
-  (:class:`~fh_gym.training.pairs.PairSampler`, training people; a fixed validation batch of validation
+  (:class:`~fh_gym.samplers.image_pairs.PairSampler`, training people; a fixed validation batch of validation
   people), under ``torchrun`` one process per device (gloo on CPU, NCCL on GPUs), each rank its own batches;
 * ``"patches"``: restorer inputs and HR windows from random-policy repair episodes on the env's training
-  people (:class:`~fh_gym.training.patch_pairs.PatchPairSampler`), and an even-grid validation: the PSNR
+  people (:class:`~fh_gym.samplers.patch_pairs.PatchPairSampler`), and an even-grid validation: the PSNR
   gain of :class:`~fh_gym.agents.strategies.EvenGridStrategy` episodes repaired by the restorer being
   trained, on ``eval_faces`` faces of the validation people.
 
@@ -34,8 +34,8 @@ from fh_gym.data import build_dataset
 from fh_gym.engine.core import resolve_device
 from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.recipe import RecipeContext, get_recipe
-from fh_gym.training.pairs import PairSampler
-from fh_gym.training.patch_pairs import PatchPairSampler
+from fh_gym.samplers.image_pairs import PairSampler
+from fh_gym.samplers.patch_pairs import PatchPairSampler
 
 
 def run_recipe(name: str, config: dict[str, Any], out_dir: Path, *, env_config: dict[str, Any] | None = None,
