@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fh_gym.data import build_dataset
 from fh_gym.engine.core import RepairEngine
 from fh_gym.episodes import ActFn, Actor, EpisodeHook, as_actor, build_engine, play_episodes
 from fh_gym.metrics import mean_ci, psnr_per_image, quantize, ssim_per_image, to_uint8_hwc
@@ -202,8 +203,6 @@ def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, num_faces: int =
         ``start_psnr`` and ``bicubic_psnr``: means over the faces.
     """
     if dataset is None:
-        from fh_gym.data import build_dataset
-
         dataset = build_dataset(env_config["data"])
     indices = validation_indices(dataset, num_faces)
     results = run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,

@@ -78,10 +78,10 @@ def to_csv(rows: Sequence[dict[str, object]]) -> str:
 
 def plot(rows: Sequence[dict[str, object]], metric: str = "gain") -> bytes:
     """PNG bytes of a bar chart of ``metric`` (default: paired PSNR gain over bicubic) with 95% CI bars."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib takes ~1 s to import and only the report writer needs it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: after selecting the Agg backend
 
     names = [str(r["strategy"]) for r in rows if metric in r]
     means = [r[metric][0] for r in rows if metric in r]

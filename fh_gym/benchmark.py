@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
 
+from fh_gym.data import build_dataset
+from fh_gym.engine.core import RepairEngine, build_scaled
+from fh_gym.envs.face_repair import FaceRepairEnv
+from fh_gym.envs.vector import FaceRepairVectorEnv
 from fh_gym.restorers.config import merge_config
 
 
@@ -38,8 +43,6 @@ def _actions(space: Any, steps: int, num_envs: int, seed: int) -> list[np.ndarra
 
 
 def _time_batched(config: dict, num_envs: int, actions: list[np.ndarray], restorer: Any, dataset: Any) -> float:
-    from fh_gym.envs.vector import FaceRepairVectorEnv
-
     env = FaceRepairVectorEnv(num_envs, config, restorer=restorer, dataset=dataset)
     env.reset(seed=0)
     env.step(actions[0])  # warm-up (allocator, first restorer call)
@@ -50,10 +53,6 @@ def _time_batched(config: dict, num_envs: int, actions: list[np.ndarray], restor
 
 
 def _time_dummy(config: dict, num_envs: int, actions: list[np.ndarray], restorer: Any, dataset: Any) -> float:
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    from fh_gym.envs.face_repair import FaceRepairEnv
-
     vec = DummyVecEnv([lambda: FaceRepairEnv(config, restorer=restorer, dataset=dataset)] * num_envs)
     vec.seed(0)
     vec.reset()
@@ -67,16 +66,11 @@ def _time_dummy(config: dict, num_envs: int, actions: list[np.ndarray], restorer
 def run_benchmark(config: dict, sizes: tuple[int, ...] = (1, 8, 64), steps: int = 48, repeats: int = 5,
                   device: str = "cpu") -> list[BenchRow]:
     """Steps/s of both implementations for each N in ``sizes`` (median of ``repeats``)."""
-    from fh_gym.data import build_dataset
-    from fh_gym.engine.core import build_scaled
-
     config = merge_config(config, {"device": device})
     dataset = build_dataset(config["data"])
     restorer = build_scaled(config["restorer"], "patch", int(config["degradation"]["scale"]), device).eval()
     rows = []
     for n in sizes:
-        from fh_gym.engine.core import RepairEngine
-
         space = RepairEngine(config, 1, restorer=restorer, dataset=dataset).single_action_space
         actions = _actions(space, steps, n, seed=n)
         batched, dummy = [], []

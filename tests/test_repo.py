@@ -66,3 +66,40 @@ def test_readme_network_table_is_current():
     from fh_gym.restorers.summary import network_table
 
     assert network_table() in (ROOT / "README.md").read_text()
+
+
+def test_no_import_cycle_anywhere():
+    """No cycle between project modules, function-local imports included (tests/import_graph.py)."""
+    from import_graph import cycles, import_graph
+
+    assert cycles(import_graph()) == []
+
+
+def _function_local_imports() -> list[tuple[str, int, list[str]]]:
+    """(file, line, source lines of its import block and the line above) for every import inside a function."""
+    import ast
+
+    found = []
+    for folder in ("fh_gym", "agents", "restorers"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = path.read_text().splitlines()
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Import | ast.ImportFrom):
+                        first = sub.lineno - 1
+                        while first > 0 and (lines[first - 1].strip().startswith(("import ", "from "))
+                                             or not lines[first - 1].strip()):
+                            first -= 1
+                        found.append((str(path.relative_to(ROOT)), sub.lineno,
+                                      lines[max(first - 1, 0):sub.end_lineno]))
+    return found
+
+
+def test_function_local_imports_only_keep_a_dependency_lazy_and_say_so():
+    """Issue 7: imports inside functions only where they keep a heavy or optional dependency lazy, with a comment
+    saying so (the comment sits on the import, or just above its block)."""
+    silent = [f"{path}:{line}" for path, line, block in _function_local_imports()
+              if not any("lazy" in text.lower() or "optional" in text.lower() for text in block)]
+    assert not silent, f"function-local imports without a 'lazy' comment: {silent}"

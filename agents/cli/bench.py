@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Lazy: SB3 and the engine load only for the command that runs.
     from fh_gym.benchmark import machine_description, rows_to_markdown, run_benchmark
 
     config = env_config_from_args(args)

@@ -11,6 +11,7 @@ import yaml
 
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
+from fh_gym.restorers.checkpoint import TRAINING_FORMAT, safe_load
 from fh_gym.restorers.config import ConfigError, load_yaml, merge_config
 
 #: the env of every command when no ``--env`` is given
@@ -58,8 +59,6 @@ def _parse_value(raw: str) -> Any:
 
 def restorer_block(checkpoint: Path) -> dict[str, Any]:
     """``{type, **kwargs, checkpoint}`` of a restorer checkpoint (network or training checkpoint)."""
-    from fh_gym.restorers.checkpoint import TRAINING_FORMAT, safe_load
-
     data = safe_load(checkpoint)
     arch = data["network"]["arch"] if data["format"] == TRAINING_FORMAT else data["arch"]
     return {**arch, "checkpoint": str(checkpoint)}

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     if args.threads:
-        import torch
+        import torch  # lazy: `fh-gym --help` and most argument errors never need torch
 
         torch.set_num_threads(args.threads)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from sb3_contrib import MaskablePPO, RecurrentPPO
 
 from fh_gym.episodes import BaseActor
 from fh_gym.restorers.config import ConfigError
@@ -49,8 +50,6 @@ class SB3Actor(BaseActor):
 
     def __init__(self, model: Any, name: str, env_config: dict[str, Any], *, deterministic: bool = True,
                  meta: dict[str, Any] | None = None, restorer: Any = None) -> None:
-        from sb3_contrib import MaskablePPO, RecurrentPPO
-
         self.model = model
         self.name = name
         self.env_config = env_config

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.config import ConfigError
 
 #: how to get the optional dependencies of the dlib recogniser
@@ -173,6 +174,4 @@ def build_recognizer(spec: str | Path, device: str | torch.device = "cpu") -> Re
     path = Path(spec)
     if not path.is_file():
         raise ConfigError(f"--recognizer must be 'dlib' or an identity-network checkpoint file; {path} not found")
-    from fh_gym.restorers.checkpoint import load_network
-
     return NetRecognizer(load_network(path, kind="aux").to(device))

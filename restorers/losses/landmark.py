@@ -12,6 +12,7 @@ Layout: landmarks ``(B, K, 2)`` (x, y); images ``B x 3 x H x W`` in [0, 1].
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -49,8 +50,6 @@ def semantic_structure_loss(landmark_net: nn.Module, generated: Tensor, real: Te
         generated: Generated HR faces ``h'``.
         real: Ground-truth HR faces ``h``.
     """
-    import torch
-
     with torch.no_grad():
         target = landmark_net(real)
     return landmark_regression_loss(landmark_net(generated), target)
