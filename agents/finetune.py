@@ -33,6 +33,7 @@ from fh_gym.engine.rewards import StepRecord
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.checkpoint import network_payload, save_network
 from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.training.loop import optimizer_step
 from fh_gym.restorers.training.patch_pretrain import restorer_step
 
 FORMAT = "fh-gym/restorer-finetune-v1"
@@ -155,11 +156,7 @@ class RestorerFineTuner:
 
     def optimise(self, loss: Tensor) -> None:
         """One optimiser step on ``loss`` (clipped), the restorer back in eval mode (for subclasses' losses)."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.restorer.parameters(), self.grad_clip)
-        self.optimizer.step()
+        optimizer_step(self.optimizer, loss, self.restorer.parameters(), self.grad_clip)
         self.restorer.eval()
 
     def start_episode(self, slots: Tensor) -> None:

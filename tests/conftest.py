@@ -14,17 +14,18 @@ from fh_gym.data.paths import lfw_root, shared_data_dir
 torch.set_num_threads(1)
 
 
+def _found_or_skip(path, what: str):
+    if path is None:
+        pytest.skip(f"{what} not found: set FH_GYM_DATA (a folder holding lfw-deepfunneled/, lfw_pairs.txt) "
+                    "or put shared/data beside the checkout")
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data():
-    path = shared_data_dir()
-    if path is None:
-        pytest.skip("development data not found: set FH_GYM_DATA or put shared/data beside the checkout")
-    return path
+    return _found_or_skip(shared_data_dir(), "development data")
 
 
 @pytest.fixture(scope="session")
 def lfw_dir():
-    path = lfw_root()
-    if path is None:
-        pytest.skip("LFW dev data not found: set FH_GYM_DATA to a folder holding lfw-deepfunneled/")
-    return path
+    return _found_or_skip(lfw_root(), "LFW dev data")

@@ -12,14 +12,7 @@ import torch.nn.functional as F
 from fh_gym.restorers import build_network, get_arch, load_network, save_network
 from fh_gym.restorers.archs.sicnn_arch import CNNR, CNNR_LAYERS, CNNRFeatureMaps
 from fh_gym.restorers.base import count_parameters
-from fh_gym.restorers.losses.identity import (
-    a_softmax_logits,
-    a_softmax_loss,
-    angular_margin_psi,
-    cosine_similarity,
-    feature_distance,
-    super_identity_loss,
-)
+from fh_gym.restorers.losses import identity as id_losses
 
 MY_NETWORKS = ("SICNNGenerator", "IPFHCoarseHallucinator", "CNNR", "AngularMarginHead")
 TINY = {
@@ -176,7 +169,7 @@ def test_a_softmax_matches_the_hand_computation(margin, lam):
         units = [[1.0, 0.0], [0.0, 1.0], [-0.6, -0.8]]
         cosines = [(row[0] * u[0] + row[1] * u[1]) / norm for u in units]
         expected.append(hand_a_softmax(norm, cosines, label, margin, lam))
-    losses = a_softmax_loss(features, weight, labels, margin, lam, reduction="none")
+    losses = id_losses.a_softmax_loss(features, weight, labels, margin, lam, reduction="none")
     torch.testing.assert_close(losses, torch.tensor(expected, dtype=torch.float64))
 
 
@@ -184,28 +177,29 @@ def test_a_softmax_worked_example_values():
     # x = (3, 4), classes e1 and e2, label 0: cos = 0.6 (theta = 53.13 deg), ||x|| = 5.
     features, weight, labels = torch.tensor([[3.0, 4.0]]), torch.eye(2), torch.tensor([0])
     # m = 4: 4 theta = 212.5 deg -> k = 1, psi = -cos(4 theta) - 2 = -T4(0.6) - 2 = 0.8432 - 2 = -1.1568.
-    logits = a_softmax_logits(features, weight, labels, 4.0)
+    logits = id_losses.a_softmax_logits(features, weight, labels, 4.0)
     torch.testing.assert_close(logits, torch.tensor([[-5.784, 4.0]]))
-    torch.testing.assert_close(a_softmax_loss(features, weight, labels, 4.0), torch.tensor(math.log1p(math.exp(9.784))))
+    torch.testing.assert_close(id_losses.a_softmax_loss(features, weight, labels, 4.0),
+                               torch.tensor(math.log1p(math.exp(9.784))))
     # m = 1.5: 1.5 theta = 79.7 deg -> k = 0, psi = cos(1.5 theta) = 0.17888.
-    torch.testing.assert_close(a_softmax_logits(features, weight, labels, 1.5)[0, 0], torch.tensor(5 * 0.178885),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(id_losses.a_softmax_logits(features, weight, labels, 1.5)[0, 0],
+                               torch.tensor(5 * 0.178885), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("margin", [1.5, 2.5, 4.0])
 def test_psi_is_continuous_and_decreasing(margin):
     theta = torch.linspace(0, math.pi, 20001, dtype=torch.float64)
-    psi = angular_margin_psi(torch.cos(theta), margin)
+    psi = id_losses.angular_margin_psi(torch.cos(theta), margin)
     assert psi[0] == pytest.approx(1.0, abs=1e-5)  # acos is clamped 1e-6 inside [-1, 1]
     assert bool((psi[1:] <= psi[:-1] + 1e-9).all())
     assert float((psi[1:] - psi[:-1]).abs().max()) < 1e-2  # no jump at the breakpoints k pi / m
-    torch.testing.assert_close(angular_margin_psi(torch.cos(theta), 1.0), torch.cos(theta))
+    torch.testing.assert_close(id_losses.angular_margin_psi(torch.cos(theta), 1.0), torch.cos(theta))
 
 
 def test_a_softmax_gradients_are_finite_at_the_poles():
     features = torch.tensor([[1.0, 0.0], [0.0, -2.0]], requires_grad=True)
     for margin in (1.5, 4.0):
-        loss = a_softmax_loss(features, torch.eye(2), torch.tensor([0, 1]), margin)
+        loss = id_losses.a_softmax_loss(features, torch.eye(2), torch.tensor([0, 1]), margin)
         (grad,) = torch.autograd.grad(loss, features)
         assert torch.isfinite(grad).all()
 
@@ -220,21 +214,21 @@ def test_head_annealing_schedule_and_iteration_counter():
     assert int(head.iteration) == 10
     assert head.current_lambda() == pytest.approx(1000 / (1 + 0.12 * 10))
     head.eval()
-    torch.testing.assert_close(head.loss(x, y), a_softmax_loss(x, head.weight, y, 4.0, 0.0))
+    torch.testing.assert_close(head.loss(x, y), id_losses.a_softmax_loss(x, head.weight, y, 4.0, 0.0))
     assert int(head.iteration) == 10
 
 
 def test_super_identity_loss_values():
     a = torch.tensor([[1.0, 0.0], [3.0, 4.0], [0.0, 2.0]])
     b = torch.tensor([[5.0, 0.0], [-3.0, -4.0], [1.0, 0.0]])
-    torch.testing.assert_close(super_identity_loss(a, b, reduction="none"), torch.tensor([0.0, 4.0, 2.0]))
-    torch.testing.assert_close(super_identity_loss(a, b), torch.tensor(2.0))
-    cos = cosine_similarity(a, b)
-    torch.testing.assert_close(super_identity_loss(a, b, reduction="none"), 2 - 2 * cos)
+    torch.testing.assert_close(id_losses.super_identity_loss(a, b, reduction="none"), torch.tensor([0.0, 4.0, 2.0]))
+    torch.testing.assert_close(id_losses.super_identity_loss(a, b), torch.tensor(2.0))
+    cos = id_losses.cosine_similarity(a, b)
+    torch.testing.assert_close(id_losses.super_identity_loss(a, b, reduction="none"), 2 - 2 * cos)
 
 
 def test_feature_distance_values_and_shape_errors():
     a, b = torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.tensor([[3.0, 4.0], [1.0, 1.0]])
-    torch.testing.assert_close(feature_distance(a, b), torch.tensor([5.0, 0.0]))
+    torch.testing.assert_close(id_losses.feature_distance(a, b), torch.tensor([5.0, 0.0]))
     with pytest.raises(ValueError, match="same shape"):
-        super_identity_loss(a, torch.zeros(2, 3))
+        id_losses.super_identity_loss(a, torch.zeros(2, 3))

@@ -40,7 +40,7 @@ from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.config import ConfigError, merge_config
-from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun
+from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun, optimizer_step
 
 #: the hyperparameters every paper agent has, with library defaults (each file's ``default`` sets them);
 #: :meth:`PaperAgentAlgo.base_hyperparams` adds ``policy`` (the policy's constructor arguments)
@@ -202,11 +202,7 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
                                   gamma=cfg["gamma"], baseline=cfg["baseline"], moving_average=moving,
                                   normalize_advantages=cfg["normalize_advantages"],
                                   entropy_coef=cfg["entropy_coef"], value_coef=cfg["value_coef"])
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        if cfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg["grad_clip"])
-        optimizer.step()
+        optimizer_step(optimizer, losses["loss"], policy.parameters(), cfg["grad_clip"])
         if (eval_every and (update + 1) % eval_every == 0) or update + 1 == updates:
             run_eval((update + 1) * steps_per_update)
         return {**update_stats(rollout, losses), **end_stats}

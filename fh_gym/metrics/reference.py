@@ -152,10 +152,7 @@ def ssim(img: np.ndarray, ref: np.ndarray, crop_border: int = 0, test_y_channel:
     """Structural similarity (Gaussian 11x11 window, sigma 1.5), per channel then averaged.
 
     Args:
-        img: Test image, ``H x W x 3`` RGB (or ``H x W``), values in [0, 255], uint8 or float.
-        ref: Reference (ground truth), same shape and range.
-        crop_border: Pixels removed from each side before computing (the SR scale factor).
-        test_y_channel: Evaluate on BT.601 Y (see :func:`rgb_to_y`) instead of on RGB.
+        img, ref, crop_border, test_y_channel: As for :func:`psnr`.
 
     Returns:
         Mean SSIM in [-1, 1] (1 for identical images).

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
@@ -65,6 +65,17 @@ def agree_to_stop(*local_flags: bool) -> list[bool]:
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a DistributedDataParallel (or any ``.module``) wrapper."""
     return getattr(model, "module", model)
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: Tensor, parameters: Any = None,
+                   grad_clip: float | None = None) -> None:
+    """One update: clear the gradients, back-propagate ``loss``, clip ``parameters``' gradient norm to
+    ``grad_clip`` (None or 0: no clipping; ``clip_grad_norm_`` with 0 would zero them), step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(parameters, float(grad_clip))
+    optimizer.step()
 
 
 class TrainingRun:

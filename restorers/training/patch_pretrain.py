@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.restorers.base import RepairContext
+from fh_gym.restorers.training.loop import optimizer_step
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -41,11 +42,7 @@ def restorer_step(restorer: nn.Module, optimizer: torch.optim.Optimizer, ctx: Re
     restored = restorer(ctx)
     mse = masked_mse(restored, target, ctx.mask)
     loss = mse if extra_loss is None else mse + extra_loss(restored, target, ctx.mask)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:  # None or 0: no clipping (clip_grad_norm_ with 0 would zero the gradients)
-        torch.nn.utils.clip_grad_norm_(restorer.parameters(), grad_clip)
-    optimizer.step()
+    optimizer_step(optimizer, loss, restorer.parameters(), grad_clip)
     with torch.no_grad():
         clipped = masked_mse(restored.detach().clamp(0, 1), target, ctx.mask)
     return {"mse": mse.item(), "psnr_box": float(-10 * torch.log10(clipped.clamp(min=1e-12))),

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from fh_gym.restorers.archs.filters import DOWNSCALE_MODES, downscale
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.losses.adversarial import discriminator_loss
+from fh_gym.restorers.training.loop import optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext
 
 log = logging.getLogger("fh_gym.restorers.training")
@@ -102,7 +103,5 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
     """
     logits = discriminator(torch.cat([real, fake.detach()]))
     loss = discriminator_loss(*logits.chunk(2))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    optimizer_step(optimizer, loss)
     return loss.item()

@@ -26,7 +26,7 @@ from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
 from fh_gym.restorers.training.identity_training import random_hflip
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import (
     adam,
@@ -111,9 +111,7 @@ def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
             total = total + ce
             losses[f"recognizer_ce_{key}"] = ce.item()
             losses[f"recognizer_acc_{key}"] = (logits.argmax(1) == batch.identities).float().mean().item()
-        optimizers["recognizers"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["recognizers"].step()
+        optimizer_step(optimizers["recognizers"], total)
         return losses
 
     def sr_step(batch_size: int) -> dict[str, float]:
@@ -139,9 +137,7 @@ def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
                 feat_total = feat_total + (1.0 - F.cosine_similarity(f_sr, f_hr, dim=1)).mean()
             loss = loss + float(cfg["identity_weight"]) * ce_total + float(cfg["identity_feature_weight"]) * feat_total
             losses.update(identity_ce=ce_total.item(), identity_feature=feat_total.item())
-        optimizers["generator"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["generator"].step()
+        optimizer_step(optimizers["generator"], loss)
         return {"loss": loss.item(), **losses}
 
     def step_fn(step: int) -> dict[str, float]:

@@ -15,7 +15,7 @@ from fh_gym.restorers.training.identity_training import (
     recalibrate_batchnorm,
     verification_metrics,
 )
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
@@ -48,11 +48,7 @@ def identity_step(loss_module: torch.nn.Module, optimizer: torch.optim.Optimizer
     """One A-softmax step of ``loss_module`` (a possibly DDP-wrapped :class:`RecognitionLoss`)."""
     loss_module.train()
     loss = loss_module(images, labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
-    optimizer.step()
+    optimizer_step(optimizer, loss, params, grad_clip)
     return loss.item()
 
 

@@ -14,7 +14,7 @@ from fh_gym.restorers.training.generator_eval import (
     periodic_eval,
     psnr_db,
 )
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 
 DEFAULTS: dict[str, Any] = {
@@ -56,11 +56,7 @@ def train_ipfh_coarse(ctx: RecipeContext) -> dict[str, Any]:
         model.train()
         sr = model(batch.lr)
         loss = F.mse_loss(sr, batch.hr)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(generator.parameters(), float(cfg["grad_clip"]))
-        optimizer.step()
+        optimizer_step(optimizer, loss, generator.parameters(), cfg["grad_clip"])
         return {"mse": loss.item(), "psnr": float(psnr_db(sr.detach(), batch.hr).mean())}
 
     def evaluate() -> dict[str, float]:

@@ -12,7 +12,7 @@ import torch
 
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.landmark import landmark_regression_loss, normalize_landmarks
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import adam
 
@@ -30,9 +30,7 @@ def landmark_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch:
         raise ValueError("landmark training needs data with landmarks (synthetic or celeba); this data has none")
     h, w = batch.hr.shape[-2:]
     loss = landmark_regression_loss(net(batch.hr), normalize_landmarks(batch.landmarks, h, w))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    optimizer_step(optimizer, loss)
     # RMS point error in HR pixels, easier to read than the normalised squared error
     return {"landmark_loss": loss.item(), "landmark_rmse_px": float(loss.detach().sqrt() * w)}
 

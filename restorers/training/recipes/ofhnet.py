@@ -36,7 +36,7 @@ from fh_gym.restorers.training.generator_eval import (
     psnr_db,
     run_generator,
 )
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.recipes.landmark_net import landmark_step
 from fh_gym.restorers.training.staged import (
@@ -149,9 +149,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
             bce = occlusion_bce(out["mask_logits"], batch.occlusion)
             loss = loss + float(cfg["mask_weight"]) * bce
             losses["mask_bce"] = bce.item()
-        optimizers["inpainter"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["inpainter"].step()
+        optimizer_step(optimizers["inpainter"], loss)
         return losses
 
     def upsample_step() -> dict[str, float]:
@@ -181,9 +179,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
             structure = semantic_structure_loss(landmark_net, sr, batch.hr)
             loss = loss + beta * structure
             losses["structure"] = structure.item()
-        optimizers["upsampler"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["upsampler"].step()
+        optimizer_step(optimizers["upsampler"], loss)
         return {"loss": loss.item(), **losses}
 
     def step_fn(step: int) -> dict[str, float]:

@@ -23,7 +23,7 @@ from fh_gym.restorers.training.identity_training import (
     random_hflip,
     recalibrate_batchnorm,
 )
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.recipes.identity_net import build_identity_net, identity_step
 
@@ -159,11 +159,7 @@ def train_sicnn(ctx: RecipeContext) -> dict[str, Any]:
                 identity_net.train()
             loss = loss_sr + alpha * loss_si
             out["l_si"] = loss_si.item()
-        g_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(generator.parameters(), float(clip))
-        g_opt.step()
+        optimizer_step(g_opt, loss, generator.parameters(), clip)
         return out
 
     def step_fn(step: int) -> dict[str, float]:

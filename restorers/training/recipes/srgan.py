@@ -22,7 +22,7 @@ from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.texture import GramTexture
 from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
-from fh_gym.restorers.training.loop import TrainingRun
+from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
 
@@ -78,9 +78,7 @@ def train_srgan(ctx: RecipeContext) -> dict[str, Any]:
             adv = frozen_discriminator_loss(discriminator, sr)  # the bare module
             loss = loss + alpha * adv
             losses["g_adv"] = adv.item()
-        optimizers["generator"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["generator"].step()
+        optimizer_step(optimizers["generator"], loss)
         return {"loss": loss.item(), **losses}
 
     history = run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]),
