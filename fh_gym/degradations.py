@@ -256,6 +256,26 @@ class Degradation:
         left = np.floor(u_left * (w - bw + 1)).astype(np.int64)
         return np.stack([top, left, bh, bw], axis=1).astype(np.int64)
 
+    def _occlude(self, lr: Tensor, occ_raw: np.ndarray, fill_seed: int) -> tuple[Tensor, Tensor | None, np.ndarray,
+                                                                                 np.ndarray]:
+        """OFHNet's random occlusion of the LR batch: (occluded LR, mask or None, boxes (N, 4), area fractions)."""
+        n, _, lh, lw = lr.shape
+        if self.occlusion is None:
+            return lr, None, np.zeros((n, 4), dtype=np.int64), np.zeros(n)
+        boxes = self._occlusion_boxes(occ_raw, lh, lw)
+        bt = torch.as_tensor(boxes, device=lr.device)
+        rows = torch.arange(lh, device=lr.device).view(1, lh, 1)
+        cols = torch.arange(lw, device=lr.device).view(1, 1, lw)
+        top, left, bh, bw = (bt[:, i].view(n, 1, 1) for i in range(4))
+        inside = (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
+        mask = inside.unsqueeze(1).to(lr.dtype)
+        if self.occlusion["fill"] == "noise":
+            gen = torch.Generator().manual_seed(fill_seed)
+            fill = torch.rand(lr.shape, generator=gen, dtype=torch.float32).to(lr.device, lr.dtype)
+        else:
+            fill = torch.full_like(lr, _FILL_VALUES[self.occlusion["fill"]])
+        return lr * (1.0 - mask) + fill * mask, mask, boxes, boxes[:, 2] * boxes[:, 3] / float(lh * lw)
+
     def __call__(self, hr: Tensor, rng: np.random.Generator) -> DegradedBatch:
         """Degrade a batch of HR faces.
 
@@ -279,7 +299,6 @@ class Degradation:
         s = self.scale
         if h % s or w % s:
             raise ValueError(f"HR size {h}x{w} is not divisible by scale {s}")
-        lh, lw = h // s, w // s
 
         # Draw every stage's parameters up front, in a fixed order (see module docstring).
         blur = rng.uniform(*self.blur_range, n)
@@ -307,25 +326,7 @@ class Degradation:
         else:
             quality = np.zeros(n, dtype=np.int64)
 
-        mask = None
-        if self.occlusion is not None:
-            boxes = self._occlusion_boxes(occ_raw, lh, lw)
-            bt = torch.as_tensor(boxes, device=lr.device)
-            rows = torch.arange(lh, device=lr.device).view(1, lh, 1)
-            cols = torch.arange(lw, device=lr.device).view(1, 1, lw)
-            top, left, bh, bw = (bt[:, i].view(n, 1, 1) for i in range(4))
-            inside = (rows >= top) & (rows < top + bh) & (cols >= left) & (cols < left + bw)
-            mask = inside.unsqueeze(1).to(lr.dtype)
-            if self.occlusion["fill"] == "noise":
-                gen = torch.Generator().manual_seed(fill_seed)
-                fill = torch.rand(lr.shape, generator=gen, dtype=torch.float32).to(lr.device, lr.dtype)
-            else:
-                fill = torch.full_like(lr, _FILL_VALUES[self.occlusion["fill"]])
-            lr = lr * (1.0 - mask) + fill * mask
-            area = boxes[:, 2] * boxes[:, 3] / float(lh * lw)
-        else:
-            boxes = np.zeros((n, 4), dtype=np.int64)
-            area = np.zeros(n)
+        lr, mask, boxes, area = self._occlude(lr, occ_raw, fill_seed)
 
         params = {"blur_sigma": blur, "noise_sigma": noise, "jpeg_quality": quality.astype(np.int64),
                   "occlusion_box": boxes, "occlusion_area": area}
