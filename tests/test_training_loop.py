@@ -47,3 +47,41 @@ def test_ranks_stop_together_when_one_runs_out_of_time(tmp_path):
 def test_agree_to_stop_is_the_identity_without_a_process_group():
     assert agree_to_stop(True, False) == [True, False]
     assert agree_to_stop(False) == [False]
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def state_dict(self) -> dict:
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.value = int(state["value"])
+
+
+def test_resume_restores_state_objects_also_from_checkpoints_of_the_old_layout(tmp_path):
+    from fh_gym.restorers.checkpoint import safe_load, save_training_state
+
+    net = remember_config(nn.Linear(2, 1), {"type": "Linear"})
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    counter = _Counter()
+    run = TrainingRun(tmp_path, {"net": net}, {"net": opt}, {}, total_steps=3, progress=False, resume=False,
+                      state={"counter": counter})
+
+    def step_fn(step: int) -> dict[str, float]:
+        counter.value += 10
+        return {}
+
+    run.run(step_fn)
+    again = _Counter()
+    TrainingRun(tmp_path, {"net": net}, {"net": opt}, {}, total_steps=3, progress=False, state={"counter": again})
+    assert again.value == 30
+    # fh-gym before 0.2 stored the paper agents' state under extra["agent"]
+    data = safe_load(tmp_path / "last.pt")
+    save_training_state(tmp_path / "last.pt", networks={"net": net}, optimizers={"net": opt}, step=data["step"],
+                        config={}, extra={"agent": {"counter": {"value": 7}}})
+    old = _Counter()
+    resumed = TrainingRun(tmp_path, {"net": net}, {"net": opt}, {}, total_steps=3, progress=False,
+                          state={"counter": old})
+    assert old.value == 7 and resumed.step == 3

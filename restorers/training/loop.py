@@ -143,7 +143,9 @@ class TrainingRun:
         """Load ``last.pt`` into the networks, optimisers, schedulers and ``state`` objects."""
         # load_training_state refuses a checkpoint whose architectures differ from this run's.
         data = load_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers)
-        extra = data["extra"]
+        extra = dict(data["extra"])
+        # Checkpoints written before fh-gym 0.2 kept the paper agents' extra state under "agent".
+        extra["state"] = {**extra.get("agent", {}), **extra.get("state", {})}
         for group, objects in (("schedulers", self.schedulers), ("state", self.state)):
             for name, obj in objects.items():
                 if name in extra.get(group, {}):
