@@ -103,3 +103,9 @@ def test_function_local_imports_only_keep_a_dependency_lazy_and_say_so():
     silent = [f"{path}:{line}" for path, line, block in _function_local_imports()
               if not any("lazy" in text.lower() or "optional" in text.lower() for text in block)]
     assert not silent, f"function-local imports without a 'lazy' comment: {silent}"
+
+
+def test_readme_env_table_is_current():
+    from fh_gym.envs.config import env_table
+
+    assert env_table() in (ROOT / "README.md").read_text()

@@ -10,7 +10,7 @@ from typing import Any
 
 from fh_gym.degradations import Degradation
 from fh_gym.restorers.config import merge_config
-from fh_gym.variants import variant_chain
+from fh_gym.variants import variant_chain, variant_files
 
 
 def default_config() -> dict[str, Any]:
@@ -46,3 +46,28 @@ def make_config(config: dict | None = None, variant: str | None = None) -> dict[
     """``default_config()`` updated by a registered variant's YAML, then by ``config``."""
     base = default_config() if variant is None else variant_overrides(variant)
     return merge_config(base, config)
+
+
+def _describe_action(block: dict[str, Any]) -> str:
+    kind = block["type"]
+    if kind == "grid":
+        side = block.get("patch_size", 32)
+        return f"grid: {side}x{side} patch, stride {block.get('stride', 16)}"
+    if kind == "box":
+        return "box: (x, y, ratio 3:2/1:1/2:3, scale)"
+    if kind == "continuous":
+        return "`Box(-1, 1, (4,))` -> (x, y, ratio, scale)"
+    return kind
+
+
+def env_table() -> str:
+    """The README's table of registered envs (one row per variant YAML; ``tests/test_repo.py`` keeps it current)."""
+    lines = ["| id | actions | reward | T | scale | front-end | restorer |", "|---|---|---|---|---|---|---|"]
+    for name, data in variant_files().items():
+        cfg = variant_overrides(name)
+        reward = cfg["reward"]["type"] + (f" ({cfg['reward']['form']})" if "form" in cfg["reward"] else "")
+        degradation = cfg["degradation"]
+        scale = f"x{degradation['scale']}" + (" + occlusion" if degradation.get("occlusion") else "")
+        lines.append(f"| `{data['id']}` | {_describe_action(cfg['action'])} | `{reward}` | {cfg['horizon']} | {scale} "
+                     f"| {cfg['frontend']['type']} | {cfg['restorer']['type']} |")
+    return "\n".join(lines) + "\n"
