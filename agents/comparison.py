@@ -23,7 +23,7 @@ from fh_gym.agents.registry import load_agent
 from fh_gym.agents.reports import table_rows, write_report
 from fh_gym.agents.strategies.base import build_strategy
 from fh_gym.data import build_dataset
-from fh_gym.engine.core import build_scaled
+from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor
 from fh_gym.identity_eval import identity_similarity
 from fh_gym.restorers.checkpoint import load_network
@@ -73,8 +73,7 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
         The table rows (:func:`~fh_gym.agents.reports.table_rows`) and the written files.
     """
     dataset = build_dataset(env_config["data"])
-    restorer = build_scaled(env_config["restorer"], "patch", int(env_config["degradation"]["scale"]),
-                            env_config["device"]).eval()
+    restorer = env_network(env_config).eval()
     indices = sample_faces(dataset.identities, num_faces, seed)
     extra = None if identity_net is None else identity_metric(identity_net, env_config["device"])
     results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,

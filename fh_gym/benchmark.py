@@ -18,7 +18,8 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from fh_gym.data import build_dataset
-from fh_gym.engine.core import RepairEngine, build_scaled
+from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.networks import env_network
 from fh_gym.envs.face_repair import FaceRepairEnv
 from fh_gym.envs.vector import FaceRepairVectorEnv
 from fh_gym.restorers.config import merge_config
@@ -68,7 +69,7 @@ def run_benchmark(config: dict, sizes: tuple[int, ...] = (1, 8, 64), steps: int 
     """Steps/s of both implementations for each N in ``sizes`` (median of ``repeats``)."""
     config = merge_config(config, {"device": device})
     dataset = build_dataset(config["data"])
-    restorer = build_scaled(config["restorer"], "patch", int(config["degradation"]["scale"]), device).eval()
+    restorer = env_network(config).eval()
     rows = []
     for n in sizes:
         space = RepairEngine(config, 1, restorer=restorer, dataset=dataset).single_action_space

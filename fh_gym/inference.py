@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fh_gym.data.imageio import image_names, read_rgb
-from fh_gym.engine.core import build_scaled
+from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor, build_engine, play_episodes, repairing_restorer
 from fh_gym.recording import FrameRecorder, ImageRecorder
 from fh_gym.restorers.config import merge_config
@@ -48,7 +48,7 @@ def inference_restorer(config: Mapping[str, Any], actor: Actor) -> nn.Module:
     own = repairing_restorer(actor, None)
     if own is not None:
         return own
-    return build_scaled(config["restorer"], "patch", int(config["degradation"]["scale"]), config["device"])
+    return env_network(config)
 
 
 def collect_inputs(paths: Sequence[Path]) -> list[Path]:

@@ -23,7 +23,7 @@ from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
 from fh_gym.engine.inputs import face_indices, images_to_tensor
-from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled
+from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled, warn_if_untrained, weights_context
 from fh_gym.engine.rewards.base import StepRecord, build_reward
 from fh_gym.engine.view import EpisodeView
 from fh_gym.engine.windows import (
@@ -124,9 +124,11 @@ class RepairEngine:
         self._dataset = dataset
         self._dataset_given = dataset is not None
         #: builds network blocks with this engine's scale and device (front-end, restorer, reward networks)
-        self.networks = NetworkBuilder(self.scale, self.device)
+        self.networks = NetworkBuilder(self.scale, self.device, weights_context(cfg))
         self.frontend = self.networks(cfg["frontend"], kind="generator").eval()
         self.restorer = restorer if restorer is not None else self.networks(cfg["restorer"], "patch")
+        warn_if_untrained(self.restorer, "restorer", cfg["restorer"])
+        warn_if_untrained(self.frontend, "frontend", cfg["frontend"])
         self.restorer.to(self.device).eval()
         if getattr(self.restorer, "scale", self.scale) != self.scale:
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")

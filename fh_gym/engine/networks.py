@@ -5,6 +5,7 @@ A leaf module: rewards and losses get a :class:`NetworkBuilder` instead of the e
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,15 +19,38 @@ from fh_gym.restorers.build import build_network
 NETWORK_INIT_SEED = 0
 
 
+def weights_context(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``weights: default`` chooses by in an env config (:func:`fh_gym.restorers.weights.resolve_default`):
+    the data source type, the window family of the action type (``grid`` or ``box``: box and continuous actions
+    repair windows of several sizes), whether the LR faces are occluded, and the front-end type."""
+    action = config.get("action", {}).get("type", "grid")
+    degradation = config.get("degradation", {})
+    return {"data": config.get("data", {}).get("type"), "windows": "grid" if action == "grid" else "box",
+            "occluded": bool(degradation.get("occlusion")), "frontend": config.get("frontend", {}).get("type")}
+
+
 def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.device | str = "cpu",
-                 init_seed: int | None = NETWORK_INIT_SEED) -> nn.Module:
+                 init_seed: int | None = NETWORK_INIT_SEED, context: Mapping[str, Any] | None = None) -> nn.Module:
     """Build a network block, filling in ``scale`` when the network takes one (and refusing another).
 
     ``init_seed`` initialises the weights from a fixed torch seed in a forked RNG: every env, comparison and
     hallucination of the same config gets the same untrained network whatever the global torch RNG state,
     and building leaves that state untouched. ``None`` draws from the global RNG (seeded training runs).
+    ``context`` (:func:`weights_context`) is what a block's ``weights: default`` picks shipped weights by.
+
+    Env networks are trained unless asked otherwise: a block with neither ``checkpoint`` nor ``weights`` gets
+    ``weights: default`` (the shipped file that fits; ``weights: none`` asks for an untrained network).
     """
-    return build_network(block, kind=kind, scale=scale, init_seed=init_seed).to(device)
+    if "checkpoint" not in block and "weights" not in block:
+        block = {**block, "weights": "default"}
+    return build_network(block, kind=kind, scale=scale, init_seed=init_seed, weights_context=context).to(device)
+
+
+def env_network(config: Mapping[str, Any], key: str = "restorer", kind: str = "patch") -> nn.Module:
+    """The network an env of ``config`` builds for ``config[key]`` (its scale, device and shipped-weights context),
+    for tools that share one network between several engines (comparisons, hallucination, benchmarks)."""
+    return build_scaled(config[key], kind, int(config["degradation"]["scale"]), config["device"],
+                        context=weights_context(config))
 
 
 @dataclass(frozen=True)
@@ -36,14 +60,16 @@ class NetworkBuilder:
     Attributes:
         scale: The degradation's scale factor (filled into blocks whose network takes one).
         device: Where the networks go.
+        context: What ``weights: default`` picks shipped weights by (:func:`weights_context` of the env config).
     """
 
     scale: int
     device: torch.device
+    context: Mapping[str, Any] | None = None
 
     def __call__(self, block: Mapping[str, Any], kind: str) -> nn.Module:
         """The network of ``block`` (``kind``: ``patch``, ``generator`` or ``aux``), see :func:`build_scaled`."""
-        return build_scaled(block, kind, self.scale, self.device)
+        return build_scaled(block, kind, self.scale, self.device, context=self.context)
 
 
 def frozen(module: nn.Module) -> nn.Module:
@@ -52,3 +78,15 @@ def frozen(module: nn.Module) -> nn.Module:
     for parameter in module.parameters():
         parameter.requires_grad_(False)
     return module.eval()
+
+
+def warn_if_untrained(network: nn.Module, role: str, block: Mapping[str, Any]) -> None:
+    """Warn (once per call site, Python's default) when an env network with parameters holds no trained weights:
+    the user asked for ``weights: none``, or no shipped file fits (``weights: default``). A ready network handed
+    to the env (no ``weights_source`` attribute) is the caller's business."""
+    if getattr(network, "weights_source", "given") is not None or not any(True for _ in network.parameters()):
+        return
+    why = "weights: none" if block.get("weights") == "none" else "no shipped weights fit this env"
+    warnings.warn(f"the env's {role} {block.get('type')} is untrained ({why}): its repairs change little or "
+                  f"nothing; set {role}.weights to 'default' or a shipped name (fh-gym weights), or "
+                  f"{role}.checkpoint to your own file", UserWarning, stacklevel=3)
