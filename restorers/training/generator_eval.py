@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.training.identity_training import embed
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.recipe import PairBatch
-
-
-def build_scaled_block(block: Mapping[str, Any], scale: int, kind: str) -> nn.Module:
-    """Build ``{type, ...}`` with ``scale`` filled in (a block with another scale is refused)."""
-    block = dict(block)
-    if block.setdefault("scale", scale) != scale:
-        raise ValueError(f"network {block['type']} is configured for x{block['scale']} but the data is x{scale}")
-    return build_network(block, kind=kind)
 
 
 def psnr_db(pred: Tensor, target: Tensor, crop_border: int = 0) -> Tensor:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.losses.ssim import multiscale_ssim_loss
-from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
+from fh_gym.restorers.training.generator_eval import generator_metrics, periodic_eval
 from fh_gym.restorers.training.identity_training import random_hflip
 from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
@@ -68,7 +68,7 @@ def train_csrip(ctx: RecipeContext) -> dict[str, Any]:
     closures, as every recipe's.
     """
     cfg, scale, device = ctx.config, ctx.scale, ctx.device
-    generator = build_scaled_block(cfg["generator"], scale, "generator").to(device)
+    generator = build_network(cfg["generator"], "generator", scale=scale).to(device)
     if not hasattr(generator, "output_keys"):
         raise ConfigError(f"csrip needs a cascade with side outputs (CSRIPGenerator), got {cfg['generator']['type']}")
     keys = list(generator.output_keys)

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.training.generator_eval import (
-    build_scaled_block,
     cosine_factor,
     generator_metrics,
     periodic_eval,
@@ -42,7 +42,7 @@ def train_ipfh_coarse(ctx: RecipeContext) -> dict[str, Any]:
     """
     cfg = ctx.config
     torch.manual_seed(int(cfg["seed"]))  # same initial weights on every rank
-    generator = build_scaled_block(cfg["generator"], ctx.scale, "generator").to(ctx.device)
+    generator = build_network(cfg["generator"], "generator", scale=ctx.scale).to(ctx.device)
     model = ddp(generator, ctx)
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(cfg["lr"]))
     total = int(cfg["steps"])

@@ -30,7 +30,6 @@ from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.landmark import semantic_structure_loss
 from fh_gym.restorers.training.generator_eval import (
-    build_scaled_block,
     generator_metrics,
     periodic_eval,
     psnr_db,
@@ -80,7 +79,7 @@ def train_ofhnet(ctx: RecipeContext) -> dict[str, Any]:
     landmark net through closures, as every recipe's.
     """
     cfg, scale, device = ctx.config, ctx.scale, ctx.device
-    generator = build_scaled_block(cfg["generator"], scale, "generator").to(device)
+    generator = build_network(cfg["generator"], "generator", scale=scale).to(device)
     if not (hasattr(generator, "inpainter") and hasattr(generator, "upsampler")):
         raise ValueError(f"ofhnet needs an inpainter + upsampler generator (OFHNetGenerator), got "
                          f"{cfg['generator']['type']}")

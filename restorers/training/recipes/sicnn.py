@@ -7,10 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.losses.identity import super_identity_loss
 from fh_gym.restorers.training.generator_eval import (
-    build_scaled_block,
     generator_metrics,
     lr_milestone_factor,
     periodic_eval,
@@ -94,7 +94,7 @@ def train_sicnn(ctx: RecipeContext) -> dict[str, Any]:
     """
     cfg = ctx.config
     torch.manual_seed(int(cfg["seed"]))
-    generator = build_scaled_block(cfg["generator"], ctx.scale, "generator").to(ctx.device)
+    generator = build_network(cfg["generator"], "generator", scale=ctx.scale).to(ctx.device)
     recipe_classes = ctx.extras.get("class_names")
     if cfg["identity_checkpoint"]:
         identity_net = load_network(cfg["identity_checkpoint"], kind="aux").to(ctx.device)

@@ -21,7 +21,7 @@ from fh_gym.restorers.archs.texture_arch import GaborTextureFeatures
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.losses.adversarial import frozen_discriminator_loss
 from fh_gym.restorers.losses.texture import GramTexture
-from fh_gym.restorers.training.generator_eval import build_scaled_block, generator_metrics, periodic_eval
+from fh_gym.restorers.training.generator_eval import generator_metrics, periodic_eval
 from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.staged import adam, degradation_defaults, discriminator_step, stage_at, stage_lengths
@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
                                     "then adversarial fine-tuning")
 def train_srgan(ctx: RecipeContext) -> dict[str, Any]:
     cfg, scale, device = ctx.config, ctx.scale, ctx.device
-    generator = build_scaled_block(cfg["generator"], scale, "generator").to(device)
+    generator = build_network(cfg["generator"], "generator", scale=scale).to(device)
     discriminator = build_network(cfg["discriminator"], kind="aux").to(device)
     stages = stage_lengths(cfg, [("mse", cfg["pretrain_steps"])], "adversarial")
     optimizers = {"generator": adam(generator.parameters(), cfg["lr"]),
