@@ -7,17 +7,22 @@ One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES`
 * ``even``: non-overlapping tiling in raster order, repeated from the start when T exceeds the tiles.
 * ``sequential``: a raster scan over the action grid, spaced so T steps sweep the whole image.
 * ``random30``: 30 random patches (IPFH Table VII), ``random`` with its own horizon of 30.
+* ``centre_out``: the even tiles from the centre of the face outwards.
+* ``best_fixed``: the best open-loop order, chosen on training people (greedy on the mean gain, even or
+  centre_out, whichever ends higher): the fixed strategy to beat.
 * ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
 
 (A test keeps this list in step with the registry.)
 """
 
 from fh_gym.agents.strategies.base import STRATEGIES, Strategy, build_strategy, strategy_names
+from fh_gym.agents.strategies.best_fixed_strategy import BestFixedStrategy
+from fh_gym.agents.strategies.centre_out_strategy import CentreOutStrategy
 from fh_gym.agents.strategies.even_strategy import EvenGridStrategy
 from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
 from fh_gym.agents.strategies.random30_strategy import Random30Strategy
 from fh_gym.agents.strategies.random_strategy import RandomStrategy
 from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
 
-__all__ = ["STRATEGIES", "EvenGridStrategy", "GreedyOracleStrategy", "Random30Strategy", "RandomStrategy",
-           "SequentialStrategy", "Strategy", "build_strategy", "strategy_names"]
+__all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GreedyOracleStrategy",
+           "Random30Strategy", "RandomStrategy", "SequentialStrategy", "Strategy", "build_strategy", "strategy_names"]

@@ -127,7 +127,8 @@ class RepairEngine:
         self.networks = NetworkBuilder(self.scale, self.device, weights_context(cfg))
         self.frontend = self.networks(cfg["frontend"], kind="generator").eval()
         self.restorer = restorer if restorer is not None else self.networks(cfg["restorer"], "patch")
-        warn_if_untrained(self.restorer, "restorer", cfg["restorer"])
+        if restorer is None:  # a ready restorer handed in is the caller's business
+            warn_if_untrained(self.restorer, "restorer", cfg["restorer"])
         warn_if_untrained(self.frontend, "frontend", cfg["frontend"])
         self.restorer.to(self.device).eval()
         if getattr(self.restorer, "scale", self.scale) != self.scale:

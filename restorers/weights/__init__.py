@@ -34,8 +34,8 @@ from fh_gym.restorers.config import ConfigError
 DEFAULT, NONE = "default", "none"
 #: data kinds of the shipped files; any real-face source (lfw, celeba, folder) prefers ``lfw`` weights
 DATA_KINDS = ("synthetic", "lfw")
-MANIFEST_KEYS = ("file", "sha256", "network", "data", "scale", "match", "description", "command", "budget",
-                 "figures", "check", "trained_on")
+MANIFEST_KEYS = ("file", "sha256", "network", "data", "scale", "match", "description", "command", "output",
+                 "budget", "figures", "check", "trained_on")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class ShippedWeights:
         scale: Super-resolution factor it was trained for (None: the network has no scale, e.g. recognisers).
         match: What it is the ``default`` for beyond type, scale and data (e.g. ``{windows: box}``).
         description, command, budget: Model card text: what it is, how to retrain it, how long it took.
+        output: The network checkpoint ``command`` writes (``bench/train_weights.py`` exports it).
         figures: Measured results (name -> value or [mean, ci95]), with ``n``/``faces`` and the protocol.
         check: A small deterministic figure the tests reproduce (``{metric, faces, value, tolerance}``).
         trained_on: The env or recipe settings of the training data (front-end, degradation...).
@@ -65,6 +66,7 @@ class ShippedWeights:
     match: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     command: str = ""
+    output: str = ""
     budget: str = ""
     figures: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)

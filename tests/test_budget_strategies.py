@@ -1,0 +1,69 @@
+"""Strategies that make a budget count: centre_out and the best open-loop order (best_fixed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fh_gym.agents.strategies import BestFixedStrategy, CentreOutStrategy, EvenGridStrategy, build_strategy
+from fh_gym.agents.strategies.best_fixed_strategy import order_key, search_order
+from fh_gym.engine.core import RepairEngine, build_scaled
+from fh_gym.envs.face_repair import make_config
+
+SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}}
+
+
+@pytest.fixture(scope="module")
+def active_restorer():
+    torch.manual_seed(0)
+    restorer = build_scaled({"type": "FSRCNN", "weights": "none"}, "patch", 8)
+    with torch.no_grad():
+        for p in restorer.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    return restorer.eval()
+
+
+def test_centre_out_starts_at_the_centre_and_tiles_the_image(active_restorer):
+    engine = RepairEngine(make_config(SMALL, "dense_x8"), 2, restorer=active_restorer)
+    sequence = CentreOutStrategy().sequence(engine)
+    assert sorted(sequence.tolist()) == sorted(EvenGridStrategy().sequence(engine).tolist())
+    assert sequence[:4].tolist() == [16, 18, 30, 32]  # the four tiles around (64, 64), raster order
+    assert sequence[-4:].tolist() == [0, 6, 42, 48]  # the corners last
+
+
+def test_best_fixed_is_the_best_candidate_on_training_faces_and_is_cached(active_restorer, tmp_path, monkeypatch):
+    monkeypatch.setenv("FH_GYM_CACHE", str(tmp_path))
+    config = make_config({**SMALL, "horizon": 3}, "dense_x8")
+    order, winner = search_order(config, active_restorer, search_faces=8, seed=0)
+    assert order.shape == (3,) and winner in ("greedy", "even", "centre_out")
+    again, _ = search_order(config, active_restorer, search_faces=8, seed=0)
+    np.testing.assert_array_equal(order, again)  # deterministic
+    engine = RepairEngine(config, 2, restorer=active_restorer)
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0), {"index": [0, 1]})
+    strategy = BestFixedStrategy(search_faces=8)
+    actions = [strategy.act(engine, slots, np.random.default_rng(0)) for _ in range(1)]
+    np.testing.assert_array_equal(actions[0], [order[0], order[0]])  # open loop: the same action for every face
+    key = order_key(engine.config, engine.restorer, 8, 0)
+    cached = json.loads((tmp_path / "best_fixed" / f"{key}.json").read_text())
+    assert cached["order"] == order.tolist() and cached["winner"] == winner
+    # A test split or another device is the same search; another horizon is another one.
+    test_config = make_config({**SMALL, "horizon": 3, "data": {**SMALL["data"], "split": "test"}}, "dense_x8")
+    assert order_key(test_config, active_restorer, 8, 0) == key
+    assert order_key(make_config({**SMALL, "horizon": 4}, "dense_x8"), active_restorer, 8, 0) != key
+
+
+@pytest.mark.parametrize("variant", ["attention_fh", "continuous"])
+def test_best_fixed_runs_on_box_and_continuous_actions(active_restorer, variant, tmp_path, monkeypatch):
+    monkeypatch.setenv("FH_GYM_CACHE", str(tmp_path))
+    config = make_config({**SMALL, "horizon": 2}, variant)
+    engine = RepairEngine(config, 2, restorer=active_restorer)
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(0))
+    strategy = build_strategy("best_fixed", search_faces=2)
+    for _ in range(2):
+        engine.step(strategy.act(engine, slots, np.random.default_rng(0)), slots)
+    assert int(engine.t[0]) == 2
