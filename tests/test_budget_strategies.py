@@ -67,3 +67,14 @@ def test_best_fixed_runs_on_box_and_continuous_actions(active_restorer, variant,
     for _ in range(2):
         engine.step(strategy.act(engine, slots, np.random.default_rng(0)), slots)
     assert int(engine.t[0]) == 2
+
+
+def test_box_pooling_weights_average_exactly_over_the_box():
+    from fh_gym.restorers.archs.selection_arch import box_pooling_weights
+
+    weights = box_pooling_weights(torch.tensor([[0, 0, 32, 32], [8, 4, 16, 24]]), 128, 16)  # 8-px map cells
+    torch.testing.assert_close(weights.sum(dim=(1, 2)), torch.ones(2))
+    assert torch.all(weights[0, :4, :4] == 1 / 16) and weights[0, 4:].sum() == 0
+    # Box 2 covers rows 8..24 (cells 1, 2 fully) and columns 4..28 (half of cell 0, cells 1, 2, half of 3).
+    np.testing.assert_allclose(weights[1, 1:3, 0].numpy(), [0.5 / 6, 0.5 / 6], rtol=1e-6)
+    np.testing.assert_allclose(weights[1, 1:3, 1].numpy(), [1 / 6, 1 / 6], rtol=1e-6)

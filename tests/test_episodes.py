@@ -146,11 +146,11 @@ def test_inference_inputs_run_through_the_same_runner():
 
 
 def test_strategy_names_come_from_the_registry_in_table_order():
-    assert strategy_names() == ["random", "even", "sequential", "random30", "greedy"]
+    assert strategy_names() == ["random", "even", "centre_out", "sequential", "best_fixed", "random30", "greedy"]
     assert "greedy" not in strategy_names(with_truth=False)
-    assert set(strategy_names()) == set(STRATEGIES.names())
+    assert set(strategy_names()) == set(STRATEGIES.names()) - {"gain_predictor"}  # it needs a trained network
     assert build_strategy("greedy", max_candidates=7).max_candidates == 7
-    with pytest.raises(ValueError, match="unknown strategy 'nope'; available: even, greedy"):
+    with pytest.raises(ValueError, match="unknown strategy 'nope'; available: best_fixed, centre_out, even"):
         build_strategy("nope")
     with pytest.raises(ValueError, match="unknown key"):
         build_strategy("even", max_candidates=3)
@@ -163,10 +163,21 @@ def test_strategy_docs_list_every_strategy():
         assert f"* ``{name}``" in package.__doc__, name
 
 
+@pytest.fixture(scope="module")
+def predictor_file(tmp_path_factory):
+    """An (untrained) gain predictor checkpoint: what the gain_predictor strategy loads."""
+    from fh_gym.restorers.build import build_network
+    from fh_gym.restorers.checkpoint import save_network
+
+    net = build_network({"type": "BoxPoolingSelector", "width": 4, "hidden": 8}, kind="aux", init_seed=0)
+    return str(save_network(net, tmp_path_factory.mktemp("predictor") / "gain_predictor.pt"))
+
+
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 @pytest.mark.parametrize("name", STRATEGIES.names())
-def test_every_strategy_runs_on_every_action_type(name, action):
-    kwargs = {"max_candidates": 6} if name == "greedy" else {}
+def test_every_strategy_runs_on_every_action_type(name, action, predictor_file):
+    kwargs = {"greedy": {"max_candidates": 6}, "gain_predictor": {"checkpoint": predictor_file},
+              "best_fixed": {"search_faces": 2}}.get(name, {})
     strategy = build_strategy(name, **kwargs)
     env_config = config(action=ACTIONS[action])
     result = run_episodes(env_config, strategy, np.arange(2), batch_size=2, horizon=3, seed=1)

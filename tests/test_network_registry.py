@@ -33,6 +33,9 @@ def hr() -> torch.Tensor:
 AUX = {
     "AngularMarginHead": ("in_features: 32, num_classes: 7",
                           lambda s: (torch.randn(BATCH, 32), torch.tensor([0, 6])), (BATCH, 7)),
+    "BoxPoolingSelector": ("", lambda s: (torch.rand(BATCH, 12, SIZE, SIZE),
+                                          torch.tensor([[0, 0, 32, 32], [16, 16, 32, 32], [40, 10, 50, 30]])),
+                           (BATCH, 3, 1)),
     "CNNR": ("", lambda s: hr(), (BATCH, 256)),
     "FaceDiscriminator": ("", lambda s: hr(), (BATCH, 1)),
     "GaborTextureFeatures": ("", lambda s: hr(), (BATCH, 16, SIZE, SIZE)),

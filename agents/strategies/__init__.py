@@ -10,6 +10,8 @@ One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES`
 * ``centre_out``: the even tiles from the centre of the face outwards.
 * ``best_fixed``: the best open-loop order, chosen on training people (greedy on the mean gain, even or
   centre_out, whichever ends higher): the fixed strategy to beat.
+* ``gain_predictor``: the candidate a trained network predicts to gain most (one-step lookahead without the
+  truth; the ``gain-predictor`` recipe trains it on the oracle's gains of training people).
 * ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
 
 (A test keeps this list in step with the registry.)
@@ -19,10 +21,12 @@ from fh_gym.agents.strategies.base import STRATEGIES, Strategy, build_strategy, 
 from fh_gym.agents.strategies.best_fixed_strategy import BestFixedStrategy
 from fh_gym.agents.strategies.centre_out_strategy import CentreOutStrategy
 from fh_gym.agents.strategies.even_strategy import EvenGridStrategy
+from fh_gym.agents.strategies.gain_predictor_strategy import GainPredictorStrategy
 from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
 from fh_gym.agents.strategies.random30_strategy import Random30Strategy
 from fh_gym.agents.strategies.random_strategy import RandomStrategy
 from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
 
-__all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GreedyOracleStrategy",
+__all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GainPredictorStrategy",
+           "GreedyOracleStrategy",
            "Random30Strategy", "RandomStrategy", "SequentialStrategy", "Strategy", "build_strategy", "strategy_names"]

@@ -23,10 +23,12 @@ class Strategy(BaseActor):
 
     Attributes:
         order: Position in comparison tables (baselines first, oracles last; ties by name).
+        in_defaults: Part of ``fh-gym compare``'s default list (False for strategies that need a trained file).
     """
 
     name = ""
     order = 50
+    in_defaults = True
 
 
 #: every strategy class by name (``fh-gym compare --strategies``), filled by ``*_strategy.py``
@@ -43,9 +45,10 @@ def build_strategy(name: str, **kwargs: Any) -> Strategy:
 
 
 def strategy_names(with_truth: bool = True) -> list[str]:
-    """Registered strategy names in table order; ``with_truth=False`` leaves out oracles (no ground truth
-    at inference)."""
-    names = [n for n in STRATEGIES.names() if with_truth or not STRATEGIES.get(n).uses_truth]
+    """The strategies built with their defaults (``compare``'s default list), in table order; ``with_truth=False``
+    leaves out oracles (no ground truth at inference). Strategies that need a trained file are left out too."""
+    names = [n for n in STRATEGIES.names() if (with_truth or not STRATEGIES.get(n).uses_truth)
+             and STRATEGIES.get(n).in_defaults]
     return sorted(names, key=lambda n: (STRATEGIES.get(n).order, n))
 
 

@@ -16,7 +16,10 @@ kind it needs (:attr:`Recipe.data`):
   :class:`PairBatch` es of training people, ``ctx.val_batch`` is a fixed validation batch;
 * ``"patches"`` (patch restorers): ``ctx.patch_pairs(restorer, first_step)`` returns a function drawing the
   next batch of ``(RepairContext, HR window)`` pairs made with the restorer being trained, and
-  ``ctx.evaluate(network)`` (optional) measures it.
+  ``ctx.evaluate(network)`` (optional) measures it;
+* ``"selection"`` (patch-selection networks): ``ctx.gain_labels(first_step)`` returns a function drawing the
+  next batch of states with the oracle's gain of every candidate action (a ``GainBatch`` of
+  ``fh_gym.samplers.gain_labels``).
 
 Data parallelism: under ``torchrun`` (``WORLD_SIZE`` > 1) the caller initialises the process group;
 each rank draws different batches, recipes wrap their networks with :func:`ddp` and only rank 0
@@ -60,7 +63,7 @@ PAIR_DEFAULTS: dict[str, Any] = {
 }
 
 #: what a recipe can train on
-DATA_KINDS = ("pairs", "patches")
+DATA_KINDS = ("pairs", "patches", "selection")
 
 
 @dataclass
@@ -98,6 +101,7 @@ class RecipeContext:
         device: Where the networks go.
         train_batch / val_batch / num_identities: Image pairs (``"pairs"`` recipes).
         patch_pairs: Patch-pair source (``"patches"`` recipes).
+        gain_labels: Gain-label source (``"selection"`` recipes).
         evaluate: Optional ``fn(network) -> {"eval/...": value}``, the caller's validation of a trained network.
         default_network: The caller's network block when the config names none (the env's restorer).
         resume / progress: Continue from ``last.pt``; show a progress bar.
@@ -114,6 +118,7 @@ class RecipeContext:
     val_batch: PairBatch | None = None
     num_identities: int = 0
     patch_pairs: PatchPairSource | None = None
+    gain_labels: Callable[[int], Callable[[], Any]] | None = None
     evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None
     default_network: dict[str, Any] | None = None
     resume: bool = True

@@ -1,0 +1,96 @@
+"""One-step gain labels for the supervised ``gain_predictor``: what every candidate repair would gain, by the oracle.
+
+Each batch holds B episode states of the env's *training people*: the selection input (I_t, I_0, coverage;
+:func:`~fh_gym.restorers.archs.selection_arch.selection_stack`), the true PSNR gain in dB of every candidate
+action (the greedy oracle's lookahead, :meth:`~fh_gym.engine.core.RepairEngine.candidate_gains`) and the
+action mask. Between batches every episode advances one repair, chosen by the oracle with probability
+``greedy_prob`` and at random among the allowed actions otherwise, so states of every step t < T appear, both on
+the paths a good policy takes and beside them (episodes restart at T).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fh_gym.engine.core import RepairEngine
+from fh_gym.restorers.archs.selection_arch import selection_stack
+
+
+@dataclass
+class GainBatch:
+    """Selection inputs and oracle labels of B states.
+
+    Attributes:
+        stack: (B, 12, S, S) network input.
+        gains: (B, K) float32 true PSNR gain in dB of each candidate action.
+        allowed: (B, K) bool action mask (MaskablePPO's: cells not yet repaired).
+        boxes: (K, 4) candidate boxes ``(top, left, h, w)`` in pixels.
+    """
+
+    stack: Tensor
+    gains: Tensor
+    allowed: Tensor
+    boxes: Tensor
+
+
+def engine_selection_stack(engine: RepairEngine, slots: Tensor) -> Tensor:
+    """The selection input of ``slots`` straight from the engine's state (float, on its device)."""
+    coverage = engine.coverage[slots].unsqueeze(1).to(torch.float32) / engine.horizon
+    return selection_stack(engine.current[slots], engine.start[slots], coverage)
+
+
+def candidate_allowed(engine: RepairEngine, slots: Tensor, candidates: np.ndarray) -> np.ndarray:
+    """(B, K) which candidates the action mask allows (all of them for action types without masks)."""
+    try:
+        masks = engine.action_masks(slots)
+    except ValueError:  # continuous actions have no masks
+        return np.ones((len(slots), len(candidates)), dtype=bool)
+    if masks.shape[1] == len(candidates):  # Discrete: one mask entry per action, candidates in action order
+        return masks
+    return np.ones((len(slots), len(candidates)), dtype=bool)
+
+
+class GainLabelSampler:
+    """Batches of :class:`GainBatch` from B episodes of the env's training split (see the module docstring).
+
+    Args:
+        env_config: A full env config (its ``data`` block picks the people: the training split).
+        batch_size: B, the number of episodes (and states per batch).
+        restorer: The (frozen) restorer whose gains are predicted.
+        seed: Seed of faces, degradations and the behaviour policy.
+        greedy_prob: Probability that an episode advances with the oracle's choice.
+    """
+
+    def __init__(self, env_config: dict[str, Any], batch_size: int, restorer: nn.Module, seed: int = 0,
+                 greedy_prob: float = 0.5, dataset: Any = None) -> None:
+        self.engine = RepairEngine(env_config, batch_size, restorer=restorer, dataset=dataset)
+        self.rng = np.random.default_rng(seed)
+        self.greedy_prob = float(greedy_prob)
+        self.slots = self.engine.all_slots()
+        self.candidates = self.engine.action_type.candidate_actions()
+        self.boxes = self.engine.action_type.to_boxes(self.candidates)
+        self.engine.reset(self.slots, self.rng)
+
+    def _advance(self, gains: np.ndarray, allowed: np.ndarray) -> None:
+        if int(self.engine.t.max()) >= self.engine.horizon:
+            self.engine.reset(self.slots, self.rng)
+            return
+        greedy = np.where(allowed, gains, -np.inf).argmax(axis=1)
+        random = np.where(allowed, self.rng.random(allowed.shape), -1.0).argmax(axis=1)  # uniform among allowed
+        pick = np.where(self.rng.random(len(self.slots)) < self.greedy_prob, greedy, random)
+        self.engine.step(self.candidates[pick], self.slots)
+
+    @torch.no_grad()
+    def sample(self) -> GainBatch:
+        """The labels of the current states, then every episode advances one repair."""
+        gains = self.engine.candidate_gains(self.slots, self.candidates).astype(np.float32)
+        allowed = candidate_allowed(self.engine, self.slots, self.candidates)
+        batch = GainBatch(stack=engine_selection_stack(self.engine, self.slots), gains=torch.from_numpy(gains),
+                          allowed=torch.from_numpy(allowed), boxes=self.boxes)
+        self._advance(gains, allowed)
+        return batch
