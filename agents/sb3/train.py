@@ -3,7 +3,8 @@ runs for them).
 
 Each algorithm is a subclass of :class:`SB3Algo` in ``agents/algos/`` (``ppo``, ``a2c``, ``recurrent_ppo``,
 ``maskable_ppo``). Hyperparameters: the algorithm constructor's own arguments plus fh-gym's keys
-(:func:`fh_gym.agents.sb3.hyperparams.base_defaults`), set by ``envs_configs/agents/<name>.yaml``.
+(:func:`fh_gym.agents.sb3.hyperparams.hyperparam_schema`: defaults and allowed values), set by
+``envs_configs/agents/<name>.yaml``.
 
 Run folder layout::
 
@@ -48,10 +49,10 @@ from fh_gym.agents.sb3.checkpoint import (
     restore_vecnormalize,
     save_agent,
 )
-from fh_gym.agents.sb3.hyperparams import base_defaults, constructor_kwargs, policy_kwargs
+from fh_gym.agents.sb3.hyperparams import constructor_kwargs, hyperparam_schema, policy_kwargs
 from fh_gym.agents.sb3.logger import make_logger
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import ConfigError, Schema
 
 
 class SB3Algo(Algo):
@@ -75,7 +76,10 @@ class SB3Algo(Algo):
         return self.algo_class.policy_aliases[self.policy]
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
-        return base_defaults(self.algo_class, self.recurrent, continuous_ok=not self.maskable)
+        return self.hyperparam_schema(env_id).defaults()
+
+    def hyperparam_schema(self, env_id: str | None) -> Schema:
+        return hyperparam_schema(self.algo_class, self.recurrent, continuous_ok=not self.maskable)
 
     def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
         """Raise ``ConfigError`` if this algorithm cannot act in the env (MaskablePPO on continuous actions)."""
