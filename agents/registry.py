@@ -54,6 +54,14 @@ class Algo:
         allowed); what ``fh-gym train`` and the training functions run before anything is built."""
         return self.hyperparam_schema(env_id).validate(config, self.name)
 
+    def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
+        """Raise ``ConfigError`` if this algorithm cannot act in the env (default: it can act in any)."""
+
+    def checkpoint_interval(self, env_steps: int, hyperparams: dict[str, Any], env_config: dict[str, Any]) -> int:
+        """The ``checkpoint_every`` value (in the algorithm's unit) for a checkpoint every ``env_steps`` env steps
+        (``fh-gym train --checkpoint-every``); default: the unit is env steps."""
+        return int(env_steps)
+
     def defaults(self, env_id: str | None) -> dict[str, Any]:
         """The hyperparameters for ``env_id``: library defaults <- the file's ``default`` <- its ``env_id``."""
         return load_hyperparams(self.name, self.base_hyperparams(env_id), env_id)

@@ -103,6 +103,10 @@ class PaperAgentAlgo(Algo):
         policy = {k: f for k, f in signature_fields(POLICIES.get(self.policy)).items() if k not in ENV_ARGS}
         return {**PG_SCHEMA.fields, "policy": Block(Schema(policy, name=f"{self.name}.policy"))}
 
+    def checkpoint_interval(self, env_steps: int, hyperparams: dict[str, Any], env_config: dict[str, Any]) -> int:
+        """Updates between checkpoints for one every ``env_steps`` env steps (an update is B x T env steps)."""
+        return max(1, math.ceil(int(env_steps) / (int(hyperparams["batch_size"]) * int(env_config["horizon"]))))
+
     def make_policy(self, cfg: dict[str, Any], engine: RepairEngine) -> EpisodePolicy:
         """The policy for the engine's action space, with the ``policy`` hyperparameters."""
         spec = ActionSpec.from_space(engine.single_action_space)
