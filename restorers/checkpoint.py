@@ -14,7 +14,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+import pickle
 import random
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -143,6 +145,16 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def load_error(exc: BaseException) -> str:
+    """A short reason for a failed ``torch.load(weights_only=True)``: a refused pickle says what it held (torch's
+    own message would suggest ``weights_only=False``, which would run the file's code)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        found = re.search(r"Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+", str(exc))
+        what = f" ({found.group(0)})" if found else ""
+        return f"refused: it holds objects other than tensors and plain values{what}; fh-gym never unpickles code"
+    return " ".join(str(exc).split())[:300]
+
+
 def safe_load(path: str | os.PathLike) -> dict:
     """Load a checkpoint dict with ``weights_only=True``; clear errors for missing or corrupt files."""
     path = Path(path)
@@ -151,7 +163,7 @@ def safe_load(path: str | os.PathLike) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise CheckpointError(f"cannot read checkpoint {path}: {load_error(exc)}") from exc
     if not isinstance(data, dict) or "format" not in data:
         raise CheckpointError(f"{path} is not an fh-gym checkpoint (no 'format' key)")
     return data

@@ -178,13 +178,14 @@ class Field:
 
     def argparse_type(self, flag: str) -> Callable[[str], Any]:
         """An argparse ``type=`` that checks a flag's value with this field (argparse then reports
-        ``argument --flag: invalid --flag: '0' (expected an integer >= 1)`` in one line)."""
+        ``argument --flag: invalid value 0 (expected an integer >= 1)`` in one line)."""
 
         def convert(text: str) -> Any:
             try:
                 return self.parse(text, flag)
             except ConfigError as exc:
-                raise argparse.ArgumentTypeError(str(exc)) from None
+                message = str(exc).replace(f"invalid {flag}: ", "invalid value ", 1)
+                raise argparse.ArgumentTypeError(message) from None
 
         convert.__name__ = self.kind  # argparse names the type in some messages
         return convert

@@ -186,6 +186,41 @@ class CheckpointCallback(BaseCallback):
         return True
 
 
+class DumpedKeysCallback(BaseCallback):
+    """Remembers which logger keys SB3's dump after a rollout writes (every ``log_interval``-th rollout of a
+    ``learn()`` call) and at which step, so a final dump can leave out keys already written at that step
+    (TensorBoard then never shows one tag twice at one step)."""
+
+    def __init__(self, log_interval: int) -> None:
+        super().__init__()
+        self.log_interval = int(log_interval)
+        self.rollouts = 0
+        self.step = -1
+        self.keys: set[str] = set()
+
+    def _on_training_start(self) -> None:
+        self.rollouts = 0  # SB3 counts its iterations from 0 in every learn() call
+
+    def _on_rollout_end(self) -> None:
+        self.rollouts += 1
+        if self.rollouts % self.log_interval == 0:
+            # SB3 dumps right after this, at this step: what is recorded now is what it writes then.
+            self.step, self.keys = self.num_timesteps, set(self.logger.name_to_value)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def final_dump(self) -> None:
+        """Dump what was recorded since SB3's last dump (the last update's losses), without the keys that dump
+        already wrote at the same step."""
+        logger = self.logger
+        if self.step == self.num_timesteps:
+            for key in self.keys:
+                for table in (logger.name_to_value, logger.name_to_count, logger.name_to_excluded):
+                    table.pop(key, None)
+        logger.dump(self.num_timesteps)
+
+
 class StopOnSignalCallback(BaseCallback):
     """Ends ``learn()`` at the next env step once ``request`` (a
     :class:`~fh_gym.restorers.training.session.StopRequest`) is set by SIGINT / SIGTERM."""

@@ -251,9 +251,10 @@ def _train_session(ctx: TrainContext, algo: SB3Algo, hp: dict[str, Any], run_dir
     validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, num_faces=ctx.eval_faces,
                                        image_every=int(hp["image_every"]), image_faces=int(hp["image_faces"]),
                                        on_result=on_result, seed=ctx.seed)
+    dumped = cb.DumpedKeysCallback(int(hp["log_interval"]))
     callbacks = [c for c in (finetune, cb.EpisodeStatsCallback(), validation,
                              cb.CheckpointCallback(save, last, int(hp["checkpoint_every"])),
-                             cb.StopOnSignalCallback(stop)) if c is not None]
+                             cb.StopOnSignalCallback(stop), dumped) if c is not None]
     if ctx.progress:
         callbacks.append(cb.ProgressCallback(ctx.total_timesteps))
     remaining = max(0, ctx.total_timesteps - model.num_timesteps)
@@ -265,7 +266,7 @@ def _train_session(ctx: TrainContext, algo: SB3Algo, hp: dict[str, Any], run_dir
         env.close()
         raise stop.interrupted(f"interrupted at step {model.num_timesteps}; checkpoint {last}; resume with "
                                f"fh-gym train --resume {run_dir}")
-    model.logger.dump(model.num_timesteps)  # SB3 records the last update's losses after its last dump
+    dumped.final_dump()  # SB3 records the last update's losses after its last dump
     if validation.eval_every > 0 and validation.last_step != model.num_timesteps:
         validation.evaluate()  # the final numbers are for the final model
     save(last)
