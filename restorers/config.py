@@ -16,7 +16,7 @@ Rules every field follows:
   integer key and stored as the integer it equals;
 * numbers must be finite (``.inf`` and ``.nan`` are errors) unless a field says otherwise;
 * every error is one line naming the key, the value and what is allowed:
-  ``invalid horizon: 16.7 (expected an integer >= 1)``.
+  ``invalid horizon: 16.7 (expected an integer >= 1 and <= 100000)``.
 
 A *typed block* is a dict with a ``"type"`` key (``{"type": "FSRCNN", "d": 56}``). Its valid keys
 depend on the type, so:

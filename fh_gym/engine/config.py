@@ -2,8 +2,8 @@
 
 The engine checks its config here when it is built, and :func:`fh_gym.envs.config.make_config` when a config
 is made, so every path (``gymnasium.make``, the vector envs, the SB3 adapter, the command line, training runs,
-``fh-gym hallucinate``) sees the same checks and the same messages (``invalid horizon: 16.7 (expected an
-integer >= 1)``). What each key means is in ``docs/environment.md``; the rules (no coercion of strings,
+``fh-gym hallucinate``) sees the same checks and the same messages (``invalid repair.margin: -8 (expected
+an integer >= 0)``). What each key means is in ``docs/environment.md``; the rules (no coercion of strings,
 fractional floats or booleans to integers; finite numbers) in :mod:`fh_gym.restorers.config`.
 
 Plain blocks (``repair``, ``render``, ``degradation``) have their own :class:`~fh_gym.restorers.config.Schema`;
@@ -50,8 +50,8 @@ DATA_SCHEMA = Schema({
 
 #: the env config (defaults of the dense x8 variant); YAML variants override a subset of these keys
 ENV_SCHEMA = Schema({
-    "image_size": Int(128, min=16, doc="HR side in pixels (divisible by the degradation scale)"),
-    "horizon": Int(16, min=1, doc="repairs per episode (T)"),
+    "image_size": Int(128, min=16, max=2048, doc="HR side in pixels (divisible by the degradation scale)"),
+    "horizon": Int(16, min=1, max=100_000, doc="repairs per episode (T; the box history is N x T x 4)"),
     "mode": Choice("train", ("train", "inference")),
     "device": Str("cpu", check=device_problem),
     "data": Typed({"type": "synthetic", "split": "train"}),
