@@ -78,6 +78,6 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
     extra = None if identity_net is None else identity_metric(identity_net, env_config["device"])
     results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
                             seed=seed, extra_metrics=extra)
-               for actor in tqdm(actors, desc="strategies", disable=not progress)]
+               for actor in tqdm(actors, desc="strategies", disable=None if progress else True)]  # None: no bar in logs
     rows = table_rows(results)
     return rows, write_report(rows, out_dir, results=results)

@@ -21,7 +21,7 @@ from typing import Any
 from fh_gym.agents.hyperparams import apply_variant, load_hyperparams, merge_overrides
 from fh_gym.agents.runs import TrainContext
 from fh_gym.restorers.checkpoint import safe_load
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import ConfigError, Field, Schema, schema_from_defaults
 from fh_gym.restorers.registry import Registry
 
 
@@ -39,6 +39,28 @@ class Algo:
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
         """Every valid hyperparameter with its library default, before ``envs_configs/agents/<name>.yaml``."""
         raise NotImplementedError
+
+    def hyperparam_schema(self, env_id: str | None) -> Schema:
+        """Every hyperparameter's default and allowed values: :meth:`base_hyperparams` with the entry's specs
+        (:meth:`hyperparam_specs`; keys without one follow their default's type)."""
+        return schema_from_defaults(self.base_hyperparams(env_id), self.hyperparam_specs(env_id), self.name)
+
+    def hyperparam_specs(self, env_id: str | None) -> dict[str, Field]:
+        """Key -> :class:`~fh_gym.restorers.config.Field` (ranges, choices) of the hyperparameters."""
+        return {}
+
+    def check_hyperparams(self, env_id: str | None, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` with every value checked (``ConfigError`` naming ``<algo>.<key>``, the value and what is
+        allowed); what ``fh-gym train`` and the training functions run before anything is built."""
+        return self.hyperparam_schema(env_id).validate(config, self.name)
+
+    def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
+        """Raise ``ConfigError`` if this algorithm cannot act in the env (default: it can act in any)."""
+
+    def checkpoint_interval(self, env_steps: int, hyperparams: dict[str, Any], env_config: dict[str, Any]) -> int:
+        """The ``checkpoint_every`` value (in the algorithm's unit) for a checkpoint every ``env_steps`` env steps
+        (``fh-gym train --checkpoint-every``); default: the unit is env steps."""
+        return int(env_steps)
 
     def defaults(self, env_id: str | None) -> dict[str, Any]:
         """The hyperparameters for ``env_id``: library defaults <- the file's ``default`` <- its ``env_id``."""
@@ -76,7 +98,13 @@ def agent_algo(path: str | Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if "fh_gym.json" in names:
-                return json.loads(archive.read("fh_gym.json"))["algo"]
+                try:
+                    meta = json.loads(archive.read("fh_gym.json"))
+                except ValueError as exc:
+                    raise ConfigError(f"{path}: its fh_gym.json is not valid JSON ({exc})") from None
+                if not isinstance(meta, dict) or not isinstance(meta.get("algo"), str):
+                    raise ConfigError(f"{path}: its fh_gym.json names no 'algo'; not an agent file fh-gym wrote")
+                return meta["algo"]
         # torch.save writes zip archives too (<name>/data.pkl): those are read below.
         if not any(name.endswith("/data.pkl") for name in names):
             raise ConfigError(f"{path} is an SB3 archive without fh-gym metadata (fh_gym.json)")

@@ -1,7 +1,8 @@
 """Agent training runs: what an algorithm is handed, the run folder and its ``run.json`` record, resuming.
 
 Every ``fh-gym train`` run (SB3 and paper agents alike) lives in ``<out>/<env>__<algo>__<seed>__<unixtime>``
-(CleanRL-style name) with:
+(CleanRL-style name; created exclusively, with a ``-2``, ``-3``... suffix when two runs start in the same second),
+with:
 
 * ``run.json``: everything needed to rebuild the run (algorithm, env id, seed, env and validation configs,
   the resolved hyperparameters, evaluation settings), written atomically before training starts;
@@ -10,7 +11,10 @@ Every ``fh-gym train`` run (SB3 and paper agents alike) lives in ``<out>/<env>__
 
 :func:`resume_context` turns a run folder back into the :class:`TrainContext` it was started with (the
 record wins over new flags: a resumed run is the same experiment; only the total may be raised), and the
-algorithm continues from its checkpoint with its step count, optimiser states and TensorBoard run.
+algorithm continues from its checkpoint with its step count, optimiser states and TensorBoard run (the steps
+a killed attempt logged after its checkpoint are dropped). While a run trains, its folder is locked
+(:func:`fh_gym.restorers.checkpoint.run_lock`): a second process training into it is refused. A run that fails
+before its first checkpoint is removed (:func:`discard_unused_run`).
 
 Example:
     >>> ctx = new_context(Path("runs"), "FaceRepair-Dense-x8-v0", "ppo", 0, env_config, eval_config,  # doctest: +SKIP
@@ -22,12 +26,14 @@ Example:
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fh_gym.restorers.checkpoint import atomic_open
+from fh_gym.restorers.config import ConfigError
 
 RUN_RECORD = "run.json"
 
@@ -101,11 +107,39 @@ def context_from_record(record: dict[str, Any], run_dir: Path, *, resume: bool, 
                         device=record["env_config"]["device"])
 
 
+def create_run_dir(out: Path, name: str) -> Path:
+    """Create ``out/name`` exclusively (``name-2``, ``name-3``... when it exists), so two runs started in the same
+    second never share a folder; ``ConfigError`` when ``out`` is a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"invalid --out: {str(out)!r} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        run_dir = out / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            run_dir.mkdir()  # exclusive: exactly one process creates a given folder
+        except FileExistsError:
+            continue
+        return run_dir
+    raise ConfigError(f"{out} holds 999 runs named {name}: choose another --out")
+
+
+def discard_unused_run(run_dir: Path, checkpoint: str) -> bool:
+    """Remove a run folder that holds no checkpoint (its run failed before saving anything worth keeping);
+    returns whether it was removed. A failed run then leaves no empty run folder behind."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or last_checkpoint(run_dir, checkpoint) is not None:
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
+
+
 def new_context(out: Path, env_id: str, algo: str, seed: int, env_config: dict[str, Any],
                 eval_config: dict[str, Any], algo_config: dict[str, Any], *, eval_every: int = 10_000,
                 eval_faces: int = 32, progress: bool = True, when: float | None = None) -> TrainContext:
-    """Create the run folder ``out/<run_name>`` with its ``run.json``; returns the run's context."""
-    run_dir = Path(out) / run_name(env_id, algo, seed, when)
+    """Create a fresh run folder ``out/<run_name>`` (:func:`create_run_dir`) with its ``run.json``; returns the
+    run's context."""
+    run_dir = create_run_dir(out, run_name(env_id, algo, seed, when))
     record = {"algo": algo, "env_id": env_id, "seed": seed, "env_config": env_config, "eval_config": eval_config,
               "algo_config": algo_config, "eval_every": eval_every, "eval_faces": eval_faces}
     write_run_record(run_dir, record)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.restorers.archs.filters import decimation_sigma, downscale, gaussian_blur
-from fh_gym.restorers.config import ConfigError, merge_config
+from fh_gym.restorers.config import Anything, Choice, ConfigError, Int, Schema, merge_config
 from fh_gym.restorers.pixels import quantize_hwc
 
 __all__ = [
@@ -99,30 +99,59 @@ def upsample_bicubic(lr: Tensor, scale: int) -> Tensor:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _parse_range(key: str, value: Any, lo_ok: float, hi_ok: float, *, integer: bool = False,
-                 open_interval: bool = False) -> tuple[float, float]:
-    """Turn a number or ``[lo, hi]`` into a checked ``(lo, hi)`` pair."""
-    kind = "an int" if integer else "a number"
+def _range_problem(value: Any, lo_ok: float, hi_ok: float, *, integer: bool = False,
+                   open_interval: bool = False) -> str | None:
+    """What is wrong with a number-or-``[lo, hi]`` value (None when it is fine)."""
+    kind = "an integer" if integer else "a number"
     bounds = f"({lo_ok:g}, {hi_ok:g})" if open_interval else f"[{lo_ok:g}, {hi_ok:g}]"
+    expected = f"expected {kind} or [lo, hi] in {bounds}, finite"
     if _is_number(value):
         pair = (value, value)
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2 \
             and all(_is_number(v) for v in value):
         pair = (value[0], value[1])
     else:
-        raise ConfigError(f"degradation.{key} must be {kind} or [lo, hi], got {value!r}")
+        return expected
     if integer and any(float(v) != int(v) for v in pair):
-        raise ConfigError(f"degradation.{key} must be integer-valued, got {value!r}")
-    lo, hi = float(pair[0]), float(pair[1])
+        return expected
     inside = (lambda v: lo_ok < v < hi_ok) if open_interval else (lambda v: lo_ok <= v <= hi_ok)
-    if not (inside(lo) and inside(hi)):
-        raise ConfigError(f"degradation.{key} must lie in {bounds}, got {value!r}")
-    if lo > hi:
-        raise ConfigError(f"degradation.{key} range [lo, hi] has lo > hi: {value!r}")
-    return lo, hi
+    if not (inside(pair[0]) and inside(pair[1])):
+        return expected
+    return "lo > hi in [lo, hi]; expected lo <= hi" if pair[0] > pair[1] else None
+
+
+def _parse_range(key: str, value: Any, lo_ok: float, hi_ok: float, *, integer: bool = False,
+                 open_interval: bool = False) -> tuple[float, float]:
+    """Turn a number or ``[lo, hi]`` into a checked ``(lo, hi)`` pair."""
+    problem = _range_problem(value, lo_ok, hi_ok, integer=integer, open_interval=open_interval)
+    if problem:
+        raise ConfigError(f"invalid degradation.{key}: {value!r} ({problem})")
+    pair = (value, value) if _is_number(value) else value
+    return float(pair[0]), float(pair[1])
+
+
+def _power_of_two(value: int) -> str | None:
+    return None if value & (value - 1) == 0 else "expected a power of two >= 2 (4, 8, 16)"
+
+
+def _occlusion_problem(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return None
+    return f"expected null or a mapping with keys {sorted(_OCCLUSION_DEFAULTS)}"
+
+
+#: the degradation block of the env config (and of the image-pair recipes); ranges are checked per key
+SCHEMA = Schema({
+    "scale": Int(8, min=2, check=_power_of_two, doc="downscale factor"),
+    "downsample": Choice("bicubic", DOWNSAMPLE_MODES),
+    "blur_sigma": Anything(0.0, check=lambda v: _range_problem(v, 0.0, math.inf), doc="HR pixels, number or [lo, hi]"),
+    "noise_sigma": Anything(0.0, check=lambda v: _range_problem(v, 0.0, math.inf), doc="[0, 255] units"),
+    "jpeg_quality": Anything(None, check=lambda v: _range_problem(v, 1, 100, integer=True), doc="1..100 or null"),
+    "occlusion": Anything(None, check=_occlusion_problem, doc="null or {area, fill}"),
+}, name="degradation")
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -163,13 +192,9 @@ class Degradation:
                  blur_sigma: float | Sequence[float] = 0.0, noise_sigma: float | Sequence[float] = 0.0,
                  jpeg_quality: int | Sequence[int] | None = None,
                  occlusion: Mapping[str, Any] | None = None) -> None:
-        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
-                or scale & (scale - 1):
-            raise ConfigError(f"degradation.scale must be a power of two >= 2 (4, 8, 16), got {scale!r}")
-        if downsample not in DOWNSAMPLE_MODES:
-            raise ConfigError(f"degradation.downsample must be one of {list(DOWNSAMPLE_MODES)}, "
-                              f"got {downsample!r}")
-        self.scale = int(scale)
+        scale = SCHEMA["scale"].validate(scale, "degradation.scale")
+        downsample = SCHEMA["downsample"].validate(downsample, "degradation.downsample")
+        self.scale = scale
         self.downsample = downsample
         self.blur_range = _parse_range("blur_sigma", blur_sigma, 0.0, math.inf)
         if downsample == "blur_decimate" and self.blur_range == (0.0, 0.0):
@@ -181,14 +206,10 @@ class Degradation:
         self.occlusion: dict[str, Any] | None = None
         self.area_range: tuple[float, float] | None = None
         if occlusion is not None:
-            if not isinstance(occlusion, Mapping):
-                raise ConfigError(f"degradation.occlusion must be null or a mapping with keys "
-                                  f"{sorted(_OCCLUSION_DEFAULTS)}, got {occlusion!r}")
+            SCHEMA["occlusion"].validate(occlusion, "degradation.occlusion")
             occ = merge_config(_OCCLUSION_DEFAULTS, occlusion, "degradation.occlusion")
             self.area_range = _parse_range("occlusion.area", occ["area"], 0.0, 1.0, open_interval=True)
-            if occ["fill"] not in OCCLUSION_FILLS:
-                raise ConfigError(f"degradation.occlusion.fill must be one of {list(OCCLUSION_FILLS)}, "
-                                  f"got {occ['fill']!r}")
+            Choice("noise", OCCLUSION_FILLS).validate(occ["fill"], "degradation.occlusion.fill")
             self.occlusion = occ
         self._config = {"scale": self.scale, "downsample": downsample, "blur_sigma": blur_sigma,
                         "noise_sigma": noise_sigma, "jpeg_quality": jpeg_quality,
@@ -196,9 +217,8 @@ class Degradation:
 
     @staticmethod
     def default_config() -> dict[str, Any]:
-        """The defaults: x8 antialiased bicubic, no blur, noise, JPEG or occlusion."""
-        return {"scale": 8, "downsample": "bicubic", "blur_sigma": 0.0, "noise_sigma": 0.0,
-                "jpeg_quality": None, "occlusion": None}
+        """The defaults: x8 antialiased bicubic, no blur, noise, JPEG or occlusion (:data:`SCHEMA`)."""
+        return SCHEMA.defaults()
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> Degradation:
@@ -208,8 +228,7 @@ class Degradation:
             ConfigError: For an unknown key (the message lists the valid keys) or a bad value
                 (the message names the key and the value).
         """
-        merged = merge_config(cls.default_config(), cfg, "degradation")
-        return cls(**merged)
+        return cls(**SCHEMA.validate(merge_config(cls.default_config(), cfg, "degradation")))
 
     @property
     def config(self) -> dict[str, Any]:

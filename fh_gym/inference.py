@@ -23,18 +23,19 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fh_gym.data.imageio import image_names, read_rgb
+from fh_gym.engine.config import check_env_config
 from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor, build_engine, play_episodes, repairing_restorer
 from fh_gym.recording import FrameRecorder, ImageRecorder
-from fh_gym.restorers.config import merge_config
+from fh_gym.restorers.config import Float, Int, merge_config
+from fh_gym.restorers.training.session import progress_bar
 from fh_gym.video import write_mp4
 
 
 def inference_config(env_config: Mapping[str, Any]) -> dict[str, Any]:
-    """``env_config`` in inference mode (reset takes LR images; no reward, no ground truth)."""
-    config = merge_config(env_config, None)
-    config["mode"] = "inference"
-    return config
+    """``env_config`` in inference mode (reset takes LR images; no reward, no ground truth), every value checked
+    (:func:`fh_gym.engine.config.check_env_config`: the env's own checks, before any size is computed)."""
+    return check_env_config(merge_config(env_config, {"mode": "inference"}))
 
 
 def check_inference_actor(actor: Actor) -> None:
@@ -131,12 +132,20 @@ def hallucinate_files(config: dict[str, Any], actor: Actor, files: Sequence[Path
     ``save_steps`` also ``NAME_stepTT.png``, with ``video`` ``NAME.mp4``). Returns the number of images.
 
     ``log`` receives a note for every input that had to be resized.
+
+    Raises:
+        ConfigError: For a bad config value, ``batch_size`` < 1 or ``fps`` <= 0 (before anything is written).
     """
     check_inference_actor(actor)
-    size = int(config["image_size"]) // int(config["degradation"]["scale"])
+    config = check_env_config(config)
+    batch_size = Int(min=1).validate(batch_size, "batch_size")
+    if video:
+        Float(min=0, min_open=True).validate(fps, "fps")
+    size = config["image_size"] // config["degradation"]["scale"]
     restorer = restorer if restorer is not None else inference_restorer(config, actor)
     written = 0
-    for lo in tqdm(range(0, len(files), batch_size), desc="hallucinate", unit="batch"):
+    bar = progress_bar(len(files), desc="hallucinate", unit="image")
+    for lo in range(0, len(files), batch_size):
         batch = files[lo:lo + batch_size]
         images = []
         for path in batch:
@@ -154,4 +163,6 @@ def hallucinate_files(config: dict[str, Any], actor: Actor, files: Sequence[Path
             if video:
                 write_mp4(result["frames"][k], out_dir / f"{path.stem}.mp4", fps)
             written += 1
+        bar.update(len(batch))
+    bar.close()
     return written

@@ -14,7 +14,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+import pickle
 import random
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,6 +25,11 @@ from typing import IO, Any
 import numpy as np
 import torch
 from torch import nn
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None
 
 from fh_gym.restorers.registry import get_arch
 
@@ -56,6 +63,71 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", suffix: str = ".tmp")
         raise
 
 
+def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """The temporary files :func:`atomic_open` left in ``folder`` and its sub-folders when a save was killed
+    (``.<name>.<random>.tmp``; a clean or failed save removes its own)."""
+    return sorted(p for p in Path(folder).rglob(".*.tmp") if p.is_file())
+
+
+def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove :func:`stale_temporaries` of ``folder``; returns them. Call it only while holding the folder's
+    :func:`run_lock` (then no save of another process can be in flight there)."""
+    removed = stale_temporaries(folder)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+class RunLocked(CheckpointError):
+    """Another process is writing the same run folder."""
+
+
+_HELD: dict[Path, list[Any]] = {}  # folder -> [open lock file, holders in this process]
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold the exclusive lock of a run folder (``<folder>/.lock``, an OS lock the kernel releases when the
+    process dies, even by ``kill -9``) while training writes into it; stale temporaries of killed saves
+    are removed when the lock is taken.
+
+    Re-entrant within one process. Where the platform has no ``fcntl`` (Windows) it only records the pid.
+
+    Raises:
+        RunLocked: When another live process holds the lock (the message names its pid).
+    """
+    folder = Path(folder).resolve()
+    if folder in _HELD:
+        _HELD[folder][1] += 1
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".lock", "a+")  # noqa: SIM115  (held open for the lifetime of the lock)
+        try:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise RunLocked(f"{folder} is in use by a run in progress (pid {owner}); wait for it to end or choose "
+                            "another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _HELD[folder] = [handle, 1]
+        clean_stale_temporaries(folder)
+    try:
+        yield folder
+    finally:
+        _HELD[folder][1] -= 1
+        if _HELD[folder][1] == 0:
+            handle = _HELD.pop(folder)[0]
+            with contextlib.suppress(OSError):
+                handle.truncate(0)
+            handle.close()  # closing releases the flock
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
     with atomic_open(path) as handle:
@@ -73,6 +145,16 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def load_error(exc: BaseException) -> str:
+    """A short reason for a failed ``torch.load(weights_only=True)``: a refused pickle says what it held (torch's
+    own message would suggest ``weights_only=False``, which would run the file's code)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        found = re.search(r"Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+", str(exc))
+        what = f" ({found.group(0)})" if found else ""
+        return f"refused: it holds objects other than tensors and plain values{what}; fh-gym never unpickles code"
+    return " ".join(str(exc).split())[:300]
+
+
 def safe_load(path: str | os.PathLike) -> dict:
     """Load a checkpoint dict with ``weights_only=True``; clear errors for missing or corrupt files."""
     path = Path(path)
@@ -81,7 +163,7 @@ def safe_load(path: str | os.PathLike) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise CheckpointError(f"cannot read checkpoint {path}: {load_error(exc)}") from exc
     if not isinstance(data, dict) or "format" not in data:
         raise CheckpointError(f"{path} is not an fh-gym checkpoint (no 'format' key)")
     return data

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, count, env_config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="throughput: batched VectorEnv vs DummyVecEnv of N envs", description=__doc__)
     add_env_args(p, default_split="train")
-    p.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 64], help="numbers of envs N")
-    p.add_argument("--steps", type=int, default=48, help="vector steps per timed run")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per setting (the median is reported)")
+    p.add_argument("--sizes", type=count("--sizes"), nargs="+", default=[1, 8, 64], help="numbers of envs N")
+    p.add_argument("--steps", type=count("--steps"), default=48, help="vector steps per timed run")
+    p.add_argument("--repeats", type=count("--repeats"), default=5,
+                   help="timed runs per setting (the median is reported)")
     p.set_defaults(func=run)
 
 

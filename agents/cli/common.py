@@ -3,19 +3,71 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from fh_gym.engine.config import check_env_config
 from fh_gym.envs.face_repair import make_config
 from fh_gym.registration import env_ids
 from fh_gym.restorers.checkpoint import TRAINING_FORMAT, safe_load
-from fh_gym.restorers.config import ConfigError, load_yaml, merge_config
+from fh_gym.restorers.config import ConfigError, Float, Int, Str, device_problem, load_yaml, merge_config, parse_value
+from fh_gym.restorers.training.recipe import COMMON_SCHEMA, get_recipe
 
 #: the env of every command when no ``--env`` is given
 DEFAULT_ENV = "FaceRepair-Dense-x8-v0"
+
+#: value specs of the flags shared by several commands (the same checks as the config keys they feed)
+COUNT = Int(min=1)
+SEED = Int(min=0)
+FPS = Float(min=0, min_open=True)
+DEVICE = Str(check=device_problem)
+
+
+def count(flag: str) -> Any:
+    """argparse ``type=`` of a count flag (an integer >= 1)."""
+    return COUNT.argparse_type(flag)
+
+
+def output_folder(text: str) -> Path:
+    """argparse ``type=`` of an ``--out`` folder: refuses an existing file (written into, it would fail late)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    return path
+
+
+def add_out_arg(parser: argparse.ArgumentParser, default: str | None, what: str = "output folder") -> None:
+    """``--out`` with its default in the help text."""
+    shown = f" (default: {default})" if default else ""
+    parser.add_argument("--out", type=output_folder, default=None if default is None else Path(default),
+                        help=f"{what}{shown}")
+
+
+#: recipe keys that have a flag (``--batch-size`` for ``batch_size``) and what the flag says
+RECIPE_FLAG_HELP = {"steps": "optimisation steps of the run", "batch_size": "samples per step", "lr": "learning rate",
+                    "minutes": "stop after this many minutes of this session (resume later)", "seed": "seed",
+                    "eval_every": "steps between validations (0: only at the end)",
+                    "checkpoint_every": "steps between checkpoints (<out>/last.pt; also one after the first step)"}
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser, recipe: str | None, keys: tuple[str, ...]) -> None:
+    """One flag per recipe key (default: the recipe's, shown in the help when ``recipe`` is given), checked by
+    the key's field in the recipe schema (the same check as the YAML key)."""
+    fields = get_recipe(recipe).schema.fields if recipe else COMMON_SCHEMA.fields
+    for key in keys:
+        flag = "--" + key.replace("_", "-")
+        shown = f" (default: {fields[key].default})" if recipe else " (default: the recipe's)"
+        parser.add_argument(flag, dest=key, type=fields[key].argparse_type(flag), help=RECIPE_FLAG_HELP[key] + shown)
+
+
+def recipe_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe keys given as flags (:func:`add_recipe_flags`)."""
+    return {key: getattr(args, key) for key in RECIPE_FLAG_HELP if getattr(args, key, None) is not None}
+
+
+def add_seed_arg(parser: argparse.ArgumentParser, what: str = "seed", default: int | None = 0) -> None:
+    parser.add_argument("--seed", type=SEED.argparse_type("--seed"), default=default,
+                        help=what + (f" (default: {default})" if default is not None else ""))
 
 
 def add_env_args(parser: argparse.ArgumentParser, default_split: str = "test") -> None:
@@ -29,13 +81,13 @@ def add_env_args(parser: argparse.ArgumentParser, default_split: str = "test") -
                        help="face source (default: the env's, i.e. the built-in synthetic faces)")
     group.add_argument("--data-root", help="dataset folder (LFW default: $FH_GYM_DATA/lfw-deepfunneled)")
     group.add_argument("--split", default=default_split, choices=["train", "val", "test", "all"])
-    group.add_argument("--max-images", type=int, help="use at most this many faces of the split")
+    group.add_argument("--max-images", type=count("--max-images"), help="use at most this many faces of the split")
     group.add_argument("--restorer", type=Path, help="trained restorer checkpoint (.pt) to repair with")
-    group.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    group.add_argument("--device", type=DEVICE.argparse_type("--device"), help="cpu, cuda, cuda:N, mps or auto")
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML)."""
+    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML, ``1e-3`` a float)."""
     result: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -45,16 +97,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = _parse_value(raw)
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {pair!r}: {part} is set to a value and used as a block")
+        node[parts[-1]] = parse_value(raw)
     return result
-
-
-def _parse_value(raw: str) -> Any:
-    """YAML scalar, except that ``1e-3`` is a float (YAML 1.1 reads exponents without a dot as strings)."""
-    value = yaml.safe_load(raw)
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip()):
-        return float(value)
-    return value
 
 
 def restorer_block(checkpoint: Path) -> dict[str, Any]:
@@ -71,7 +117,8 @@ def build_env_config(env_id: str, *, base: dict[str, Any] | None = None, env_con
 
     Order: the env variant of ``env_id`` (or ``base``, e.g. the config an agent was trained on), the
     ``env_config_file`` YAML, the ``data`` keys (``type``, ``root``, ``split``, ``max_images``; another type
-    replaces the block), the ``restorer`` checkpoint, the ``device``, then the ``--set KEY=VALUE`` pairs.
+    replaces the block), the ``restorer`` checkpoint, the ``device``, then the ``--set KEY=VALUE`` pairs; every
+    value is then checked (:func:`fh_gym.engine.config.check_env_config`, the engine's own checks).
     """
     file_overrides = load_yaml(env_config_file) if env_config_file else {}
     if base is not None:
@@ -88,12 +135,13 @@ def build_env_config(env_id: str, *, base: dict[str, Any] | None = None, env_con
         config["restorer"] = restorer_block(restorer)
     if device:
         config["device"] = device
-    return merge_config(config, parse_overrides(list(overrides)))
+    return check_env_config(merge_config(config, parse_overrides(list(overrides))))
 
 
 def env_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The full env config the command line describes (variant, then file, then flags; see
     :func:`build_env_config`)."""
     flags = {"type": args.data, "root": args.data_root, "split": args.split, "max_images": args.max_images}
-    return build_env_config(args.env, env_config_file=args.env_config, data={k: v for k, v in flags.items() if v},
+    data = {k: v for k, v in flags.items() if v is not None}
+    return build_env_config(args.env, env_config_file=args.env_config, data=data,
                             restorer=args.restorer, device=args.device, overrides=args.overrides)

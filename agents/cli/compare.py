@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, add_out_arg, add_seed_arg, count, env_config_from_args
 from fh_gym.agents.strategies import strategy_names
 
 
@@ -26,13 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help=f"comma-separated strategies of {', '.join(strategy_names())} (default: {default})")
         p.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
                        help="trained agent checkpoint to include (repeatable)")
-        p.add_argument("--faces", type=int, default=100, help="number of test faces")
-        p.add_argument("--batch-size", type=int, default=32)
-        p.add_argument("--greedy-candidates", type=int, help="greedy oracle: candidates per step (default all)")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--faces", type=count("--faces"), default=100, help="number of test faces")
+        p.add_argument("--batch-size", type=count("--batch-size"), default=32, help="faces per batch (default: 32)")
+        p.add_argument("--greedy-candidates", type=count("--greedy-candidates"),
+                       help="greedy oracle: candidates per step (default all)")
+        add_seed_arg(p, "seed of the degradations and sampling strategies")
         p.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
-        p.add_argument("--out", type=Path, default=Path(f"outputs/{name}"))
+        add_out_arg(p, f"outputs/{name}", "folder of the report files")
         p.set_defaults(func=run)
 
 

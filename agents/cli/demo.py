@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, add_out_arg, count, env_config_from_args
 from fh_gym.agents.strategies import GreedyOracleStrategy, strategy_names
 from fh_gym.restorers.config import merge_config
+from fh_gym.restorers.training.recipe import COMMON_SCHEMA
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="end-to-end demo on the built-in synthetic faces", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_env_args(p, default_split="test")
-    p.add_argument("--out", type=Path, default=Path("outputs/demo"))
-    p.add_argument("--minutes", type=float, default=3.0, help="restorer pre-training budget")
-    p.add_argument("--steps", type=int, default=3000, help="restorer pre-training steps (at most)")
-    p.add_argument("--faces", type=int, default=64, help="test faces in the comparison")
-    p.add_argument("--episodes", type=int, default=2, help="videos to record")
+    add_out_arg(p, "outputs/demo")
+    p.add_argument("--minutes", type=COMMON_SCHEMA["minutes"].argparse_type("--minutes"), default=3.0,
+                   help="restorer pre-training budget (default: 3)")
+    p.add_argument("--steps", type=count("--steps"), default=3000, help="restorer pre-training steps (at most)")
+    p.add_argument("--faces", type=count("--faces"), default=64, help="test faces in the comparison")
+    p.add_argument("--episodes", type=count("--episodes"), default=2, help="videos to record")
     p.set_defaults(func=run)
 
 

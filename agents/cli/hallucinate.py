@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fh_gym.agents.cli.common import DEFAULT_ENV, build_env_config
+from fh_gym.agents.cli.common import DEFAULT_ENV, DEVICE, FPS, add_out_arg, add_seed_arg, build_env_config, count
 from fh_gym.agents.strategies import strategy_names
 
 
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hallucinate", help="super-resolve LR face images with an agent or a strategy",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path, help="LR image files and/or folders of them")
-    p.add_argument("--out", type=Path, default=Path("outputs/hallucinate"))
+    add_out_arg(p, "outputs/hallucinate")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--agent", type=Path, help="trained agent checkpoint (.zip / .pt)")
     who.add_argument("--strategy", default="even",
@@ -44,13 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one env config key, e.g. --set horizon=20")
     p.add_argument("--restorer", type=Path, help="restorer checkpoint (.pt) to repair with")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=DEVICE.argparse_type("--device"), help="cpu, cuda, cuda:N, mps or auto")
     p.add_argument("--strict-size", action="store_true", help="fail on inputs of the wrong size instead of resizing")
     p.add_argument("--save-steps", action="store_true", help="also write the image after every step")
     p.add_argument("--video", action="store_true", help="also write an MP4 per image")
-    p.add_argument("--fps", type=float, default=4.0)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0, help="seed of sampling strategies (random)")
+    p.add_argument("--fps", type=FPS.argparse_type("--fps"), default=4.0, help="video frame rate (default: 4)")
+    p.add_argument("--batch-size", type=count("--batch-size"), default=32, help="images per batch (default: 32)")
+    add_seed_arg(p, "seed of sampling strategies (random)")
     p.set_defaults(func=run)
 
 

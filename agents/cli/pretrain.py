@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import add_env_args, add_out_arg, add_recipe_flags, env_config_from_args, recipe_flags
 from fh_gym.agents.recipes import run_recipe
 from fh_gym.restorers.config import load_yaml
 from fh_gym.restorers.training.recipe import recipe_config
@@ -27,13 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_env_args(p, default_split="train")
     p.add_argument("--config", type=Path, help="recipe YAML (see envs_configs/recipes/pretrain_restorer.yaml)")
     p.add_argument("--arch", help="restorer type to train, e.g. FSRCNN (default: the env's restorer)")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--minutes", type=float, help="stop after this many minutes (resume later)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--out", type=Path, default=Path("runs/restorer"), help="run folder")
+    add_recipe_flags(p, RECIPE, ("steps", "batch_size", "lr", "minutes", "seed", "eval_every", "checkpoint_every"))
+    add_out_arg(p, "runs/restorer", "run folder (rerunning with the same folder resumes it)")
     p.add_argument("--no-resume", action="store_true", help="start over even if <out>/last.pt exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -42,8 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def recipe_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe's defaults <- ``--config`` <- the flags."""
     overrides = load_yaml(args.config) if args.config else {}
-    flags = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "minutes": args.minutes,
-             "seed": args.seed, "eval_every": args.eval_every, "arch": {"type": args.arch} if args.arch else None}
+    flags = {**recipe_flags(args), "arch": {"type": args.arch} if args.arch else None}
     return recipe_config(RECIPE, {**overrides, **{k: v for k, v in flags.items() if v is not None}})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fh_gym.agents.cli.common import add_env_args, env_config_from_args
+from fh_gym.agents.cli.common import FPS, add_env_args, add_out_arg, add_seed_arg, count, env_config_from_args
 from fh_gym.agents.strategies import strategy_names
 
 
@@ -20,10 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_env_args(p, default_split="test")
     p.add_argument("--strategy", default="even", help=f"baseline strategy ({', '.join(strategy_names())})")
     p.add_argument("--agent", type=Path, help="trained agent checkpoint (instead of --strategy)")
-    p.add_argument("--episodes", type=int, default=2)
-    p.add_argument("--fps", type=float, default=4.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("outputs/videos"))
+    p.add_argument("--episodes", type=count("--episodes"), default=2, help="videos to record (default: 2)")
+    p.add_argument("--fps", type=FPS.argparse_type("--fps"), default=4.0, help="video frame rate (default: 4)")
+    add_seed_arg(p, "seed of the degradations and sampling strategies")
+    add_out_arg(p, "outputs/videos", "folder of the videos")
     p.set_defaults(func=run)
 
 

@@ -17,7 +17,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fh_gym.agents.cli.common import DEVICE, add_recipe_flags, output_folder, recipe_flags
 from fh_gym.agents.recipes import run_recipe
+from fh_gym.degradations import SCHEMA as DEGRADATION_SCHEMA
 from fh_gym.restorers.config import ConfigError, load_yaml
 from fh_gym.restorers.training.recipe import RECIPES, get_recipe, recipe_config
 
@@ -30,14 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="recipe YAML (see envs_configs/recipes/)")
     p.add_argument("--data", choices=["synthetic", "lfw", "celeba", "folder"])
     p.add_argument("--data-root")
-    p.add_argument("--scale", type=int, help="super-resolution factor (degradation.scale)")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--minutes", type=float, help="stop after this many minutes (resume later)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--out", type=Path, help="run folder (default runs/<name>)")
+    p.add_argument("--scale", type=DEGRADATION_SCHEMA["scale"].argparse_type("--scale"),
+                   help="super-resolution factor (degradation.scale)")
+    add_recipe_flags(p, None, ("steps", "minutes", "batch_size", "lr", "seed", "checkpoint_every"))
+    p.add_argument("--device", type=DEVICE.argparse_type("--device"), help="cpu, cuda, cuda:N, mps or auto")
+    p.add_argument("--out", type=output_folder, help="run folder (default: runs/<name>; rerunning with the same "
+                   "folder resumes it)")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -46,8 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def build_recipe_config(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe's defaults <- ``--config`` <- the flags."""
     overrides: dict[str, Any] = load_yaml(args.config) if args.config else {}
-    flags = {"steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size, "lr": args.lr,
-             "seed": args.seed, "device": args.device}
+    flags = {**recipe_flags(args), "device": args.device}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = recipe_config(args.name, overrides)
     if args.data:

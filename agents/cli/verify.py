@@ -17,6 +17,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fh_gym.agents.cli.common import DEVICE, add_seed_arg, count
+from fh_gym.degradations import SCHEMA as DEGRADATION_SCHEMA
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="LFW-pairs verification accuracy: HR vs bicubic vs generators",
@@ -27,15 +30,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="generator checkpoint to evaluate (repeatable)")
     p.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
     p.add_argument("--data-root", help="LFW folder (default <shared data>/lfw-deepfunneled)")
-    p.add_argument("--scale", type=int, default=8, help="degradation factor of the LR inputs (default 8)")
+    p.add_argument("--scale", type=DEGRADATION_SCHEMA["scale"].argparse_type("--scale"), default=8,
+                   help="degradation factor of the LR inputs (default 8)")
     p.add_argument("--all-pairs", action="store_true",
                    help="keep pairs with people the identity net was trained on (not a fair test)")
     p.add_argument("--unbalanced", action="store_true",
                    help="keep every usable pair (default: as many different- as same-person pairs per fold)")
-    p.add_argument("--max-pairs", type=int, help="use only N pairs, evenly spread over the folds (quick checks)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0, help="seed of the degradations")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--max-pairs", type=count("--max-pairs"),
+                   help="use only N pairs, evenly spread over the folds (quick checks)")
+    p.add_argument("--batch-size", type=count("--batch-size"), default=64, help="faces per batch (default: 64)")
+    add_seed_arg(p, "seed of the degradations")
+    p.add_argument("--device", type=DEVICE.argparse_type("--device"), default="cpu",
+                   help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     p.set_defaults(func=run)
 
 

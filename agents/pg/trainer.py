@@ -33,39 +33,56 @@ from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.agents.pg.actor import PolicyActor
 from fh_gym.agents.pg.checkpoint import env_record, load_actor, save_agent
 from fh_gym.agents.pg.distributions import ActionSpec
-from fh_gym.agents.pg.policy_base import EpisodePolicy, build_policy, policy_defaults
+from fh_gym.agents.pg.policy_base import ENV_ARGS, POLICIES, EpisodePolicy, build_policy, policy_defaults
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
 from fh_gym.agents.pg.rollout import Rollout, run_rollout
 from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext
 from fh_gym.engine.core import RepairEngine
-from fh_gym.restorers.config import ConfigError, merge_config
+from fh_gym.restorers.config import (
+    Block,
+    Bool,
+    Choice,
+    ConfigError,
+    Field,
+    Float,
+    Int,
+    List,
+    Schema,
+    Str,
+    Typed,
+    merge_config,
+    signature_fields,
+)
 from fh_gym.restorers.training.loop import CHECKPOINT, TrainingRun, optimizer_step
 
-#: the hyperparameters every paper agent has, with library defaults (each file's ``default`` sets them);
-#: :meth:`PaperAgentAlgo.base_hyperparams` adds ``policy`` (the policy's constructor arguments)
-PG_DEFAULTS: dict[str, Any] = {
-    "total_timesteps": 32_000,  # env steps = updates x batch_size x T
-    "minutes": None,  # wall-clock budget of this session (the run stops cleanly and can resume)
-    "batch_size": 16,  # faces per update
-    "lr": 1e-3,  # policy learning rate
-    "lr_final": None,  # null: constant; a value: exponential decay to it over the run (policy and restorer)
-    "betas": [0.9, 0.999],
-    "weight_decay": 0.0,
-    "gamma": 1.0,  # discount of the returns-to-go
-    "baseline": "value",  # value (learned) | moving_average | none
-    "baseline_momentum": 0.9,  # moving_average only
-    "value_coef": 0.5,
-    "entropy_coef": 0.01,
-    "normalize_advantages": True,
-    "grad_clip": 1.0,
-    "variant": "full",  # a name of the file's ``variants`` (paper ablations)
-    "action": None,  # env action block override (null: the env's)
-    "restorer": {"train": True, "lr": 1e-3, "faces_per_step": None, "grad_clip": 1.0},  # joint fine-tuning
-    "eval_batch_size": 32,
-    "checkpoint_every": 10,  # updates between last.pt / agent.pt writes
-    "log_every": 1,  # updates between TensorBoard writes
-}
+#: the hyperparameters every paper agent has, with library defaults (each file's ``default`` sets them) and
+#: allowed values; :meth:`PaperAgentAlgo.base_hyperparams` adds ``policy`` (the policy's constructor arguments)
+PG_SCHEMA = Schema({
+    "total_timesteps": Int(32_000, min=1),  # env steps = updates x batch_size x T
+    "minutes": Float(None, min=0, min_open=True, nullable=True),  # wall-clock budget of this session
+    "batch_size": Int(16, min=1),  # faces per update
+    "lr": Float(1e-3, min=0, min_open=True),  # policy learning rate
+    "lr_final": Float(None, min=0, min_open=True, nullable=True),  # null: constant; else exponential decay to it
+    "betas": List([0.9, 0.999], item=Float(min=0, max=1, max_open=True), length=2),
+    "weight_decay": Float(0.0, min=0),
+    "gamma": Float(1.0, min=0, max=1),  # discount of the returns-to-go
+    "baseline": Choice("value", ("value", "moving_average", "none")),
+    "baseline_momentum": Float(0.9, min=0, max=1),  # moving_average only
+    "value_coef": Float(0.5, min=0),
+    "entropy_coef": Float(0.01, min=0),
+    "normalize_advantages": Bool(True),
+    "grad_clip": Float(1.0, min=0, nullable=True),  # 0 or null: no clipping
+    "variant": Str("full"),  # a name of the file's ``variants`` (paper ablations)
+    "action": Typed(None, nullable=True),  # env action block override (null: the env's)
+    "restorer": Block(Schema({  # joint fine-tuning
+        "train": Bool(True), "lr": Float(1e-3, min=0, min_open=True),
+        "faces_per_step": Int(None, min=1, nullable=True), "grad_clip": Float(1.0, min=0, nullable=True)})),
+    "eval_batch_size": Int(32, min=1),
+    "checkpoint_every": Int(10, min=1),  # updates between last.pt / agent.pt writes (and after the first update)
+    "log_every": Int(1, min=1),  # updates between TensorBoard writes
+})
+PG_DEFAULTS: dict[str, Any] = PG_SCHEMA.defaults()
 
 
 class PaperAgentAlgo(Algo):
@@ -79,7 +96,16 @@ class PaperAgentAlgo(Algo):
     checkpoint = CHECKPOINT
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
-        return {**PG_DEFAULTS, "policy": policy_defaults(self.policy)}
+        return {**PG_SCHEMA.defaults(), "policy": policy_defaults(self.policy)}
+
+    def hyperparam_specs(self, env_id: str | None) -> dict[str, Field]:
+        """:data:`PG_SCHEMA` and the policy's constructor arguments (types from its annotations)."""
+        policy = {k: f for k, f in signature_fields(POLICIES.get(self.policy)).items() if k not in ENV_ARGS}
+        return {**PG_SCHEMA.fields, "policy": Block(Schema(policy, name=f"{self.name}.policy"))}
+
+    def checkpoint_interval(self, env_steps: int, hyperparams: dict[str, Any], env_config: dict[str, Any]) -> int:
+        """Updates between checkpoints for one every ``env_steps`` env steps (an update is B x T env steps)."""
+        return max(1, math.ceil(int(env_steps) / (int(hyperparams["batch_size"]) * int(env_config["horizon"]))))
 
     def make_policy(self, cfg: dict[str, Any], engine: RepairEngine) -> EpisodePolicy:
         """The policy for the engine's action space, with the ``policy`` hyperparameters."""
@@ -141,7 +167,7 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
     Longer than most functions: it wires the engine, policy, fine-tuner, optimisers and schedules into one
     :class:`TrainingRun` whose step function and hooks share them.
     """
-    cfg = algo.resolve(ctx.env_id, ctx.algo_config)
+    cfg = algo.check_hyperparams(ctx.env_id, algo.resolve(ctx.env_id, ctx.algo_config))
     env_config, eval_config = ctx.env_config, ctx.eval_config
     if cfg["action"] is not None:  # ablations on the action space (Attention-FH "w/o size-free")
         env_config = merge_config(env_config, {"action": cfg["action"]})

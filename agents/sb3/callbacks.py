@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
-from tqdm.auto import tqdm
 
 from fh_gym.agents.evaluate import episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.data import build_dataset
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
 from fh_gym.recording import episode_grid
+from fh_gym.restorers.training.session import progress_bar
 
 #: image entries are for TensorBoard only
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -159,22 +159,78 @@ class ValidationCallback(BaseCallback):
 
 
 class CheckpointCallback(BaseCallback):
-    """Every ``every`` env steps call ``save(path)`` (atomic) on ``path``; 0 disables it."""
+    """Call ``save(path)`` (atomic) after the first update of a session and then every ``every`` env steps, so a
+    killed run loses at most one interval and ``--resume`` never starts over (``every`` >= 1)."""
 
     def __init__(self, save: Callable[[Path], Path], path: Path, every: int) -> None:
         super().__init__()
         self.save, self.path, self.every = save, Path(path), int(every)
         self._next = 0
+        self._start = 0
+        self._first_done = False
 
     def _on_training_start(self) -> None:
-        if self.every > 0:
-            self._next = (self.num_timesteps // self.every + 1) * self.every
+        self._start = self.num_timesteps
+        self._next = (self.num_timesteps // self.every + 1) * self.every
+
+    def _on_rollout_start(self) -> None:
+        # A rollout starts after each update: the first one past the session's start is the first update.
+        if not self._first_done and self.num_timesteps > self._start:
+            self._first_done = True
+            self.save(self.path)
 
     def _on_step(self) -> bool:
-        if self.every > 0 and self.num_timesteps >= self._next:
+        if self.num_timesteps >= self._next:
             self._next = (self.num_timesteps // self.every + 1) * self.every
             self.save(self.path)
         return True
+
+
+class DumpedKeysCallback(BaseCallback):
+    """Remembers which logger keys SB3's dump after a rollout writes (every ``log_interval``-th rollout of a
+    ``learn()`` call) and at which step, so a final dump can leave out keys already written at that step
+    (TensorBoard then never shows one tag twice at one step)."""
+
+    def __init__(self, log_interval: int) -> None:
+        super().__init__()
+        self.log_interval = int(log_interval)
+        self.rollouts = 0
+        self.step = -1
+        self.keys: set[str] = set()
+
+    def _on_training_start(self) -> None:
+        self.rollouts = 0  # SB3 counts its iterations from 0 in every learn() call
+
+    def _on_rollout_end(self) -> None:
+        self.rollouts += 1
+        if self.rollouts % self.log_interval == 0:
+            # SB3 dumps right after this, at this step: what is recorded now is what it writes then.
+            self.step, self.keys = self.num_timesteps, set(self.logger.name_to_value)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def final_dump(self) -> None:
+        """Dump what was recorded since SB3's last dump (the last update's losses), without the keys that dump
+        already wrote at the same step."""
+        logger = self.logger
+        if self.step == self.num_timesteps:
+            for key in self.keys:
+                for table in (logger.name_to_value, logger.name_to_count, logger.name_to_excluded):
+                    table.pop(key, None)
+        logger.dump(self.num_timesteps)
+
+
+class StopOnSignalCallback(BaseCallback):
+    """Ends ``learn()`` at the next env step once ``request`` (a
+    :class:`~fh_gym.restorers.training.session.StopRequest`) is set by SIGINT / SIGTERM."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__()
+        self.request = request
+
+    def _on_step(self) -> bool:
+        return not self.request
 
 
 class RestorerFineTuneCallback(BaseCallback):
@@ -223,14 +279,15 @@ class RestorerFineTuneCallback(BaseCallback):
 
 
 class ProgressCallback(BaseCallback):
-    """A tqdm bar over env steps with the latest episode PSNR gain (SB3's own bar needs ``rich``)."""
+    """A progress bar over env steps with the latest episode PSNR gain (SB3's own bar needs ``rich``); a plain
+    line every 10% when the output is not a terminal."""
 
     def __init__(self, total: int) -> None:
         super().__init__()
         self.total = int(total)
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=self.num_timesteps, unit="step", desc="train", dynamic_ncols=True)
+        self.bar = progress_bar(self.total, initial=self.num_timesteps, unit="step", desc="train")
 
     def _on_step(self) -> bool:
         self.bar.update(self.num_timesteps - self.bar.n)

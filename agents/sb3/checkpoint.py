@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from torch import nn
 from fh_gym.agents.sb3.hyperparams import constructor_kwargs, policy_kwargs
 from fh_gym.engine.actions import build_action_type
 from fh_gym.engine.core import observation_space as engine_observation_space
-from fh_gym.restorers.checkpoint import atomic_write_bytes, network_from_payload
+from fh_gym.restorers.checkpoint import atomic_write_bytes, load_error, network_from_payload
 from fh_gym.restorers.config import ConfigError
 
 FORMAT = "fh-gym/sb3-agent-v1"
@@ -159,6 +160,8 @@ def load_model(path: str | os.PathLike, algo_class: type, policy_class: type, me
     custom = {key: known.get(key) for key in _serialized_keys(Path(path))}
     try:
         return algo_class.load(path, env=env, device=device, custom_objects=custom)
+    except pickle.UnpicklingError as exc:  # a member holds more than tensors: refused, never run
+        raise ConfigError(f"cannot load agent {path}: {load_error(exc)}") from None
     except ValueError as exc:
         raise ConfigError(f"agent {path} does not fit this env: {exc}") from exc
 

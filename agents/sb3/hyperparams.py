@@ -12,61 +12,107 @@ The valid keys (:func:`base_defaults`) are the algorithm constructor's own argum
 
 from __future__ import annotations
 
-import copy
 import inspect
+import math
 from typing import Any
 
 from torch import nn
 
 from fh_gym.agents.sb3.features import FaceRepairExtractor
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import (
+    Anything,
+    Block,
+    Bool,
+    Choice,
+    ConfigError,
+    Field,
+    Float,
+    Int,
+    Schema,
+    parse_value,
+    signature_fields,
+)
 
-#: fh-gym's own hyperparameters (not constructor arguments of the SB3 class)
-FH_KEYS: dict[str, Any] = {
-    "n_envs": 8,                 # faces stepped together by one batched engine
-    "total_timesteps": 200_000,  # env steps (faces x repairs); RL-Zoo's n_timesteps is an alias
-    "normalize": False,          # VecNormalize: true = rewards only; or a dict of VecNormalize kwargs
-    "finetune_restorer": None,   # joint restorer fine-tuning: true or {lr, every, grad_clip}
-    "checkpoint_every": 10_000,  # env steps between checkpoints (checkpoints/last.zip)
-    "image_every": 5,            # evaluations between TensorBoard image grids (0: never)
-    "image_faces": 4,            # faces in each image grid
-    "log_interval": 1,           # algorithm iterations between log dumps
-    "deterministic_eval": True,  # greedy actions in evaluation
+
+def _mapping_or_flag(value: Any) -> str | None:
+    return None if isinstance(value, (bool, dict)) else "expected true, false or a mapping of settings"
+
+
+#: fh-gym's own hyperparameters (not constructor arguments of the SB3 class): defaults and allowed values
+FH_SCHEMA = Schema({
+    "n_envs": Int(8, min=1),                     # faces stepped together by one batched engine
+    "total_timesteps": Int(200_000, min=1),      # env steps (faces x repairs); RL-Zoo's n_timesteps is an alias
+    "normalize": Anything(False, check=_mapping_or_flag),  # VecNormalize: true = rewards only; or its kwargs
+    "finetune_restorer": Anything(None, check=_mapping_or_flag),  # joint fine-tuning: true or {lr, every, grad_clip}
+    "checkpoint_every": Int(10_000, min=1),      # env steps between checkpoints (and one after the first update)
+    "image_every": Int(5, min=0),                # evaluations between TensorBoard image grids (0: never)
+    "image_faces": Int(4, min=1),                # faces in each image grid
+    "log_interval": Int(1, min=1),               # algorithm iterations between log dumps
+    "deterministic_eval": Bool(True),            # greedy actions in evaluation
+})
+FH_KEYS: dict[str, Any] = FH_SCHEMA.defaults()
+
+
+def _schedule_problem(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("lin_"):
+        value = parse_value(value[len("lin_"):])
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return None if ok else "expected a number >= 0 or 'lin_<number>' (linear decay to 0)"
+
+
+#: ranges of the SB3 constructor arguments (their types come from the constructors' annotations)
+SB3_SPECS: dict[str, Field] = {
+    "learning_rate": Anything(check=_schedule_problem), "clip_range": Anything(check=_schedule_problem),
+    "clip_range_vf": Anything(check=_schedule_problem),
+    "n_steps": Int(min=1), "batch_size": Int(min=1), "n_epochs": Int(min=1),
+    "gamma": Float(min=0, max=1), "gae_lambda": Float(min=0, max=1),
+    "ent_coef": Float(min=0), "vf_coef": Float(min=0), "max_grad_norm": Float(min=0, min_open=True),
+    "target_kl": Float(min=0, min_open=True, nullable=True), "stats_window_size": Int(min=1),
+    "alpha": Float(min=0, max=1), "epsilon": Float(min=0, min_open=True),
 }
 
 #: constructor arguments fh-gym sets itself
 _RESERVED = {"policy", "env", "tensorboard_log", "policy_kwargs", "verbose", "seed", "device", "_init_setup_model",
              "rollout_buffer_class", "rollout_buffer_kwargs"}  # classes: not YAML-able, the Dict buffer is right
 
-#: ``policy_kwargs`` keys; features_dim/encoder/width go to :class:`~fh_gym.agents.sb3.features.FaceRepairExtractor`
-POLICY_KEYS: dict[str, Any] = {
-    "features_dim": 128,
-    "encoder": "small",
-    "width": 16,
-    "net_arch": {"pi": [64], "vf": [64]},
-    "activation_fn": "tanh",
-    "ortho_init": True,
-    "share_features_extractor": True,
-    "optimizer_kwargs": None,
-}
-CONTINUOUS_POLICY_KEYS: dict[str, Any] = {"log_std_init": 0.0}
-LSTM_POLICY_KEYS: dict[str, Any] = {"lstm_hidden_size": 64, "n_lstm_layers": 1, "shared_lstm": False,
-                                    "enable_critic_lstm": True}
-EXTRACTOR_KEYS = ("features_dim", "encoder", "width")
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
+
+#: ``policy_kwargs`` keys; features_dim/encoder/width go to :class:`~fh_gym.agents.sb3.features.FaceRepairExtractor`
+POLICY_SCHEMA = Schema({
+    "features_dim": Int(128, min=1),
+    "encoder": Choice("small", ("small", "attention_fh")),
+    "width": Int(16, min=1),
+    "net_arch": Anything({"pi": [64], "vf": [64]}),
+    "activation_fn": Choice("tanh", tuple(ACTIVATIONS)),
+    "ortho_init": Bool(True),
+    "share_features_extractor": Bool(True),
+    "optimizer_kwargs": Anything(None),
+})
+CONTINUOUS_POLICY_SCHEMA = Schema({"log_std_init": Float(0.0)})
+LSTM_POLICY_SCHEMA = Schema({"lstm_hidden_size": Int(64, min=1), "n_lstm_layers": Int(1, min=1),
+                             "shared_lstm": Bool(False), "enable_critic_lstm": Bool(True)})
+EXTRACTOR_KEYS = ("features_dim", "encoder", "width")
+
+
+def hyperparam_schema(algo_class: type, recurrent: bool = False, continuous_ok: bool = True) -> Schema:
+    """Every valid key of an algorithm with its library default and allowed values (before any YAML): the
+    constructor's arguments (types from its annotations, ranges from :data:`SB3_SPECS`), :data:`FH_SCHEMA`
+    and the ``policy_kwargs`` block."""
+    params = inspect.signature(algo_class).parameters
+    typed = signature_fields(algo_class)
+    fields = {k: SB3_SPECS[k].with_default(p.default) if k in SB3_SPECS else typed[k] for k, p in params.items()
+              if k not in _RESERVED and p.default is not inspect.Parameter.empty}
+    policy = dict(POLICY_SCHEMA.fields)
+    if continuous_ok:
+        policy.update(CONTINUOUS_POLICY_SCHEMA.fields)
+    if recurrent:
+        policy.update(LSTM_POLICY_SCHEMA.fields)
+    return Schema({**fields, **FH_SCHEMA.fields, "policy_kwargs": Block(Schema(policy, name="policy_kwargs"))})
 
 
 def base_defaults(algo_class: type, recurrent: bool = False, continuous_ok: bool = True) -> dict[str, Any]:
     """Every valid key of an algorithm with its library default (before any YAML)."""
-    params = inspect.signature(algo_class).parameters
-    config = {k: p.default for k, p in params.items()
-              if k not in _RESERVED and p.default is not inspect.Parameter.empty}
-    policy = dict(POLICY_KEYS)
-    if continuous_ok:
-        policy.update(CONTINUOUS_POLICY_KEYS)
-    if recurrent:
-        policy.update(LSTM_POLICY_KEYS)
-    return {**config, **copy.deepcopy(FH_KEYS), "policy_kwargs": policy}
+    return hyperparam_schema(algo_class, recurrent, continuous_ok).defaults()
 
 
 def schedule(value: Any) -> Any:
@@ -74,6 +120,9 @@ def schedule(value: Any) -> Any:
     if isinstance(value, str):
         if not value.startswith("lin_"):
             raise ConfigError(f"schedule must be a number or 'lin_<number>', got {value!r}")
+        problem = _schedule_problem(value)
+        if problem:
+            raise ConfigError(f"invalid schedule: {value!r} ({problem})")
         start = float(value[len("lin_"):])
         return lambda progress_remaining: progress_remaining * start
     return value

@@ -3,12 +3,14 @@ runs for them).
 
 Each algorithm is a subclass of :class:`SB3Algo` in ``agents/algos/`` (``ppo``, ``a2c``, ``recurrent_ppo``,
 ``maskable_ppo``). Hyperparameters: the algorithm constructor's own arguments plus fh-gym's keys
-(:func:`fh_gym.agents.sb3.hyperparams.base_defaults`), set by ``envs_configs/agents/<name>.yaml``.
+(:func:`fh_gym.agents.sb3.hyperparams.hyperparam_schema`: defaults and allowed values), set by
+``envs_configs/agents/<name>.yaml``.
 
 Run folder layout::
 
     <run_dir>/events.out.tfevents.*      TensorBoard (charts/, losses/, eval/), appended to on resume
-    <run_dir>/checkpoints/last.zip       latest checkpoint (every ``checkpoint_every`` steps, on Ctrl-C)
+    <run_dir>/checkpoints/last.zip       latest checkpoint (after the first update, every ``checkpoint_every``
+                                         env steps, on Ctrl-C / SIGTERM)
     <run_dir>/best.zip                   best validation PSNR so far
     <run_dir>/final.zip                  the model at the end of training
     <run_dir>/restorer.pt                fine-tuned restorer (``finetune_restorer``), usable as --restorer
@@ -24,14 +26,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
 from fh_gym.agents.finetune import finetune_settings
 from fh_gym.agents.registry import Algo
@@ -48,10 +54,12 @@ from fh_gym.agents.sb3.checkpoint import (
     restore_vecnormalize,
     save_agent,
 )
-from fh_gym.agents.sb3.hyperparams import base_defaults, constructor_kwargs, policy_kwargs
+from fh_gym.agents.sb3.hyperparams import constructor_kwargs, hyperparam_schema, policy_kwargs
 from fh_gym.agents.sb3.logger import make_logger
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.checkpoint import run_lock
+from fh_gym.restorers.config import ConfigError, Schema
+from fh_gym.restorers.training.session import StopRequest, deferred_signals
 
 
 class SB3Algo(Algo):
@@ -75,7 +83,10 @@ class SB3Algo(Algo):
         return self.algo_class.policy_aliases[self.policy]
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
-        return base_defaults(self.algo_class, self.recurrent, continuous_ok=not self.maskable)
+        return self.hyperparam_schema(env_id).defaults()
+
+    def hyperparam_schema(self, env_id: str | None) -> Schema:
+        return hyperparam_schema(self.algo_class, self.recurrent, continuous_ok=not self.maskable)
 
     def check_env(self, env_config: dict[str, Any], env_id: str) -> None:
         """Raise ``ConfigError`` if this algorithm cannot act in the env (MaskablePPO on continuous actions)."""
@@ -174,18 +185,41 @@ def _fine_tuner(hp: dict[str, Any], env: Any, last: Path | None) -> cb.RestorerF
     return finetune
 
 
+def continue_tensorboard(logger: Any, step: int) -> None:
+    """Make TensorBoard drop what an earlier attempt of this run logged at or after ``step`` (it was not
+    checkpointed, and the resumed run logs those steps again): the session-start event SummaryWriter's
+    ``purge_step`` writes, added to the SB3 logger's writer."""
+    for output in logger.output_formats:
+        if isinstance(output, TensorBoardOutputFormat):
+            output.writer.file_writer.add_event(Event(step=int(step), session_log=SessionLog(status=SessionLog.START)))
+
+
 def train_sb3(ctx: TrainContext, algo: SB3Algo) -> dict[str, Any]:
     """Train (or resume) ``algo`` on ``ctx``; returns the final paths and validation scores.
+
+    One process at a time trains a run folder (:func:`~fh_gym.restorers.checkpoint.run_lock`; stale temporaries
+    of killed saves are removed). SIGINT / SIGTERM end ``learn()`` at the next env step, checkpoint and raise
+    :class:`~fh_gym.restorers.training.session.Interrupted` (exit 130 / 143); a second signal stops at once.
+    """
+    ctx = dataclasses.replace(ctx, algo_config=algo.check_hyperparams(ctx.env_id, ctx.algo_config))
+    algo.check_env(ctx.env_config, ctx.env_id)
+    run_dir = Path(ctx.run_dir)
+    with run_lock(run_dir), deferred_signals() as stop:
+        return _train_session(ctx, algo, ctx.algo_config, run_dir, stop)
+
+
+def _train_session(ctx: TrainContext, algo: SB3Algo, hp: dict[str, Any], run_dir: Path,
+                   stop: StopRequest) -> dict[str, Any]:
+    """One training session of :func:`train_sb3` (the run folder locked, signals deferred).
 
     Longer than most functions: the checkpoint, best-model and validation callbacks share the model, its
     metadata and the fine-tuner through closures.
     """
-    hp = ctx.algo_config
-    algo.check_env(ctx.env_config, ctx.env_id)
-    run_dir = Path(ctx.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     last = run_dir / algo.checkpoint
     resume_from = last_checkpoint(run_dir, algo.checkpoint) if ctx.resume else None
+    if ctx.resume and resume_from is None:
+        print(f"{run_dir}: no checkpoint yet, starting from step 0 (the earlier attempt's TensorBoard steps are "
+              "replaced)", file=sys.stderr)
     meta = {"algo": algo.name, "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": hp,
             "seed": ctx.seed}
     # No seeding here: a fresh model's constructor seeds every RNG and the env from ctx.seed (SB3's
@@ -193,6 +227,8 @@ def train_sb3(ctx: TrainContext, algo: SB3Algo) -> dict[str, Any]:
     env, vec_norm = make_vec_env(ctx, hp)
     model = _model(ctx, algo, env, vec_norm, resume_from, meta)
     model.set_logger(make_logger(run_dir))
+    if ctx.resume:
+        continue_tensorboard(model.logger, model.num_timesteps)
     finetune = _fine_tuner(hp, env, resume_from)
 
     def save(path: Path) -> Path:
@@ -215,20 +251,22 @@ def train_sb3(ctx: TrainContext, algo: SB3Algo) -> dict[str, Any]:
     validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, num_faces=ctx.eval_faces,
                                        image_every=int(hp["image_every"]), image_faces=int(hp["image_faces"]),
                                        on_result=on_result, seed=ctx.seed)
+    dumped = cb.DumpedKeysCallback(int(hp["log_interval"]))
     callbacks = [c for c in (finetune, cb.EpisodeStatsCallback(), validation,
-                             cb.CheckpointCallback(save, last, int(hp["checkpoint_every"]))) if c is not None]
+                             cb.CheckpointCallback(save, last, int(hp["checkpoint_every"])),
+                             cb.StopOnSignalCallback(stop), dumped) if c is not None]
     if ctx.progress:
         callbacks.append(cb.ProgressCallback(ctx.total_timesteps))
     remaining = max(0, ctx.total_timesteps - model.num_timesteps)
-    try:
-        if remaining > 0:
-            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=resume_from is None,
-                        log_interval=int(hp["log_interval"]))
-    except KeyboardInterrupt:
+    if remaining > 0:
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=resume_from is None,
+                    log_interval=int(hp["log_interval"]))
+    if stop:
         save(last)
-        raise KeyboardInterrupt(f"interrupted at step {model.num_timesteps}; checkpoint {last}; resume with "
-                                f"fh-gym train --resume {run_dir}") from None
-    model.logger.dump(model.num_timesteps)  # SB3 records the last update's losses after its last dump
+        env.close()
+        raise stop.interrupted(f"interrupted at step {model.num_timesteps}; checkpoint {last}; resume with "
+                               f"fh-gym train --resume {run_dir}")
+    dumped.final_dump()  # SB3 records the last update's losses after its last dump
     if validation.eval_every > 0 and validation.last_step != model.num_timesteps:
         validation.evaluate()  # the final numbers are for the final model
     save(last)

@@ -8,7 +8,6 @@ boxes back and updates coverage, the uint8 observation buffers and the whole-ima
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from fh_gym.data.base import FaceDataset
 from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
+from fh_gym.engine.config import check_env_config
 from fh_gym.engine.inputs import face_indices, images_to_tensor
 from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled, warn_if_untrained, weights_context
 from fh_gym.engine.rewards.base import StepRecord, build_reward
@@ -36,7 +36,7 @@ from fh_gym.engine.windows import (
     window_starts,
 )
 from fh_gym.restorers.base import RepairContext
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import ConfigError, Int
 from fh_gym.restorers.pixels import psnr_from_mse, psnr_gain, quantize_hwc
 
 # build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks; kept importable from here for callers.
@@ -98,27 +98,20 @@ class RepairEngine:
 
     def __init__(self, config: Mapping[str, Any], num_envs: int, *, restorer: nn.Module | None = None,
                  dataset: Any = None) -> None:
-        self.config = copy.deepcopy(dict(config))
+        # Every value checked by the env schema (the same checks as make_config, for configs built elsewhere).
+        self.config = check_env_config(config)
         cfg = self.config
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.num_envs = int(num_envs)
+        self.num_envs = Int(min=1).validate(num_envs, "num_envs")
         self.device = resolve_device(cfg["device"])
-        self.image_size = int(cfg["image_size"])
-        self.horizon = int(cfg["horizon"])
-        if self.horizon < 1:
-            raise ConfigError(f"horizon must be >= 1, got {self.horizon}")
-        if cfg["mode"] not in ("train", "inference"):
-            raise ConfigError(f"mode must be 'train' or 'inference', got {cfg['mode']!r}")
+        self.image_size = cfg["image_size"]
+        self.horizon = cfg["horizon"]
         self.inference = cfg["mode"] == "inference"
         self.degradation = Degradation.from_config(cfg["degradation"])
         self.scale = self.degradation.scale
-        if self.image_size % self.scale:
-            raise ConfigError(f"image_size {self.image_size} is not divisible by the scale {self.scale}")
         self.lr_size = self.image_size // self.scale
         self.action_type = build_action_type(cfg["action"], self.image_size)
-        self.margin = int(cfg["repair"]["margin"])
-        self.feather = int(cfg["repair"]["feather"])
+        self.margin = cfg["repair"]["margin"]
+        self.feather = cfg["repair"]["feather"]
         self.window = window_side(self.action_type.max_box_side, self.margin, self.scale, self.image_size,
                                   self.action_type.aligned_to)
         self._dataset = dataset

@@ -1,34 +1,20 @@
-"""The env config: every key's default, and a registered variant's overrides merged on top.
+"""The env config: every key's default, and a registered variant's overrides merged on top, checked.
 
-A leaf of :mod:`fh_gym.envs` (no env class, no engine): the envs, the command line and the training runs
-all build their config here. What each key means is in ``docs/environment.md``.
+A leaf of :mod:`fh_gym.envs` (no env class, no engine instance): the envs, the command line and the training
+runs all build their config here. The keys, their defaults and the values they allow are one schema,
+:data:`fh_gym.engine.config.ENV_SCHEMA` (the engine checks its config with it too). What each key means is in
+``docs/environment.md``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fh_gym.degradations import Degradation
+from fh_gym.engine.config import check_env_config, default_config
 from fh_gym.restorers.config import merge_config
 from fh_gym.variants import variant_chain, variant_files
 
-
-def default_config() -> dict[str, Any]:
-    """Defaults of every env (the dense x8 variant); YAML variants override a subset of these keys."""
-    return {
-        "image_size": 128,
-        "horizon": 16,
-        "mode": "train",
-        "device": "cpu",
-        "data": {"type": "synthetic", "split": "train"},
-        "degradation": Degradation.default_config(),
-        "frontend": {"type": "Bicubic"},
-        "restorer": {"type": "AttentionFHEnhancer"},
-        "action": {"type": "grid", "patch_size": 32, "stride": 16, "mask_repeats": True},
-        "repair": {"margin": 8, "feather": 0},
-        "reward": {"type": "psnr_gain"},
-        "render": {"scale": 2, "history": True},
-    }
+__all__ = ["default_config", "env_table", "make_config", "variant_overrides"]
 
 
 def variant_overrides(name: str) -> dict[str, Any]:
@@ -43,9 +29,10 @@ def variant_overrides(name: str) -> dict[str, Any]:
 
 
 def make_config(config: dict | None = None, variant: str | None = None) -> dict[str, Any]:
-    """``default_config()`` updated by a registered variant's YAML, then by ``config``."""
+    """``default_config()`` updated by a registered variant's YAML, then by ``config``, every value checked
+    (:func:`fh_gym.engine.config.check_env_config`)."""
     base = default_config() if variant is None else variant_overrides(variant)
-    return merge_config(base, config)
+    return check_env_config(merge_config(base, config))
 
 
 def _describe_action(block: dict[str, Any]) -> str:

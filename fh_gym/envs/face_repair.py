@@ -73,16 +73,20 @@ class FaceRepairEnv(gym.Env):
         self.action_space = self.engine.single_action_space
         self._slots = self.engine.all_slots()
         self._last_terms: dict[str, float] = {}
+        self._needs_reset = True  # gymnasium.make's OrderEnforcing checks this too; the unwrapped env must as well
 
     default_config = staticmethod(default_config)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
         self.engine.reset(self._slots, self.np_random, options)
+        self._needs_reset = False
         self._last_terms = {}
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        if self._needs_reset:
+            raise RuntimeError("step() before reset(): call env.reset() first (there is no face to repair yet)")
         out = self.engine.step(action, self._slots)
         self._last_terms = {name: float(value[0]) for name, value in out.terms.items()}
         info = self._info()

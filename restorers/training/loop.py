@@ -15,16 +15,22 @@ optimiser state. Callers add to this through hooks instead of subclassing: ``sta
 (runs after every checkpoint, e.g. writes a loadable agent file) and ``log_units_per_step`` (the TensorBoard
 x-axis unit: one policy update of B faces x T steps logs at env steps, as the SB3 runs of the same env).
 
-Ctrl-C and SIGTERM finish the current step, checkpoint and stop; an error leaves the last
-good checkpoint untouched. Under ``torchrun`` only rank 0 writes files, and the ranks stop together (a
-budget or a signal seen by one rank stops all at the same step).
+Ctrl-C and SIGTERM finish the current step, checkpoint and stop (:class:`Interrupted`, exit code 130 / 143);
+an error leaves the last good checkpoint untouched. The first step is checkpointed at once (a killed run loses
+at most one ``checkpoint_every`` interval, and a resume never silently starts over), a resumed run's TensorBoard
+drops the steps the killed attempt logged after its checkpoint (``purge_step``), one process at a time writes
+a run folder (:func:`~fh_gym.restorers.checkpoint.run_lock`; a second one is refused) and a run that fails before
+its first checkpoint removes the folder it made. Progress goes to a tqdm bar on a terminal and to a plain
+line every 10% in logs (:func:`~fh_gym.restorers.training.session.progress_bar`). Under ``torchrun`` only rank 0
+writes files, and the ranks stop together (a budget or a signal seen by one rank stops all at the same step).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,7 +40,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from fh_gym.restorers.checkpoint import load_training_state, save_network, save_training_state
+from fh_gym.restorers.checkpoint import load_training_state, run_lock, save_network, save_training_state
+from fh_gym.restorers.training.session import deferred_signals, progress_bar
 
 StepFn = Callable[[int], Mapping[str, float]]
 #: the training checkpoint inside the run folder
@@ -122,10 +129,21 @@ class TrainingRun:
         self.step = 0
         self.writer = None
         self.history: list[dict[str, float]] = []
+        #: whether this run made its folder (a run that fails before its first checkpoint removes it again)
+        self.created = not self.out_dir.exists()
+        self._lock = contextlib.ExitStack()
         if self.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        if resume and self.checkpoint_path.exists():
+            # One writer per run folder (a second run into it is refused), stale temporaries of killed saves removed.
+            self._lock.enter_context(run_lock(self.out_dir))
+        self.resumed = bool(resume and self.checkpoint_path.exists())
+        if self.resumed:
             self._resume()
+        elif resume and (self.out_dir / "tb").is_dir() and self.is_main:
+            tqdm.write(f"{self.out_dir}: no checkpoint yet, starting from step 0 (the earlier attempt's TensorBoard "
+                       "steps are replaced)")
+        self._has_checkpoint = self.resumed
+        #: TensorBoard drops what an earlier attempt logged from here on (it was not checkpointed)
+        self.purge_step = self.log_step
 
     @property
     def checkpoint_path(self) -> Path:
@@ -160,6 +178,7 @@ class TrainingRun:
                  "state": {n: s.state_dict() for n, s in self.state.items()}}
         save_training_state(self.checkpoint_path, networks=self._bare(), optimizers=self.optimizers,
                             step=self.step, config=self.config, extra=extra)
+        self._has_checkpoint = True
         if self.on_checkpoint is not None:
             self.on_checkpoint(self)
 
@@ -171,7 +190,7 @@ class TrainingRun:
         if self.writer is None:
             from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is only needed once logging
 
-            self.writer = SummaryWriter(str(self.out_dir / "tb"))
+            self.writer = SummaryWriter(str(self.out_dir / "tb"), purge_step=self.purge_step)
         for name, value in values.items():
             tag = name if "/" in name else f"losses/{name}"
             self.writer.add_scalar(tag, float(value), self.log_step if step is None else int(step))
@@ -179,44 +198,31 @@ class TrainingRun:
     def run(self, step_fn: StepFn, log_fn: Callable[[TrainingRun], None] | None = None,
             time_budget_s: float | None = None) -> list[dict[str, float]]:
         """Train until ``total_steps`` (or ``time_budget_s`` seconds of this session); returns the logged
-        loss history (one dict per log step). The final weights are written by :meth:`save_networks`."""
-        interrupted = {"flag": False}
+        loss history (one dict per log step). The final weights are written by :meth:`save_networks`.
 
-        def on_signal(signum: int, frame: Any) -> None:
-            # Finish the step in progress, then checkpoint: a step cut in half (networks updated, step count
-            # not) would be replayed on resume.
-            interrupted["flag"] = True
-
-        handled = (signal.SIGTERM, signal.SIGINT) if self._can_handle_signals() else ()
-        previous = {sig: signal.signal(sig, on_signal) for sig in handled}
-        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.description, disable=not (
-            self.progress and self.is_main), dynamic_ncols=True)
+        The first step of a fresh run is checkpointed at once, then every ``checkpoint_every`` steps, so a
+        killed run loses at most one interval and a resume never starts over. SIGINT / SIGTERM finish the step,
+        checkpoint and raise :class:`Interrupted`.
+        """
+        bar = progress_bar(self.total_steps, initial=self.step, desc=self.description,
+                           enabled=self.progress and self.is_main)
         started = time.perf_counter()
         finished = False
         try:
-            while self.step < self.total_steps:
-                over_budget = time_budget_s is not None and time.perf_counter() - started > time_budget_s
-                over_budget, interrupted["flag"] = agree_to_stop(over_budget, interrupted["flag"])
-                if over_budget or interrupted["flag"]:
-                    break
-                losses = {k: float(v) for k, v in step_fn(self.step).items()}
-                for sched in self.schedulers.values():
-                    sched.step()
-                self.step += 1
-                bar.update(1)
-                if self.step % self.log_every == 0 or self.step == self.total_steps:
-                    self.log(losses)
-                    self.history.append({"step": self.step, **losses})
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in list(losses.items())[:3]})
-                    if log_fn is not None:
-                        log_fn(self)
-                if self.step % self.checkpoint_every == 0:
-                    self.save_checkpoint()
-            finished = True
+            with deferred_signals() as stop:
+                while self.step < self.total_steps:
+                    over_budget = time_budget_s is not None and time.perf_counter() - started > time_budget_s
+                    over_budget, signalled = agree_to_stop(over_budget, bool(stop))
+                    if over_budget or signalled:
+                        stop.signum = stop.signum or (signal.SIGTERM if signalled else None)
+                        break
+                    self._one_step(step_fn, log_fn, bar)
+                finished = True
+        except BaseException:
+            self._abandon()
+            raise
         finally:
             bar.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             # Only a clean stop (done, budget, signal) overwrites last.pt: after an error (NaN, out of memory)
             # the last good checkpoint stays.
             if finished:
@@ -224,10 +230,39 @@ class TrainingRun:
             if self.writer is not None:
                 self.writer.flush()
         self.elapsed = time.perf_counter() - started
-        if interrupted["flag"]:
-            raise KeyboardInterrupt(f"training interrupted at step {self.step}; rerun to resume from "
-                                    f"{self.checkpoint_path}")
+        if stop:
+            raise stop.interrupted(f"training interrupted at step {self.step}; rerun to resume from "
+                                   f"{self.checkpoint_path}")
         return self.history
+
+    def _one_step(self, step_fn: StepFn, log_fn: Callable[[TrainingRun], None] | None, bar: Any) -> None:
+        losses = {k: float(v) for k, v in step_fn(self.step).items()}
+        for sched in self.schedulers.values():
+            sched.step()
+        self.step += 1
+        bar.update(1)
+        if self.step % self.log_every == 0 or self.step == self.total_steps:
+            self.log(losses)
+            self.history.append({"step": self.step, **losses})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(losses.items())[:3]})
+            if log_fn is not None:
+                log_fn(self)
+        if self.step % self.checkpoint_every == 0 or not self._has_checkpoint:
+            self.save_checkpoint()
+
+    def _abandon(self) -> None:
+        """After an error: release the folder, and remove it when this run made it and never checkpointed
+        (a failed run leaves no empty run folder behind)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.close()
+        if self.is_main and self.created and not self._has_checkpoint:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the run folder's lock (done by :meth:`save_networks` and after an error)."""
+        self._lock.close()
 
     def save_networks(self, meta: Mapping[str, Any] | None = None,
                       names: Sequence[str] | None = None) -> dict[str, Path]:
@@ -243,8 +278,7 @@ class TrainingRun:
             for name in bare if names is None else names:
                 info = {"step": self.step, "recipe": self.config.get("recipe", ""), **(meta or {})}
                 paths[name] = save_network(bare[name], self.out_dir / f"{name}.pt", meta=info)
+        if self.writer is not None:
+            self.writer.flush()
+        self.close()
         return paths
-
-    @staticmethod
-    def _can_handle_signals() -> bool:
-        return threading.current_thread() is threading.main_thread()

@@ -3,11 +3,12 @@ recipe receives.
 
 A recipe is a function ``fn(ctx: RecipeContext) -> dict`` in its own module of
 ``fh_gym.restorers.training.recipes`` (one file per recipe, found by the registry's package scan), registered
-with :func:`register_recipe` under a name with its own defaults (merged over :data:`COMMON_DEFAULTS`, and over
-:data:`PAIR_DEFAULTS` for recipes that train on LR/HR image pairs). Unknown keys in a user's YAML are errors
-listing the valid ones. The recipe builds its networks and optimisers, drives a
-:class:`~fh_gym.restorers.training.loop.TrainingRun` (progress, TensorBoard, checkpoints, resume) and returns a
-summary dict (final checkpoint paths, validation metrics).
+with :func:`register_recipe` under a name with its own defaults (merged over :data:`COMMON_SCHEMA`, and over
+:data:`PAIR_SCHEMA` for recipes that train on LR/HR image pairs; :func:`recipe_schema`). Unknown keys in a
+user's YAML are errors listing the valid ones, and every value is checked (``steps: -3`` is
+``invalid pretrain-restorer.steps: -3 (expected an integer >= 1)``). The recipe builds its networks and
+optimisers, drives a :class:`~fh_gym.restorers.training.loop.TrainingRun` (progress, TensorBoard, checkpoints,
+resume) and returns a summary dict (final checkpoint paths, validation metrics).
 
 Data comes from the caller, so this package stays free of any data or env code. A recipe states which
 kind it needs (:attr:`Recipe.data`):
@@ -37,30 +38,44 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.restorers.base import RepairContext
-from fh_gym.restorers.config import ConfigError, merge_config
+from fh_gym.restorers.config import (
+    Anything,
+    ConfigError,
+    Float,
+    Int,
+    Schema,
+    Str,
+    Typed,
+    device_problem,
+    merge_config,
+    schema_from_defaults,
+)
 from fh_gym.restorers.registry import Registry
 
-#: keys of every recipe
-COMMON_DEFAULTS: dict[str, Any] = {
-    "recipe": "",
-    "steps": 2000,
-    "minutes": None,  # wall-clock budget of this session; the run stops and can resume
-    "batch_size": 16,
-    "lr": 1e-3,
-    "seed": 0,
-    "checkpoint_every": 200,
-    "log_every": 20,
-    "eval_every": 500,
-}
+#: keys of every recipe, with their defaults and the values they allow
+COMMON_SCHEMA = Schema({
+    "recipe": Str(""),
+    "steps": Int(2000, min=1),
+    "minutes": Float(None, min=0, min_open=True, nullable=True),  # wall-clock budget of this session
+    "batch_size": Int(16, min=1),
+    "lr": Float(1e-3, min=0, min_open=True),
+    "seed": Int(0, min=0),
+    "checkpoint_every": Int(200, min=1),  # steps between last.pt writes (and one after the first step)
+    "log_every": Int(20, min=1),
+    "eval_every": Int(500, min=0),  # 0: only at the end
+})
 
 #: keys of the recipes that train on LR/HR image pairs (the data is theirs; patch recipes use the env's)
-PAIR_DEFAULTS: dict[str, Any] = {
-    "data": {"type": "synthetic"},  # typed data block (the caller's data sources)
-    "degradation": {"scale": 8},  # overrides of the degradation config (the caller's)
-    "min_images_per_identity": 1,  # identity recipes need several images per person
-    "val_size": 64,
-    "device": "cpu",
-}
+PAIR_SCHEMA = Schema({
+    "data": Typed({"type": "synthetic"}),  # typed data block (the caller's data sources check it)
+    "degradation": Anything({"scale": 8}, check=lambda v: None if isinstance(v, Mapping) else "expected a mapping"),
+    "min_images_per_identity": Int(1, min=1),  # identity recipes need several images per person
+    "val_size": Int(64, min=1),
+    "device": Str("cpu", check=device_problem),
+})
+
+COMMON_DEFAULTS: dict[str, Any] = COMMON_SCHEMA.defaults()
+PAIR_DEFAULTS: dict[str, Any] = PAIR_SCHEMA.defaults()
 
 #: what a recipe can train on
 DATA_KINDS = ("pairs", "patches", "selection")
@@ -142,13 +157,27 @@ RecipeFn = Callable[[RecipeContext], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Recipe:
-    """A registered recipe: its function, full defaults, one-line description and data kind."""
+    """A registered recipe: its function, config schema, one-line description and data kind."""
 
     name: str
     fn: RecipeFn
-    defaults: dict[str, Any]
+    schema: Schema
     description: str
     data: str = "pairs"
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The recipe's full default config."""
+        return self.schema.defaults()
+
+
+def recipe_schema(name: str, defaults: Mapping[str, Any], data: str) -> Schema:
+    """The schema of a recipe's config: the shared keys' fields (a recipe's value there changes only the
+    default), then the recipe's own keys (a :class:`~fh_gym.restorers.config.Field`, or a plain default whose
+    type it then follows: :func:`~fh_gym.restorers.config.infer_field`)."""
+    shared = {**COMMON_SCHEMA.fields, **(PAIR_SCHEMA.fields if data == "pairs" else {})}
+    defaults = {**{k: f.default for k, f in shared.items()}, **dict(defaults), "recipe": name}
+    return schema_from_defaults(defaults, {**shared, "recipe": Str(choices=(name,))}, name)
 
 
 #: every recipe by name, filled by the modules of ``restorers/training/recipes/``
@@ -162,8 +191,7 @@ def register_recipe(name: str, defaults: Mapping[str, Any], description: str,
         raise ValueError(f"recipe '{name}': data must be one of {DATA_KINDS}, got {data!r}")
 
     def deco(fn: RecipeFn) -> RecipeFn:
-        base = {**COMMON_DEFAULTS, **(PAIR_DEFAULTS if data == "pairs" else {})}
-        RECIPES.add(name, Recipe(name, fn, {**base, **dict(defaults), "recipe": name}, description, data))
+        RECIPES.add(name, Recipe(name, fn, recipe_schema(name, defaults, data), description, data))
         return fn
 
     return deco
@@ -175,12 +203,14 @@ def get_recipe(name: str) -> Recipe:
 
 
 def recipe_config(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The recipe's defaults updated by ``overrides`` (unknown keys raise ``ConfigError``)."""
+    """The recipe's defaults updated by ``overrides``, every value checked (unknown keys and bad values raise
+    ``ConfigError`` naming the key, the value and what is allowed)."""
     overrides = dict(overrides or {})
     if overrides.get("recipe", name) != name:
         raise ConfigError(f"this config is for recipe '{overrides['recipe']}', not '{name}'")
     overrides.pop("recipe", None)
-    return merge_config(get_recipe(name).defaults, overrides, name)
+    recipe = get_recipe(name)
+    return recipe.schema.validate(merge_config(recipe.defaults, overrides, name))
 
 
 def ddp(model: nn.Module, ctx: RecipeContext) -> nn.Module:

@@ -3,7 +3,7 @@
 An action type turns an agent's action into a box ``(top, left, height, width)`` in the HR image. One file per
 type in this package (``grid``, ``box``, ``continuous``), registered with ``@ACTIONS.register()``; the
 config block ``action: {type: <name>, **kwargs}`` picks one (``docs/environment.md``, "Actions"). Every type
-validates actions (a clear ``ValueError`` for out-of-space or NaN actions), clips boxes to the image, and
+validates actions (a clear ``ValueError`` for out-of-space, NaN or infinite actions), clips boxes to the image, and
 knows the largest box it can produce (the engine sizes its repair windows from it).
 """
 
@@ -84,6 +84,11 @@ def as_batch(actions: np.ndarray | Sequence | int, trailing: tuple[int, ...], wh
         raise ValueError(f"{what} actions must have shape (N, {', '.join(map(str, trailing))}) "
                          f"or {trailing or '()'}, got {np.asarray(actions).shape}")
     return arr
+
+
+def integral(arr: np.ndarray) -> bool:
+    """Whether a float array holds only finite whole numbers (``inf`` would cast to -2**63)."""
+    return bool(np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all() and np.all(arr == np.round(arr)))
 
 
 #: every action type by ``action.type``, filled by the modules of this package

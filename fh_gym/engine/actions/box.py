@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from fh_gym.engine.actions.base import ACTIONS, ActionType, as_batch
-from fh_gym.restorers.config import ConfigError
+from fh_gym.engine.actions.base import ACTIONS, ActionType, as_batch, integral
+from fh_gym.restorers.config import ConfigError, Float, Int, List
 
 
 @ACTIONS.register()
@@ -33,6 +33,13 @@ class BoxActions(ActionType):
     """
 
     name = "box"
+    #: value specs of the config keys (the signature gives the defaults; ``check_kwargs`` applies them)
+    param_specs = {"positions": Int(min=1),
+                   "ratios": List(item=Float(min=0, min_open=True), check=lambda v: None if v else "expected a "
+                                  "non-empty list"),
+                   "scales": List(item=Float(min=0, min_open=True), check=lambda v: None if v else "expected a "
+                                  "non-empty list"),
+                   "base_size": Float(min=0, min_open=True, nullable=True)}
 
     def __init__(self, image_size: int, positions: int = 8, ratios: Sequence[float] = (1.5, 1.0, 2 / 3),
                  scales: Sequence[float] = (0.75, 1.0, 1.25), base_size: float | None = None) -> None:
@@ -60,7 +67,7 @@ class BoxActions(ActionType):
     def validate(self, actions: np.ndarray) -> np.ndarray:
         arr = as_batch(actions, (4,), "box")
         if not np.issubdtype(arr.dtype, np.integer):
-            if not np.issubdtype(arr.dtype, np.floating) or np.any(arr != np.round(arr)):
+            if not integral(arr):
                 raise ValueError(f"box actions must be integers (x, y, ratio, scale), got {arr.tolist()}")
             arr = arr.astype(np.int64)
         bad = np.any((arr < 0) | (arr >= self.space.nvec), axis=1)

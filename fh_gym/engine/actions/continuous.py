@@ -9,7 +9,7 @@ import torch
 from gymnasium import spaces
 
 from fh_gym.engine.actions.base import ACTIONS, ActionType, as_batch
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import ConfigError, Float
 
 
 @ACTIONS.register()
@@ -22,6 +22,9 @@ class ContinuousActions(ActionType):
     """
 
     name = "continuous"
+    #: value specs of the config keys (the signature gives the defaults; ``check_kwargs`` applies them)
+    param_specs = {"max_ratio": Float(min=1), "min_scale": Float(min=0, min_open=True),
+                   "max_scale": Float(min=0, min_open=True), "base_size": Float(min=0, min_open=True, nullable=True)}
 
     def __init__(self, image_size: int, max_ratio: float = 1.5, min_scale: float = 0.75, max_scale: float = 1.25,
                  base_size: float | None = None) -> None:
@@ -41,8 +44,8 @@ class ContinuousActions(ActionType):
 
     def validate(self, actions: np.ndarray) -> np.ndarray:
         arr = as_batch(actions, (4,), "continuous").astype(np.float32)
-        if np.isnan(arr).any():
-            raise ValueError(f"continuous action contains NaN: {arr.tolist()}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"continuous action contains NaN or infinity: {arr.tolist()}")
         if np.any(np.abs(arr) > 1.0 + 1e-6):
             raise ValueError(f"continuous action {arr.tolist()} outside the action space Box(-1, 1, (4,))")
         return np.clip(arr, -1.0, 1.0)

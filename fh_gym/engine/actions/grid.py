@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from fh_gym.engine.actions.base import ACTIONS, ActionType, as_batch
-from fh_gym.restorers.config import ConfigError
+from fh_gym.engine.actions.base import ACTIONS, ActionType, as_batch, integral
+from fh_gym.restorers.config import Bool, ConfigError, Int
 
 
 @ACTIONS.register()
@@ -30,6 +30,8 @@ class GridActions(ActionType):
     """
 
     name = "grid"
+    #: value specs of the config keys (the signature gives the defaults; ``check_kwargs`` applies them)
+    param_specs = {"patch_size": Int(min=1), "stride": Int(min=1), "mask_repeats": Bool()}
 
     def __init__(self, image_size: int, patch_size: int = 32, stride: int = 16, mask_repeats: bool = True) -> None:
         super().__init__(image_size)
@@ -55,7 +57,7 @@ class GridActions(ActionType):
     def validate(self, actions: np.ndarray) -> np.ndarray:
         arr = as_batch(actions, (), "grid")
         if not np.issubdtype(arr.dtype, np.integer):
-            if not np.issubdtype(arr.dtype, np.floating) or np.any(arr != np.round(arr)):
+            if not integral(arr):
                 raise ValueError(f"grid actions must be integers in [0, {self.space.n}), got {arr.tolist()}")
             arr = arr.astype(np.int64)
         bad = (arr < 0) | (arr >= self.space.n)

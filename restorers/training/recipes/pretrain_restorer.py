@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from fh_gym.restorers.build import build_network
-from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.config import ConfigError, Int
 from fh_gym.restorers.training.generator_eval import cosine_factor, periodic_eval
 from fh_gym.restorers.training.loop import TrainingRun
 from fh_gym.restorers.training.patch_pretrain import restorer_step
@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 250,
     "log_every": 25,
     "eval_every": 500,
-    "eval_faces": 32,  # validation faces of the caller's evaluation
+    "eval_faces": Int(32, min=1),  # validation faces of the caller's evaluation
 }
 
 
