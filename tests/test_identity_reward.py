@@ -50,7 +50,7 @@ def ipfh_env(checkpoint_path, form: str = "absolute", texture: bool = True) -> g
               "identity_net": {"type": "CNNR", "checkpoint": str(checkpoint_path), "margin": 1.5}}
     if texture:
         reward["texture_features"] = {"type": "CNNR", "checkpoint": str(checkpoint_path), "layer": "res1"}
-    return gym.make("FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3, "reward": reward})
+    return gym.make("fh_gym/FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3, "reward": reward})
 
 
 def run_episode(env: gym.Env, seed: int, options: dict | None = None) -> list[tuple[float, dict]]:
@@ -129,7 +129,7 @@ def test_texture_features_from_the_identity_net(checkpoint):
 def test_identity_terms_reject_a_head_with_mismatched_class_names(tmp_path):
     net = build_network({**BLOCK, "num_classes": 3}, kind="aux")
     path = save_network(net, tmp_path / "bad.pt", meta={"class_names": ["a", "b"]})
-    env = gym.make("FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3})
+    env = gym.make("fh_gym/FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3})
     with pytest.raises(ValueError, match="3 classes but 2 class names"):
         engine = env.unwrapped.engine
         IdentityTerms(engine.networks, engine.view, {"type": "CNNR", "checkpoint": str(path)})

@@ -50,7 +50,7 @@ def test_train_then_resume_continues_the_same_run(tmp_path):
     assert rc == 0
     assert list(out.iterdir()) == [run_dir]  # no new run folder
     meta = read_metadata(run_dir / "final.zip")
-    assert meta["num_timesteps"] == 128 and meta["algo"] == "ppo" and meta["env_id"] == "FaceRepair-Dense-x8-v0"
+    assert meta["num_timesteps"] == 128 and meta["algo"] == "ppo" and meta["env_id"] == "fh_gym/FaceRepair-Dense-x8-v0"
     assert load_agent(run_dir / "checkpoints" / "last.zip").model.num_timesteps == 128
 
     tags = _tags(run_dir)
@@ -133,9 +133,9 @@ def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
         return json.loads(read_member(tmp_path / "checkpoints" / "last.zip", "vecnormalize.json"))["ret_rms"]["count"]
 
     algo = get_algo("a2c")  # its RMSprop optimiser state must come back as RMSprop
-    assert algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=64))["num_timesteps"] == 64
+    assert algo.train(tiny_context(tmp_path, "a2c", "fh_gym/FaceRepair-IPFH-v0", total=64))["num_timesteps"] == 64
     assert ret_count() == pytest.approx(64, abs=1e-3)  # IPFH normalises returns (normalize: true)
-    result = algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=128, resume=True))
+    result = algo.train(tiny_context(tmp_path, "a2c", "fh_gym/FaceRepair-IPFH-v0", total=128, resume=True))
     assert result["num_timesteps"] == 128 and ret_count() == pytest.approx(128, abs=1e-3)
 
 

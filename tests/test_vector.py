@@ -80,7 +80,7 @@ def test_same_step_autoreset_reports_final_observation():
 
 
 def test_make_vec_uses_the_batched_entry_point():
-    envs = gym.make_vec("FaceRepair-Dense-x8-v0", num_envs=4, vectorization_mode="vector_entry_point",
+    envs = gym.make_vec("fh_gym/FaceRepair-Dense-x8-v0", num_envs=4, vectorization_mode="vector_entry_point",
                         config=SMALL)
     assert isinstance(envs.unwrapped, FaceRepairVectorEnv)
     obs, _ = envs.reset(seed=1)

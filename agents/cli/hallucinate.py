@@ -18,7 +18,7 @@ front-end upsamples each LR face to the start image and the agent (``--agent``) 
 
 Examples::
 
-    fh-gym hallucinate lr_faces/ --agent runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip --out sr/
+    fh-gym hallucinate lr_faces/ --agent runs/fh_gym-FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip --out sr/
     fh-gym hallucinate face16.png --strategy even --restorer runs/restorer/restorer.pt --video --out sr/
 """
 
