@@ -21,7 +21,7 @@ def test_every_id_is_namespaced_and_makes_its_env():
     assert fh_gym.ENV_IDS and all(i.startswith("fh_gym/FaceRepair-") for i in fh_gym.ENV_IDS)
     env = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config=SMALL)
     assert env.spec.namespace == "fh_gym" and env.spec.name == "FaceRepair-Dense-x8" and env.spec.version == 0
-    obs, info = env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     assert obs["image"].shape == (128, 128, 3)
     assert DEFAULT_ENV == "fh_gym/FaceRepair-Dense-x8-v0"
 
