@@ -10,6 +10,7 @@ import torch
 import fh_gym  # noqa: F401  (registers the envs)
 from fh_gym.data import build_dataset
 from fh_gym.engine.identity import IdentityTerms
+from fh_gym.envs.slots import reward_terms
 from fh_gym.restorers import build_network, save_network
 from fh_gym.restorers.archs.sicnn_arch import CNNRFeatureMaps
 from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity
@@ -59,7 +60,7 @@ def run_episode(env: gym.Env, seed: int, options: dict | None = None) -> list[tu
     steps = []
     for _ in range(3):
         _, reward, terminated, _, info = env.step(env.action_space.sample())
-        steps.append((reward, dict(info["rewards"])))
+        steps.append((reward, reward_terms(info)))
     assert terminated
     return steps
 

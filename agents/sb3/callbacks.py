@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from fh_gym.agents.evaluate import episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.data import build_dataset
+from fh_gym.envs.slots import reward_terms
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
 from fh_gym.recording import episode_grid
 
@@ -65,7 +66,7 @@ class EpisodeStatsCallback(BaseCallback):
     def _on_step(self) -> bool:
         infos, dones = self.locals["infos"], self.locals["dones"]
         for i, info in enumerate(infos):
-            for name, value in info.get("rewards", {}).items():
+            for name, value in reward_terms(info).items():
                 self.term_sums[i][name] = self.term_sums[i].get(name, 0.0) + float(value)
         finished = np.flatnonzero(dones)
         measurable = []

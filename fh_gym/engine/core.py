@@ -102,7 +102,7 @@ class RepairEngine(EngineObservations):
         if getattr(self.restorer, "scale", self.scale) != self.scale:
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
         self.reward_fn = build_reward(cfg["reward"])
-        #: the reward's term names, in order (``info["rewards"]`` keys from reset on)
+        #: the reward's term names, in order (``info["reward_<term>"]`` keys from reset on)
         self.term_names = tuple(self.reward_fn.term_names())
         self._allocate()
         #: the read-only episode state rewards (and restorer losses) read

@@ -2,7 +2,7 @@
 :data:`REWARDS` registry (one file per reward in this package, registered with ``@REWARDS.register()``).
 
 A reward returns *named terms* (one (B,) tensor per term); the env's reward is their sum and every term goes
-to ``info["rewards"]``. Rewards read the episode through a read-only
+to ``info["reward_<term>"]``. Rewards read the episode through a read-only
 :class:`~fh_gym.engine.view.EpisodeView` and each step's :class:`StepRecord`; they never see the engine.
 The formulas are in ``docs/environment.md`` ("Rewards").
 """
