@@ -7,7 +7,8 @@ the run's single TensorBoard run. The work itself lives in :mod:`fh_gym.agents.e
 Tags: ``charts/episodic_return``, ``charts/episodic_length``, ``charts/episode_psnr``,
 ``charts/episode_psnr_gain``, ``charts/episode_ssim``, ``charts/reward_terms/<term>`` (each term summed
 over the episode), ``eval/<metric>`` (validation people), ``eval/episodes`` (image grid), ``losses/restorer``,
-``losses/restorer_mse`` and ``charts/restorer_psnr_box`` (fine-tuning) and SB3's own statistics as ``losses/*``.
+``losses/restorer_mse`` and ``charts/restorer_psnr_box`` (fine-tuning), next to SB3's own ``train/*``,
+``rollout/*`` and ``time/*`` (see :mod:`fh_gym.agents.sb3.logger`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Each algorithm is a subclass of :class:`SB3Algo` in ``agents/algos/`` (``ppo``, 
 
 Run folder layout::
 
-    <run_dir>/events.out.tfevents.*      TensorBoard (charts/, losses/, eval/), appended to on resume
+    <run_dir>/events.out.tfevents.*      TensorBoard (train/ rollout/ time/ charts/ eval/), appended on resume
     <run_dir>/checkpoints/last.zip       latest checkpoint (every ``checkpoint_every`` steps, on Ctrl-C)
     <run_dir>/best.zip                   best validation PSNR so far
     <run_dir>/final.zip                  the model at the end of training
