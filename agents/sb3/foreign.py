@@ -8,8 +8,9 @@ SB3 pickles some entries. Like :func:`fh_gym.agents.sb3.checkpoint.load_model`, 
 spaces from the env config and replaces schedules and buffers; the policy class and ``policy_kwargs`` are
 read by a restricted unpickler that only resolves SB3 / sb3-contrib / fh-gym policy and features-extractor
 classes, torch activation functions and optimisers (anything else is a ``ConfigError``), so loading runs
-no code from the file beyond those classes. A model that observed frame-stacked or normalised observations
-does not fit an fh-gym env: it is refused with the reason.
+no code from the file beyond those classes. A model that observed frame-stacked observations does not fit
+an fh-gym env: it is refused with the reason. VecNormalize statistics (the Zoo's ``vecnormalize.pkl``) are
+not applied: fh-gym's Zoo files normalise returns only, which acting does not need.
 """
 
 from __future__ import annotations
