@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from subprocess_env import ONE_THREAD_ENV, ROOT
 
 from fh_gym.agents.cli.main import main
 from fh_gym.agents.sb3.policies import FaceRepairPolicy
@@ -20,7 +21,6 @@ from fh_gym.engine.core import build_scaled
 from fh_gym.registration import env_ids
 from fh_gym.restorers.checkpoint import save_network
 from fh_gym.video import video_info
-from subprocess_env import ONE_THREAD_ENV, ROOT
 
 ID = "fh_gym/FaceRepair-Dense-x8-v0"
 
@@ -66,6 +66,7 @@ def _zoo(*args: str) -> str:
 
 @pytest.mark.slow
 def test_rl_zoo_trains_enjoys_and_records_a_registered_id_with_a_restorer(tmp_path, capsys):
+    pytest.importorskip("rl_zoo3", reason="RL Baselines3 Zoo is optional: pip install 'fh-gym[zoo]'")
     restorer = build_scaled({"type": "AttentionFHEnhancer"}, "patch", 8)
     with torch.no_grad():  # a restorer that changes the image, so the rewards show it was used
         for p in restorer.parameters():
