@@ -30,18 +30,20 @@ from fh_gym.restorers.checkpoint import load_network
 
 
 def build_actors(strategies: Sequence[str] | str, agents: Sequence[str | Path] = (),
-                 strategy_kwargs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Actor]:
+                 strategy_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+                 env_config: dict[str, Any] | None = None) -> list[Actor]:
     """Strategies by name, then trained agents from their checkpoints.
 
     Args:
         strategies: Names (or one comma-separated string, as ``--strategies`` takes them).
-        agents: Trained-agent checkpoints (``.zip`` / ``.pt``).
+        agents: Trained-agent checkpoints (``.zip`` / ``.pt``; plain SB3 / RL Zoo zips too).
         strategy_kwargs: Constructor arguments per strategy name (``{"greedy": {"max_candidates": 64}}``).
+        env_config: The command's env config: what plain SB3 zips (no fh-gym metadata) were trained on.
     """
     names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
     kwargs = strategy_kwargs or {}
     actors: list[Actor] = [build_strategy(n.strip(), **kwargs.get(n.strip(), {})) for n in names if n.strip()]
-    actors.extend(load_agent(path) for path in agents)
+    actors.extend(load_agent(path, env_config=env_config) for path in agents)
     return actors
 
 

@@ -5,7 +5,7 @@ A file is RL-Zoo-like::
     default:                       # every env
       n_envs: 8
       total_timesteps: 200000      # RL-Zoo's ``n_timesteps`` is accepted as an alias
-    FaceRepair-IPFH-v0:            # merged on top of ``default`` for that env only
+    fh_gym/FaceRepair-IPFH-v0:     # merged on top of ``default`` for that env only
       gamma: 0.95
     variants:                      # optional: named override sets, picked by the ``variant`` key
       fixed_box: {action: {type: box, positions: 8}}
@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from fh_gym.agents.strategies import STRATEGIES
-from fh_gym.registration import env_ids
+from fh_gym.registration import canonical_env_id, env_ids
 from fh_gym.restorers.config import ConfigError, merge_config
 
 #: optional sections besides ``default`` and the env ids
@@ -76,12 +76,13 @@ def load_hyperparams(algo: str, base: Mapping[str, Any], env_id: str | None) -> 
 
     Example:
         >>> from fh_gym.agents.registry import get_algo
-        >>> env_id = "FaceRepair-Dense-x8-v0"
+        >>> env_id = "fh_gym/FaceRepair-Dense-x8-v0"
         >>> load_hyperparams("ppo", get_algo("ppo").base_hyperparams(env_id), env_id)["n_envs"]
         8
     """
     data = _read(algo)
     config = dict(base)
+    env_id = None if env_id is None else canonical_env_id(env_id)  # a deprecated alias reads its id's section
     for section in ("default", env_id):
         config = merge_config(config, apply_aliases(data.get(section)), f"{algo}.yaml[{section}]")
     return config

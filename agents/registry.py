@@ -8,7 +8,8 @@ its library default; ``envs_configs/agents/<name>.yaml`` changes their values, s
 agent files as actors (``act(engine, slots, rng) -> actions``, see ``docs/architecture.md``).
 
 Every trained-agent file is a ``.zip`` (SB3) or ``.pt`` file recording its ``algo``, so :func:`load_agent`
-dispatches on it (:func:`agent_algo`).
+dispatches on it (:func:`agent_algo`). A plain SB3 / sb3-contrib / RL Zoo zip (no fh-gym metadata) loads too,
+given the env config it was trained on (:mod:`fh_gym.agents.sb3.foreign`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from fh_gym.agents.hyperparams import apply_variant, load_hyperparams, merge_overrides
 from fh_gym.agents.runs import TrainContext
+from fh_gym.agents.sb3.foreign import is_plain_sb3_zip, load_plain_agent, plain_algo
 from fh_gym.restorers.checkpoint import safe_load
 from fh_gym.restorers.config import ConfigError, Field, Schema, schema_from_defaults
 from fh_gym.restorers.registry import Registry
@@ -90,10 +92,13 @@ def get_algo(name: str) -> Algo:
 
 
 def agent_algo(path: str | Path) -> str:
-    """The ``algo`` recorded in a trained-agent checkpoint (SB3 ``.zip`` or fh-gym ``.pt``)."""
+    """The ``algo`` of a trained-agent checkpoint: recorded (fh-gym ``.zip`` / ``.pt``) or, for a plain SB3 zip,
+    the one its policy class belongs to."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"agent checkpoint not found: {path}")
+    if is_plain_sb3_zip(path):
+        return plain_algo(path)[0]
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -114,6 +119,15 @@ def agent_algo(path: str | Path) -> str:
     return str(data["algo"])
 
 
-def load_agent(path: str | Path, device: str = "cpu") -> Any:
-    """Load any trained agent as an actor (dispatches on its recorded algorithm)."""
+def load_agent(path: str | Path, device: str = "cpu", env_config: dict[str, Any] | None = None) -> Any:
+    """Load any trained agent as an actor (dispatches on its recorded algorithm).
+
+    ``env_config``: the env a plain SB3 / RL Zoo zip was trained on (it records none; fh-gym's own files
+    ignore it and act on the config they record).
+    """
+    if is_plain_sb3_zip(path):
+        if env_config is None:
+            raise ConfigError(f"{path} is an SB3 zip without fh-gym metadata: say which env it was trained on "
+                              "(--env ID, with --restorer / --set as in training)")
+        return load_plain_agent(path, env_config, device)
     return get_algo(agent_algo(path)).load(Path(path), device)

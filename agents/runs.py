@@ -17,8 +17,8 @@ a killed attempt logged after its checkpoint are dropped). While a run trains, i
 before its first checkpoint is removed (:func:`discard_unused_run`).
 
 Example:
-    >>> ctx = new_context(Path("runs"), "FaceRepair-Dense-x8-v0", "ppo", 0, env_config, eval_config,  # doctest: +SKIP
-    ...                   hyperparams)
+    >>> ctx = new_context(Path("runs"), "fh_gym/FaceRepair-Dense-x8-v0", "ppo", 0,  # doctest: +SKIP
+    ...                   env_config, eval_config, hyperparams)
     >>> get_algo("ppo").train(ctx)  # doctest: +SKIP
     >>> get_algo("ppo").train(resume_context(ctx.run_dir, total_timesteps=400_000))  # doctest: +SKIP
 """
@@ -72,8 +72,8 @@ class TrainContext:
 
 
 def run_name(env_id: str, algo: str, seed: int, when: float | None = None) -> str:
-    """CleanRL-style run name ``env__algo__seed__unixtime``."""
-    return f"{env_id}__{algo}__{seed}__{int(time.time() if when is None else when)}"
+    """CleanRL-style run name ``env__algo__seed__unixtime`` (the id's ``/`` becomes ``-``, as in RL Zoo's folders)."""
+    return f"{env_id.replace('/', '-')}__{algo}__{seed}__{int(time.time() if when is None else when)}"
 
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> Path:

@@ -47,7 +47,7 @@ def main() -> None:
     overrides = {"image_size": args.image_size, "data": data, "horizon": args.horizon}
     if args.algo == "attention_fh":
         overrides["action"] = {"type": "box", "positions": args.positions}
-    env_id = {"attention_fh": "FaceRepair-AttentionFH-v0", "ipfh": "FaceRepair-IPFH-v0"}[args.algo]
+    env_id = {"attention_fh": "fh_gym/FaceRepair-AttentionFH-v0", "ipfh": "fh_gym/FaceRepair-IPFH-v0"}[args.algo]
     variant = {"attention_fh": "attention_fh", "ipfh": "ipfh"}[args.algo]
     env_config = make_config(overrides, variant)
     eval_config = merge_config(env_config, {"data": {**data, "split": "val"}})

@@ -18,7 +18,7 @@ TINY_POLICY = {
              "value_hidden": 8},
 }
 VARIANT = {"attention_fh": "attention_fh", "ipfh": "ipfh"}
-ENV_ID = {"attention_fh": "FaceRepair-AttentionFH-v0", "ipfh": "FaceRepair-IPFH-v0"}
+ENV_ID = {"attention_fh": "fh_gym/FaceRepair-AttentionFH-v0", "ipfh": "fh_gym/FaceRepair-IPFH-v0"}
 
 
 def env_config(algo: str, **overrides: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ TINY = {
 PPO_LIKE = {"batch_size": 32, "n_epochs": 1}
 
 
-def tiny_hyperparams(algo: str, env_id: str = "FaceRepair-Dense-x8-v0", **extra: Any) -> dict[str, Any]:
+def tiny_hyperparams(algo: str, env_id: str = "fh_gym/FaceRepair-Dense-x8-v0", **extra: Any) -> dict[str, Any]:
     hp = merge_config(get_algo(algo).defaults(env_id), TINY)
     if algo != "a2c":
         hp = merge_config(hp, PPO_LIKE)
@@ -30,11 +30,11 @@ def tiny_hyperparams(algo: str, env_id: str = "FaceRepair-Dense-x8-v0", **extra:
     return merge_config(hp, extra)
 
 
-def env_config(env_id: str = "FaceRepair-Dense-x8-v0", split: str = "train", **overrides: Any) -> dict[str, Any]:
+def env_config(env_id: str = "fh_gym/FaceRepair-Dense-x8-v0", split: str = "train", **overrides: Any) -> dict[str, Any]:
     return make_config(merge_config({"data": {**DATA, "split": split}}, None) | overrides, env_ids()[env_id])
 
 
-def tiny_context(run_dir: Path, algo: str, env_id: str = "FaceRepair-Dense-x8-v0", *, total: int = 64,
+def tiny_context(run_dir: Path, algo: str, env_id: str = "fh_gym/FaceRepair-Dense-x8-v0", *, total: int = 64,
                  resume: bool = False, eval_every: int = 0, horizon: int = 4, **extra: Any) -> TrainContext:
     return TrainContext(env_id=env_id, env_config=env_config(env_id, horizon=horizon),
                         eval_config=env_config(env_id, "val", horizon=horizon),

@@ -22,7 +22,7 @@ from fh_gym.restorers.training.recipe import DATA_KINDS, RECIPES, get_recipe, re
 
 ROOT = Path(__file__).resolve().parents[1]
 #: algorithms that cannot act in some envs (MaskablePPO needs discrete actions)
-REFUSED = {("maskable_ppo", "FaceRepair-Continuous-v0")}
+REFUSED = {("maskable_ppo", "fh_gym/FaceRepair-Continuous-v0")}
 
 
 # ----------------------------------------------------------------------------- algorithms
@@ -51,8 +51,9 @@ def test_unknown_hyperparameters_are_named_with_the_valid_ones(name):
     algo = get_algo(name)
     unknown = rf"unknown config key '{name}.not_a_key'; valid keys here: .*total_timesteps"
     with pytest.raises(ConfigError, match=unknown):
-        algo.resolve("FaceRepair-Dense-x8-v0", {"not_a_key": 1})
-    assert algo.resolve("FaceRepair-Dense-x8-v0", {"n_timesteps": 1234})["total_timesteps"] == 1234  # RL-Zoo alias
+        algo.resolve("fh_gym/FaceRepair-Dense-x8-v0", {"not_a_key": 1})
+    resolved = algo.resolve("fh_gym/FaceRepair-Dense-x8-v0", {"n_timesteps": 1234})
+    assert resolved["total_timesteps"] == 1234  # RL-Zoo alias
 
 
 def test_unknown_algorithm_lists_the_registered_ones():

@@ -181,7 +181,7 @@ def test_compare_cli_runs_the_agent(trained, tmp_path):
     from fh_gym.agents.cli.main import main
 
     run_dir, _ = trained
-    args = ["compare", "--env", "FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "horizon=3",
+    args = ["compare", "--env", "fh_gym/FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "horizon=3",
             "--set", "action.positions=4", "--set", "data.identities=24", "--set", "data.images_per_identity=3",
             "--set", "data.image_size=64", "--split", "val", "--strategies", "random", "--agent",
             str(run_dir / "agent.pt"), "--faces", "3", "--out", str(tmp_path / "cmp")]
@@ -206,7 +206,7 @@ def test_hallucinate_cli_runs_the_agent_on_its_training_config(trained, tmp_path
 def test_train_cli_trains_and_resumes(tmp_path):
     from fh_gym.agents.cli.main import main
 
-    env_flags = ["--env", "FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "data.image_size=64",
+    env_flags = ["--env", "fh_gym/FaceRepair-AttentionFH-v0", "--set", "image_size=64", "--set", "data.image_size=64",
                  "--set", "data.identities=24", "--set", "data.images_per_identity=3", "--set", "horizon=3",
                  "--set", "action.positions=4"]
     algo_flags = ["--set-algo", "batch_size=2", "--set-algo", "policy.feature_dim=8", "--set-algo", "variant=fixed_box",

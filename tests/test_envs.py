@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import fh_gym
+from fh_gym.envs.slots import reward_terms
 from fh_gym.render import frame_shape
 from fh_gym.restorers.config import ConfigError
 
@@ -49,9 +50,9 @@ def rollout(env: gym.Env, seed: int, steps: int) -> tuple[list[np.ndarray], list
 
 def test_registered_ids_are_the_documented_variants():
     assert set(fh_gym.ENV_IDS) == {
-        "FaceRepair-Dense-x4-v0", "FaceRepair-Dense-x8-v0", "FaceRepair-Dense-x16-v0",
-        "FaceRepair-AttentionFH-v0", "FaceRepair-IPFH-v0", "FaceRepair-IPFH-Delta-v0",
-        "FaceRepair-Occluded-v0", "FaceRepair-Continuous-v0",
+        "fh_gym/FaceRepair-Dense-x4-v0", "fh_gym/FaceRepair-Dense-x8-v0", "fh_gym/FaceRepair-Dense-x16-v0",
+        "fh_gym/FaceRepair-AttentionFH-v0", "fh_gym/FaceRepair-IPFH-v0", "fh_gym/FaceRepair-IPFH-Delta-v0",
+        "fh_gym/FaceRepair-Occluded-v0", "fh_gym/FaceRepair-Continuous-v0",
     }
 
 
@@ -76,7 +77,7 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
     horizon = env_a.unwrapped.engine.horizon
     assert len(rewards_a) == horizon
     assert rewards_a == rewards_b
-    assert any(r != 0 for r in rewards_a) or (env_id == "FaceRepair-AttentionFH-v0" and rewards_a[-1] != 0)
+    assert any(r != 0 for r in rewards_a) or (env_id == "fh_gym/FaceRepair-AttentionFH-v0" and rewards_a[-1] != 0)
     assert all(np.array_equal(a, b) for a, b in zip(images_a, images_b, strict=True))
     other, _ = rollout(env_b, 8, 1)
     assert not np.array_equal(other[0], images_a[0])
@@ -84,10 +85,10 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
 
 def test_untrained_restorer_does_not_depend_on_the_global_torch_rng():
     torch.manual_seed(1)
-    env_a = gym.make("FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    env_a = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
     state_after_a = torch.random.get_rng_state()
     torch.manual_seed(2)
-    env_b = gym.make("FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    env_b = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
     weights_a = env_a.unwrapped.engine.restorer.state_dict()
     weights_b = env_b.unwrapped.engine.restorer.state_dict()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
@@ -122,17 +123,17 @@ def test_env_pickles_and_continues_identically(env_id):
 
 
 def test_info_reward_terms_sum_to_reward():
-    for env_id in ("FaceRepair-IPFH-v0", "FaceRepair-AttentionFH-v0", "FaceRepair-Dense-x8-v0"):
+    for env_id in ("fh_gym/FaceRepair-IPFH-v0", "fh_gym/FaceRepair-AttentionFH-v0", "fh_gym/FaceRepair-Dense-x8-v0"):
         env = make(env_id)
         env.reset(seed=1)
         terminated = False
         while not terminated:
             _, reward, terminated, _, info = env.step(env.action_space.sample())
-            assert reward == pytest.approx(sum(info["rewards"].values()), abs=1e-5)
+            assert reward == pytest.approx(sum(reward_terms(info).values()), abs=1e-5)
 
 
 def test_psnr_gain_telescopes_to_the_episode_gain():
-    env = make("FaceRepair-Dense-x8-v0")
+    env = make("fh_gym/FaceRepair-Dense-x8-v0")
     _, info = env.reset(seed=2)
     start = info["psnr"]
     total, terminated = 0.0, False
@@ -144,22 +145,22 @@ def test_psnr_gain_telescopes_to_the_episode_gain():
 
 
 def test_bad_actions_and_config_give_clear_errors():
-    env = make("FaceRepair-Dense-x8-v0")
+    env = make("fh_gym/FaceRepair-Dense-x8-v0")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="outside the action space"):
         env.unwrapped.step(10_000)
-    cont = make("FaceRepair-Continuous-v0")
+    cont = make("fh_gym/FaceRepair-Continuous-v0")
     cont.reset(seed=0)
     with pytest.raises(ValueError, match="NaN"):
         cont.unwrapped.step(np.array([0.0, np.nan, 0.0, 0.0], dtype=np.float32))
     with pytest.raises(ConfigError, match="unknown config key 'horizn'; valid keys here: .*horizon"):
-        gym.make("FaceRepair-Dense-x8-v0", config={"horizn": 3})
+        gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"horizn": 3})
     with pytest.raises(ConfigError, match="unknown config key 'repair.margn'"):
-        gym.make("FaceRepair-Dense-x8-v0", config={"repair": {"margn": 3}})
+        gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"repair": {"margn": 3}})
 
 
 def test_step_after_the_end_requires_reset():
-    env = make("FaceRepair-Dense-x8-v0", horizon=2).unwrapped
+    env = make("fh_gym/FaceRepair-Dense-x8-v0", horizon=2).unwrapped
     env.reset(seed=0)
     env.step(0)
     env.step(1)
@@ -168,7 +169,7 @@ def test_step_after_the_end_requires_reset():
 
 
 def test_user_faces_are_validated():
-    env = make("FaceRepair-Dense-x8-v0").unwrapped
+    env = make("fh_gym/FaceRepair-Dense-x8-v0").unwrapped
     with pytest.raises(ValueError, match="uint8"):
         env.reset(options={"hr": np.zeros((128, 128, 3), dtype=np.float32)})
     with pytest.raises(ValueError, match="HxWx3"):
@@ -180,12 +181,12 @@ def test_user_faces_are_validated():
 
 
 def test_inference_mode_repairs_without_ground_truth():
-    env = make("FaceRepair-Dense-x8-v0", mode="inference").unwrapped
+    env = make("fh_gym/FaceRepair-Dense-x8-v0", mode="inference").unwrapped
     lr = np.random.default_rng(0).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
     _obs, info = env.reset(seed=0, options={"lr": lr})
     assert np.isnan(info["psnr"])
     _, reward, _, _, info = env.step(0)
-    assert reward == 0.0 and info["rewards"] == {}
+    assert reward == 0.0 and reward_terms(info) == {"psnr_gain": 0.0}  # the key stays, every term 0
     frame = env.render_frame()
     assert frame.shape == frame_shape(128, 2, with_truth=False)
     with pytest.raises(ValueError, match="no ground truth"):
@@ -193,7 +194,7 @@ def test_inference_mode_repairs_without_ground_truth():
 
 
 def test_grid_action_masks_forbid_repeats_until_all_cells_used():
-    env = make("FaceRepair-Dense-x8-v0", horizon=60).unwrapped
+    env = make("fh_gym/FaceRepair-Dense-x8-v0", horizon=60).unwrapped
     env.reset(seed=0)
     assert env.action_masks().all() and env.action_masks().shape == (49,)
     env.step(5)

@@ -36,7 +36,7 @@ def test_the_page_names_one_new_file_per_piece():
     assert sorted(files) == ["agents/strategies/reverse_strategy.py", "envs_configs/envs/dense_x8_l1.yaml",
                              "fh_gym/engine/rewards/l1_gain.py"]
     assert not any((ROOT / path).exists() for path in files)  # examples, not shipped pieces
-    assert "gym.make(\"FaceRepair-DenseL1-x8-v0\")" in snippet
+    assert "gym.make(\"fh_gym/FaceRepair-DenseL1-x8-v0\")" in snippet
 
 
 def test_the_three_new_files_work_with_nothing_else_edited(tmp_path):

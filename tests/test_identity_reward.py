@@ -10,6 +10,7 @@ import torch
 import fh_gym  # noqa: F401  (registers the envs)
 from fh_gym.data import build_dataset
 from fh_gym.engine.identity import IdentityTerms
+from fh_gym.envs.slots import reward_terms
 from fh_gym.restorers import build_network, save_network
 from fh_gym.restorers.archs.sicnn_arch import CNNRFeatureMaps
 from fh_gym.restorers.losses.identity import a_softmax_loss, cosine_similarity
@@ -50,7 +51,7 @@ def ipfh_env(checkpoint_path, form: str = "absolute", texture: bool = True) -> g
               "identity_net": {"type": "CNNR", "checkpoint": str(checkpoint_path), "margin": 1.5}}
     if texture:
         reward["texture_features"] = {"type": "CNNR", "checkpoint": str(checkpoint_path), "layer": "res1"}
-    return gym.make("FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3, "reward": reward})
+    return gym.make("fh_gym/FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3, "reward": reward})
 
 
 def run_episode(env: gym.Env, seed: int, options: dict | None = None) -> list[tuple[float, dict]]:
@@ -59,7 +60,7 @@ def run_episode(env: gym.Env, seed: int, options: dict | None = None) -> list[tu
     steps = []
     for _ in range(3):
         _, reward, terminated, _, info = env.step(env.action_space.sample())
-        steps.append((reward, dict(info["rewards"])))
+        steps.append((reward, reward_terms(info)))
     assert terminated
     return steps
 
@@ -129,7 +130,7 @@ def test_texture_features_from_the_identity_net(checkpoint):
 def test_identity_terms_reject_a_head_with_mismatched_class_names(tmp_path):
     net = build_network({**BLOCK, "num_classes": 3}, kind="aux")
     path = save_network(net, tmp_path / "bad.pt", meta={"class_names": ["a", "b"]})
-    env = gym.make("FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3})
+    env = gym.make("fh_gym/FaceRepair-IPFH-v0", config={"data": DATA, "horizon": 3})
     with pytest.raises(ValueError, match="3 classes but 2 class names"):
         engine = env.unwrapped.engine
         IdentityTerms(engine.networks, engine.view, {"type": "CNNR", "checkpoint": str(path)})

@@ -64,7 +64,7 @@ def test_env_docstring_lists_every_registered_variant():
     listed = doc[doc.index("## Registered configurations"):]
     for name, data in variant_files().items():
         assert f"``{data['id']}`` (``{name}.yaml``)" in listed
-    assert sorted(re.findall(r"\* ``(FaceRepair-[\w-]+)``", listed)) == sorted(fh_gym.ENV_IDS)
+    assert sorted(re.findall(r"\* ``(fh_gym/FaceRepair-[\w-]+)``", listed)) == sorted(fh_gym.ENV_IDS)
 
 
 def test_environment_doc_covers_every_variant_reward_and_action_type():

@@ -186,7 +186,7 @@ def test_env_with_the_srgan_reward_reference(runs):
         assert torch.allclose(env.engine.reward_fn._reference_mse, expected)
         for _ in range(2):
             _, reward, terminated, _, info = env.step(env.action_space.sample())
-        assert terminated and np.isfinite(reward) and "mse_gain" in info["rewards"]
+        assert terminated and np.isfinite(reward) and "reward_mse_gain" in info
     finally:
         env.close()
 

@@ -84,9 +84,9 @@ def test_config_rejects_unknown_keys_and_variants():
         return get_algo(algo).resolve(env_id, overrides)
 
     with pytest.raises(ConfigError, match="valid keys here"):
-        resolve_config("attention_fh", "FaceRepair-AttentionFH-v0", {"learning_rate": 1.0})
+        resolve_config("attention_fh", "fh_gym/FaceRepair-AttentionFH-v0", {"learning_rate": 1.0})
     with pytest.raises(ConfigError, match="valid keys here"):
-        resolve_config("ipfh", "FaceRepair-IPFH-v0", {"policy": {"width": 3}})
+        resolve_config("ipfh", "fh_gym/FaceRepair-IPFH-v0", {"policy": {"width": 3}})
     with pytest.raises(ConfigError, match="available: full, fixed_box, i0_agent"):
         resolve_config("attention_fh", None, {"variant": "nope"})
     fixed = resolve_config("attention_fh", None, {"variant": "fixed_box"})

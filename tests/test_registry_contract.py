@@ -62,6 +62,7 @@ def test_reward_terms_are_finite_named_per_face_and_sum_to_the_reward(name):
         out = engine.step(np.full(3, action), slots)
         assert out.terms, f"reward '{name}' returned no terms"
         assert names is None or set(out.terms) == names, "every step returns the same terms"
+        assert list(out.terms) == list(engine.term_names) == list(engine.reward_fn.term_names())
         names = set(out.terms)
         for value in out.terms.values():
             assert value.shape == (3,) and value.dtype == np.float32 and np.isfinite(value).all()

@@ -57,11 +57,11 @@ def test_full_training_entry_point_writes_agent_files(tmp_path):
 
 def test_maskable_ppo_refuses_continuous_actions(tmp_path):
     with pytest.raises(ConfigError, match="Discrete or MultiDiscrete"):
-        get_algo("maskable_ppo").train(tiny_context(tmp_path, "maskable_ppo", "FaceRepair-Continuous-v0"))
+        get_algo("maskable_ppo").train(tiny_context(tmp_path, "maskable_ppo", "fh_gym/FaceRepair-Continuous-v0"))
 
 
 def test_continuous_actions_train_with_ppo(tmp_path):
-    ctx = tiny_context(tmp_path, "ppo", "FaceRepair-Continuous-v0")
+    ctx = tiny_context(tmp_path, "ppo", "fh_gym/FaceRepair-Continuous-v0")
     env, _ = make_vec_env(ctx, ctx.algo_config)
     model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
     model.learn(32)
@@ -69,7 +69,7 @@ def test_continuous_actions_train_with_ppo(tmp_path):
 
 
 def test_unknown_hyperparameter_lists_the_valid_keys():
-    defaults = get_algo("ppo").defaults("FaceRepair-Dense-x8-v0")
+    defaults = get_algo("ppo").defaults("fh_gym/FaceRepair-Dense-x8-v0")
     with pytest.raises(ConfigError, match=r"n_stepz.*n_steps"):
         merge_config(defaults, {"n_stepz": 8})
     with pytest.raises(ConfigError, match=r"policy_kwargs.lstm_hidden_size.*features_dim"):
@@ -83,8 +83,8 @@ def test_yaml_defaults_are_complete_for_every_env():
         for env_id in env_ids():
             hp = get_algo(algo).defaults(env_id)
             assert hp["n_envs"] >= 1 and hp["total_timesteps"] > 0, (algo, env_id)
-    assert get_algo("ppo").defaults("FaceRepair-AttentionFH-v0")["gamma"] == 1.0
-    assert "lstm_hidden_size" in get_algo("recurrent_ppo").defaults("FaceRepair-Dense-x8-v0")["policy_kwargs"]
+    assert get_algo("ppo").defaults("fh_gym/FaceRepair-AttentionFH-v0")["gamma"] == 1.0
+    assert "lstm_hidden_size" in get_algo("recurrent_ppo").defaults("fh_gym/FaceRepair-Dense-x8-v0")["policy_kwargs"]
 
 
 def test_learning_rate_schedules_from_yaml_strings_survive_saving(tmp_path):

@@ -14,7 +14,7 @@ from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.config import ConfigError
 
 
-def _model(tmp_path, algo, env_id="FaceRepair-Dense-x8-v0", **extra):
+def _model(tmp_path, algo, env_id="fh_gym/FaceRepair-Dense-x8-v0", **extra):
     ctx = tiny_context(tmp_path, algo, env_id, horizon=16, **extra)
     env, _ = make_vec_env(ctx, ctx.algo_config)
     return build_model(get_algo(algo), env, ctx.algo_config, ctx.env_config, seed=0), ctx
@@ -103,7 +103,7 @@ def test_maskable_ppo_rollouts_respect_the_masks(tmp_path):
 def test_actor_refuses_an_env_with_other_actions(tmp_path):
     model, ctx = _model(tmp_path, "ppo")
     actor = SB3Actor(model, "ppo", ctx.env_config)
-    engine = RepairEngine(env_config("FaceRepair-AttentionFH-v0"), 1)
+    engine = RepairEngine(env_config("fh_gym/FaceRepair-AttentionFH-v0"), 1)
     engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0]})
     with pytest.raises(ConfigError, match="trained with actions Discrete"):
         actor.act(engine, engine.all_slots(), np.random.default_rng(0))

@@ -50,17 +50,20 @@ def test_train_then_resume_continues_the_same_run(tmp_path):
     assert rc == 0
     assert list(out.iterdir()) == [run_dir]  # no new run folder
     meta = read_metadata(run_dir / "final.zip")
-    assert meta["num_timesteps"] == 128 and meta["algo"] == "ppo" and meta["env_id"] == "FaceRepair-Dense-x8-v0"
+    assert meta["num_timesteps"] == 128 and meta["algo"] == "ppo" and meta["env_id"] == "fh_gym/FaceRepair-Dense-x8-v0"
     assert load_agent(run_dir / "checkpoints" / "last.zip").model.num_timesteps == 128
 
     tags = _tags(run_dir)
     for tag in ("charts/episodic_return", "charts/episode_psnr", "charts/episode_psnr_gain", "charts/episode_ssim",
-                "charts/reward_terms/psnr_gain", "losses/value_loss", "losses/policy_gradient_loss",
-                "charts/learning_rate", "eval/psnr", "eval/ssim", "eval/psnr_gain"):
+                "charts/reward_terms/psnr_gain", "eval/psnr", "eval/ssim", "eval/psnr_gain",
+                # SB3's own tags, unrenamed: the same as in plain SB3 and RL Zoo runs
+                "train/value_loss", "train/policy_gradient_loss", "train/learning_rate", "rollout/ep_rew_mean",
+                "time/fps"):
         assert tag in tags["scalars"], tag
+    assert not any(t.startswith("losses/") for t in tags["scalars"])  # no CleanRL renames of SB3's statistics
     assert "eval/episodes" in tags["images"]
-    assert max(tags["losses/value_loss:steps"]) == 128  # the resumed half logs at the continued step count
-    assert min(tags["losses/value_loss:steps"]) <= 64
+    assert max(tags["train/value_loss:steps"]) == 128  # the resumed half logs at the continued step count
+    assert min(tags["train/value_loss:steps"]) <= 64
 
 
 def test_resume_needs_a_run_folder(tmp_path):
@@ -133,9 +136,9 @@ def test_resume_keeps_optimiser_and_reward_normalisation(tmp_path):
         return json.loads(read_member(tmp_path / "checkpoints" / "last.zip", "vecnormalize.json"))["ret_rms"]["count"]
 
     algo = get_algo("a2c")  # its RMSprop optimiser state must come back as RMSprop
-    assert algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=64))["num_timesteps"] == 64
+    assert algo.train(tiny_context(tmp_path, "a2c", "fh_gym/FaceRepair-IPFH-v0", total=64))["num_timesteps"] == 64
     assert ret_count() == pytest.approx(64, abs=1e-3)  # IPFH normalises returns (normalize: true)
-    result = algo.train(tiny_context(tmp_path, "a2c", "FaceRepair-IPFH-v0", total=128, resume=True))
+    result = algo.train(tiny_context(tmp_path, "a2c", "fh_gym/FaceRepair-IPFH-v0", total=128, resume=True))
     assert result["num_timesteps"] == 128 and ret_count() == pytest.approx(128, abs=1e-3)
 
 

@@ -65,7 +65,8 @@ def test_next_step_autoreset():
     obs, rewards, terminated, _, info = vector.step(np.array([1, 2]))
     assert not terminated.any() and np.all(rewards == 0)
     assert np.all(obs["step"] == 0) and np.all(obs["coverage"] == 0)
-    assert "rewards" not in info  # nobody stepped: the step was the reset
+    assert not info["_reward_psnr_gain"].any()  # nobody stepped: the step was the reset (the key stays, masked)
+    assert np.all(info["reward_psnr_gain"] == 0) and info["reward_psnr_gain"].dtype == np.float32
 
 
 def test_same_step_autoreset_reports_final_observation():
@@ -80,7 +81,7 @@ def test_same_step_autoreset_reports_final_observation():
 
 
 def test_make_vec_uses_the_batched_entry_point():
-    envs = gym.make_vec("FaceRepair-Dense-x8-v0", num_envs=4, vectorization_mode="vector_entry_point",
+    envs = gym.make_vec("fh_gym/FaceRepair-Dense-x8-v0", num_envs=4, vectorization_mode="vector_entry_point",
                         config=SMALL)
     assert isinstance(envs.unwrapped, FaceRepairVectorEnv)
     obs, _ = envs.reset(seed=1)

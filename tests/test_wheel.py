@@ -43,7 +43,7 @@ def test_the_wheel_has_one_top_level_package(installed):
 def test_the_installed_wheel_runs_from_another_folder(installed, tmp_path):
     _, target = installed
     code = ("import gymnasium as gym, fh_gym, fh_gym.agents, fh_gym.restorers; "
-            "env = gym.make('FaceRepair-Dense-x8-v0'); env.reset(seed=0); "
+            "env = gym.make('fh_gym/FaceRepair-Dense-x8-v0'); env.reset(seed=0); "
             "print(fh_gym.__file__); print(fh_gym.agents.__file__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(target), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})

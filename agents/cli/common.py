@@ -8,13 +8,13 @@ from typing import Any
 
 from fh_gym.engine.config import check_env_config
 from fh_gym.envs.face_repair import make_config
-from fh_gym.registration import env_ids
+from fh_gym.registration import canonical_env_id, env_ids
 from fh_gym.restorers.checkpoint import TRAINING_FORMAT, safe_load
 from fh_gym.restorers.config import ConfigError, Float, Int, Str, device_problem, load_yaml, merge_config, parse_value
 from fh_gym.restorers.training.recipe import COMMON_SCHEMA, get_recipe
 
 #: the env of every command when no ``--env`` is given
-DEFAULT_ENV = "FaceRepair-Dense-x8-v0"
+DEFAULT_ENV = "fh_gym/FaceRepair-Dense-x8-v0"
 
 #: value specs of the flags shared by several commands (the same checks as the config keys they feed)
 COUNT = Int(min=1)
@@ -124,10 +124,7 @@ def build_env_config(env_id: str, *, base: dict[str, Any] | None = None, env_con
     if base is not None:
         config = merge_config(base, file_overrides)
     else:
-        ids = env_ids()
-        if env_id not in ids:
-            raise ConfigError(f"unknown env id '{env_id}'; registered: {', '.join(ids)}")
-        config = make_config(file_overrides, ids[env_id])
+        config = make_config(file_overrides, env_ids()[canonical_env_id(env_id)])
     if data:
         same_type = data.get("type", config["data"]["type"]) == config["data"]["type"]
         config["data"] = {**(config["data"] if same_type else {}), **data}

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     env_config = env_config_from_args(args)
     greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
-    actors = build_actors(args.strategies, args.agent, greedy)
+    actors = build_actors(args.strategies, args.agent, greedy, env_config=env_config)
     rows, paths = compare(env_config, actors, args.faces, args.batch_size, args.seed, args.out,
                           identity_net=args.identity_net)
     print(to_markdown(rows))

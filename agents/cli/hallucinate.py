@@ -18,7 +18,7 @@ front-end upsamples each LR face to the start image and the agent (``--agent``) 
 
 Examples::
 
-    fh-gym hallucinate lr_faces/ --agent runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip --out sr/
+    fh-gym hallucinate lr_faces/ --agent runs/fh_gym-FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip --out sr/
     fh-gym hallucinate face16.png --strategy even --restorer runs/restorer/restorer.pt --video --out sr/
 """
 
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.comparison import build_actors
     from fh_gym.inference import check_inference_actor, collect_inputs, hallucinate_files, inference_config
 
-    (actor,) = build_actors([], [args.agent]) if args.agent else build_actors([args.strategy])
+    # A plain SB3 / RL Zoo zip records no env: it acts on --env's (fh-gym's agent files act on their own).
+    given = build_env_config(args.env or DEFAULT_ENV, restorer=args.restorer, device=args.device,
+                             overrides=args.overrides)
+    (actor,) = build_actors([], [args.agent], env_config=given) if args.agent else build_actors([args.strategy])
     check_inference_actor(actor)
     base = actor.env_config if args.env is None else None
     config = inference_config(build_env_config(args.env or DEFAULT_ENV, base=base, restorer=args.restorer,

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.recording import record_episodes
 
     env_config = env_config_from_args(args)
-    (actor,) = build_actors([], [args.agent]) if args.agent else build_actors([args.strategy])
+    (actor,) = build_actors([], [args.agent], env_config=env_config) if args.agent else build_actors([args.strategy])
     paths = record_episodes(env_config, actor, args.episodes, args.out, args.fps, args.seed)
     for path in paths:
         print(f"wrote {path}")

@@ -14,9 +14,9 @@ docs/agents.md lists the keys.
 Examples::
 
     fh-gym train --list
-    fh-gym train --algo ppo --env FaceRepair-Dense-x8-v0 --timesteps 50000 --set-algo n_envs=16
+    fh-gym train --algo ppo --env fh_gym/FaceRepair-Dense-x8-v0 --timesteps 50000 --set-algo n_envs=16
     fh-gym train --algo maskable_ppo --restorer runs/restorer/restorer.pt --set-algo finetune_restorer=true
-    fh-gym train --resume runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000
+    fh-gym train --resume runs/fh_gym-FaceRepair-Dense-x8-v0__ppo__0__1700000000
 """
 
 from __future__ import annotations

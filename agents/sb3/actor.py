@@ -8,7 +8,7 @@ at ``t == 0`` as an episode start (``start_episodes`` also clears the states).
 
 Example:
     >>> from fh_gym.agents.registry import load_agent
-    >>> actor = load_agent("runs/FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip")  # doctest: +SKIP
+    >>> actor = load_agent("runs/fh_gym-FaceRepair-Dense-x8-v0__ppo__0__1700000000/final.zip")  # doctest: +SKIP
     >>> actions = actor.act(engine, engine.all_slots(), rng)  # doctest: +SKIP
 """
 

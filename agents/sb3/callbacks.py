@@ -7,7 +7,8 @@ the run's single TensorBoard run. The work itself lives in :mod:`fh_gym.agents.e
 Tags: ``charts/episodic_return``, ``charts/episodic_length``, ``charts/episode_psnr``,
 ``charts/episode_psnr_gain``, ``charts/episode_ssim``, ``charts/reward_terms/<term>`` (each term summed
 over the episode), ``eval/<metric>`` (validation people), ``eval/episodes`` (image grid), ``losses/restorer``,
-``losses/restorer_mse`` and ``charts/restorer_psnr_box`` (fine-tuning) and SB3's own statistics as ``losses/*``.
+``losses/restorer_mse`` and ``charts/restorer_psnr_box`` (fine-tuning), next to SB3's own ``train/*``,
+``rollout/*`` and ``time/*`` (see :mod:`fh_gym.agents.sb3.logger`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stable_baselines3.common.logger import Image
 from fh_gym.agents.evaluate import episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.data import build_dataset
+from fh_gym.envs.slots import reward_terms
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
 from fh_gym.recording import episode_grid
 from fh_gym.restorers.training.session import progress_bar
@@ -65,7 +67,7 @@ class EpisodeStatsCallback(BaseCallback):
     def _on_step(self) -> bool:
         infos, dones = self.locals["infos"], self.locals["dones"]
         for i, info in enumerate(infos):
-            for name, value in info.get("rewards", {}).items():
+            for name, value in reward_terms(info).items():
                 self.term_sums[i][name] = self.term_sums[i].get(name, 0.0) + float(value)
         finished = np.flatnonzero(dones)
         measurable = []

@@ -5,6 +5,11 @@ uint8 HxWxC image entries (``image``, ``start``, ``coverage``) into CxHxW and ``
 them to [0, 1] (``normalize_images=True``, the default). The extractor accepts either layout, so it also
 works on an un-transposed observation space.
 
+Frame stacking (``VecFrameStack``, RL Zoo's ``frame_stack: k``) is supported: the k frames' images, start
+images and coverage arrive concatenated along the channels (``3k``, ``3k``, ``k``) and ``last_action`` /
+``step`` along their vector (``4k``, ``k``); the CNN then sees ``10k`` channels. Any other layout is refused
+with a message naming the entry, its shape and what was expected.
+
 Encoder choice. The default ``"small"`` CNN sees a 10-channel stack [I_t, I_0, coverage * 255 / T,
 I_t - I_0] at half resolution and *flattens* its 8x8 map: where the face is still blurry (I_t - I_0 ~ 0)
 and uncovered is exactly what a patch choice needs, and flattening (instead of global pooling) keeps
@@ -33,10 +38,36 @@ VECTOR_KEYS = ("last_action", "step")
 ENCODERS = ("small", "attention_fh")
 
 
-def _channels_first(space: gym.spaces.Box) -> bool:
-    """True when an image entry is CxHxW (SB3 transposed it); HxWxC otherwise."""
-    shape = space.shape
-    return shape[0] in (1, 3) and shape[-1] not in (1, 3)
+def _layout(name: str, space: gym.spaces.Space) -> tuple[bool, int, int]:
+    """(channels first, channels, side) of a square image entry: CxSxS when SB3 transposed it, SxSxC else."""
+    shape = tuple(getattr(space, "shape", None) or ())
+    if len(shape) == 3 and shape[1] == shape[2] and shape[0] != shape[1]:
+        return True, shape[0], shape[1]
+    if len(shape) == 3 and shape[0] == shape[1]:
+        return False, shape[2], shape[0]
+    raise ValueError(f"FaceRepairExtractor: observation {name!r} has shape {shape}; expected a square image "
+                     "(S, S, C) or (C, S, S)")
+
+
+def stacked_frames(observation_space: gym.spaces.Dict) -> int:
+    """How many frames a (possibly frame-stacked) FaceRepairEnv observation holds; ``ValueError`` naming the
+    entry whose shape does not fit."""
+    layout, channels, side = _layout("image", observation_space.spaces["image"])
+    if channels % 3:
+        raise ValueError(f"FaceRepairExtractor: 'image' has {channels} channels; expected 3 per stacked frame")
+    frames = channels // 3
+    expected = {"start": 3 * frames, "coverage": frames}
+    for key, count in expected.items():
+        first, got, got_side = _layout(key, observation_space.spaces[key])
+        if got != count or got_side != side or first != layout:
+            raise ValueError(f"FaceRepairExtractor: {key!r} has {got} channels of {got_side}px; with {frames} "
+                             f"stacked frame(s) of 'image' ({channels} channels, {side}px) it needs {count}")
+    for key, per_frame in (("last_action", 4), ("step", 1)):
+        shape = tuple(observation_space.spaces[key].shape)
+        if shape != (per_frame * frames,):
+            raise ValueError(f"FaceRepairExtractor: {key!r} has shape {shape}; with {frames} stacked frame(s) it "
+                             f"needs ({per_frame * frames},)")
+    return frames
 
 
 class FaceRepairExtractor(BaseFeaturesExtractor):
@@ -51,7 +82,8 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
         width: Channels of the ``"small"`` CNN's first layer (the next two have 2x).
 
     Raises:
-        ValueError: If the observation space lacks an fh-gym key or ``encoder`` is unknown.
+        ValueError: If the observation space lacks an fh-gym key, an entry has a shape that no number of
+            stacked frames explains, or ``encoder`` is unknown.
     """
 
     def __init__(self, observation_space: gym.spaces.Dict, features_dim: int = 128, horizon: int = 16,
@@ -62,12 +94,12 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
             raise ValueError(f"FaceRepairExtractor needs the FaceRepairEnv observation; missing keys {missing}")
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
-        image_space = observation_space.spaces["image"]
-        self.channels_first = _channels_first(image_space)
-        self.image_size = int(image_space.shape[1] if self.channels_first else image_space.shape[0])
+        self.channels_first, _, self.image_size = _layout("image", observation_space.spaces["image"])
+        #: frames per observation (VecFrameStack / RL Zoo's frame_stack; 1 without stacking)
+        self.frames = stacked_frames(observation_space)
         self.horizon = int(horizon)
         self.encoder_name = encoder
-        in_channels = 10
+        in_channels = 10 * self.frames
         if encoder == "small":
             self.cnn = nn.Sequential(
                 nn.AvgPool2d(2),  # 128 -> 64 first: the convolutions then cost a quarter
@@ -88,7 +120,7 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
         return x if self.channels_first else x.permute(0, 3, 1, 2)
 
     def stack(self, observations: dict[str, Tensor]) -> Tensor:
-        """The (B, 10, H, W) CNN input from preprocessed observations (images in [0, 1])."""
+        """The (B, 10k, H, W) CNN input (k stacked frames) from preprocessed observations (images in [0, 1])."""
         image = self._image(observations["image"].float())
         start = self._image(observations["start"].float())
         # SB3 scaled the visit counts by 1/255; bring them to "fraction of the episode" units.

@@ -1,44 +1,25 @@
-"""One TensorBoard run per training run, with CleanRL-style tags for SB3's own statistics.
+"""One TensorBoard run per training run, with SB3's standard tags.
 
-SB3 logs ``train/value_loss``, ``train/learning_rate``, ``time/fps``...; in TensorBoard these become
-``losses/value_loss``, ``charts/learning_rate`` and ``charts/SPS`` (CleanRL names), next to the fh-gym
-callbacks' ``charts/*`` and ``eval/*`` tags, all in the run folder itself so ``--resume`` appends to the
-same run.
+SB3's own statistics keep SB3's names (``train/value_loss``, ``train/learning_rate``, ``rollout/ep_rew_mean``,
+``time/fps``...), exactly as in a plain SB3 or RL Zoo run, so their curves line up in one TensorBoard. fh-gym's
+callbacks add theirs under their own prefixes: ``charts/`` (episode return, PSNR, reward terms), ``eval/``
+(validation people: ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``, the ``eval/episodes`` grid) and
+``losses/restorer*`` (joint restorer training). Everything goes into the run folder itself, so ``--resume``
+appends to the same run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, make_output_format
-
-RENAMES = {"train/learning_rate": "charts/learning_rate", "time/fps": "charts/SPS"}
-
-
-def cleanrl_tag(key: str) -> str:
-    """SB3 key -> CleanRL tag (``train/x`` -> ``losses/x``; learning rate and fps -> ``charts/``)."""
-    if key in RENAMES:
-        return RENAMES[key]
-    if key.startswith("train/"):
-        return "losses/" + key[len("train/"):]
-    return key
-
-
-class CleanRLTensorBoardFormat(TensorBoardOutputFormat):
-    """SB3's TensorBoard writer with keys renamed by :func:`cleanrl_tag`."""
-
-    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
-        renamed = {cleanrl_tag(k): v for k, v in key_values.items()}
-        excluded = {cleanrl_tag(k): v for k, v in key_excluded.items()}
-        super().write(renamed, excluded, step)
 
 
 def make_logger(run_dir: str | Path, stdout: bool = False) -> Logger:
     """An SB3 logger writing TensorBoard events into ``run_dir`` (and a text table when ``stdout``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    formats = [CleanRLTensorBoardFormat(str(run_dir))]
+    formats = [TensorBoardOutputFormat(str(run_dir))]
     if stdout:
         formats.append(make_output_format("stdout", str(run_dir)))
     return Logger(str(run_dir), formats)

@@ -8,7 +8,7 @@ Each algorithm is a subclass of :class:`SB3Algo` in ``agents/algos/`` (``ppo``, 
 
 Run folder layout::
 
-    <run_dir>/events.out.tfevents.*      TensorBoard (charts/, losses/, eval/), appended to on resume
+    <run_dir>/events.out.tfevents.*      TensorBoard (train/ rollout/ time/ charts/ eval/), appended on resume
     <run_dir>/checkpoints/last.zip       latest checkpoint (after the first update, every ``checkpoint_every``
                                          env steps, on Ctrl-C / SIGTERM)
     <run_dir>/best.zip                   best validation PSNR so far
@@ -20,7 +20,7 @@ Every ``.zip`` is an agent file for :func:`fh_gym.agents.registry.load_agent` (s
 
 Example:
     >>> from fh_gym.agents.registry import get_algo
-    >>> get_algo("maskable_ppo").defaults("FaceRepair-Dense-x8-v0")["n_steps"]  # doctest: +SKIP
+    >>> get_algo("maskable_ppo").defaults("fh_gym/FaceRepair-Dense-x8-v0")["n_steps"]  # doctest: +SKIP
     64
 """
 
@@ -146,7 +146,7 @@ def build_model(algo: SB3Algo, env: Any, hp: dict[str, Any], env_config: dict[st
     """A fresh SB3 model of ``algo`` on ``env`` with hyperparameters ``hp`` (a full :meth:`SB3Algo.defaults` dict).
 
     Example:
-        >>> algo = get_algo("ppo"); hp = algo.defaults("FaceRepair-Dense-x8-v0")  # doctest: +SKIP
+        >>> algo = get_algo("ppo"); hp = algo.defaults("fh_gym/FaceRepair-Dense-x8-v0")  # doctest: +SKIP
         >>> env, _ = make_vec_env(ctx, hp); model = build_model(algo, env, hp, ctx.env_config)  # doctest: +SKIP
     """
     algo.check_env(env_config, algo.name)

@@ -8,8 +8,8 @@ boxes back and updates coverage, the uint8 observation buffers and the whole-ima
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,71 +22,34 @@ from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
 from fh_gym.engine.config import check_env_config
+from fh_gym.engine.geometry import DiscreteGeometry
 from fh_gym.engine.inputs import face_indices, images_to_tensor
+from fh_gym.engine.interface import StepOutput, StepTensors, observation_space, resolve_device
 from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled, warn_if_untrained, weights_context
+from fh_gym.engine.observe import EngineObservations
+from fh_gym.engine.paste import PasteTargets, paste_boxes, paste_windows, squared_error_change
 from fh_gym.engine.rewards.base import StepRecord, build_reward
 from fh_gym.engine.view import EpisodeView
 from fh_gym.engine.windows import (
+    WindowBlocks,
     box_mask,
     gather_windows,
-    scatter_windows,
+    window_blocks,
     window_coords,
-    window_index,
     window_side,
     window_starts,
 )
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.config import ConfigError, Int
-from fh_gym.restorers.pixels import psnr_from_mse, psnr_gain, quantize_hwc
+from fh_gym.restorers.pixels import psnr_gain, quantize_hwc
 
-# build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks; kept importable from here for callers.
-__all__ = ["NETWORK_INIT_SEED", "RepairEngine", "StepOutput", "build_scaled", "observation_space", "resolve_device"]
-
-
-@dataclass
-class StepOutput:
-    """Result of :meth:`RepairEngine.step` for the faces stepped (B = len(faces)).
-
-    Attributes:
-        reward / terms / terminated / boxes: per face (NumPy), what the envs return.
-        record: What the repair did (windows before and after, the paste mask, the HR truth, the MSEs).
-        context: The restorer inputs of this step, with the full images as they were *before* the paste,
-            when the step was asked for them (``keep_batch=True``: joint restorer training); else None.
-    """
-
-    reward: np.ndarray
-    terms: dict[str, np.ndarray]
-    terminated: np.ndarray
-    boxes: np.ndarray
-    record: StepRecord
-    context: RepairContext | None = None
+# build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks, the step results, spaces and device to
+# fh_gym.engine.interface; kept importable from here for callers.
+__all__ = ["NETWORK_INIT_SEED", "RepairEngine", "StepOutput", "StepTensors", "build_scaled", "observation_space",
+           "resolve_device"]
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' requested but CUDA is not available")
-    return device
-
-
-def observation_space(image_size: int) -> spaces.Dict:
-    """One face's observation space (see ``FaceRepairEnv``'s docstring)."""
-    s = int(image_size)
-    return spaces.Dict({
-        "image": spaces.Box(0, 255, (s, s, 3), np.uint8),
-        "start": spaces.Box(0, 255, (s, s, 3), np.uint8),
-        "coverage": spaces.Box(0, 255, (s, s, 1), np.uint8),
-        "last_action": spaces.Box(0.0, 1.0, (4,), np.float32),
-        "step": spaces.Box(0.0, 1.0, (1,), np.float32),
-    })
-
-
-class RepairEngine:
+class RepairEngine(EngineObservations):
     """State and dynamics of N face-repair episodes.
 
     Args:
@@ -114,6 +77,14 @@ class RepairEngine:
         self.feather = cfg["repair"]["feather"]
         self.window = window_side(self.action_type.max_box_side, self.margin, self.scale, self.image_size,
                                   self.action_type.aligned_to)
+        side, aligned_to = self.action_type.box_side, self.action_type.aligned_to
+        # Equal boxes on the LR grid and a hard paste: a step moves only the box's pixels (paste_boxes), in
+        # runs of the longest block that divides the box corners, their side and the image.
+        block = math.gcd(aligned_to, side or 1, self.image_size)
+        aligned = side is not None and side % self.scale == 0 and aligned_to % self.scale == 0
+        self._box_side = (side, block) if aligned and self.feather <= 0 else None
+        self._geometry = DiscreteGeometry.build(self.action_type, self.window, self.margin, self.scale,
+                                                self.image_size, self.device)
         self._dataset = dataset
         self._dataset_given = dataset is not None
         #: builds network blocks with this engine's scale and device (front-end, restorer, reward networks)
@@ -127,6 +98,8 @@ class RepairEngine:
         if getattr(self.restorer, "scale", self.scale) != self.scale:
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
         self.reward_fn = build_reward(cfg["reward"])
+        #: the reward's term names, in order (``info["reward_<term>"]`` keys from reset on)
+        self.term_names = tuple(self.reward_fn.term_names())
         self._allocate()
         #: the read-only episode state rewards (and restorer losses) read
         self.view = EpisodeView(self)
@@ -196,7 +169,10 @@ class RepairEngine:
         self.occlusion[slots] = 0.0 if occlusion is None else occlusion.to(self.device, torch.float32)
         self.has_truth[slots] = truth
         q = quantize_hwc(start)
-        self.obs_image[slots], self.obs_start[slots] = q, q
+        self.obs_image[slots] = q
+        # Copy-on-write: observe_tensors hands out obs_start itself, so it is never written in place.
+        self.obs_start = self.obs_start.clone()
+        self.obs_start[slots] = q
         self.coverage[slots] = 0
         self.t[slots] = 0
         self.history[slots] = 0
@@ -234,19 +210,32 @@ class RepairEngine:
 
     def context(self, slots: Tensor, boxes: Tensor) -> tuple[RepairContext, Tensor]:
         """The restorer input for repairing ``boxes`` (B, 4) of ``slots`` (B,), and the window corners."""
+        ctx, starts, _ = self._context(slots, boxes)
+        return ctx, starts
+
+    def _context(self, slots: Tensor, boxes: Tensor, geometry: tuple[Tensor, Tensor, Tensor] | None = None
+                 ) -> tuple[RepairContext, Tensor, WindowBlocks]:
+        """:meth:`context` and the windows' :class:`WindowBlocks` in the (N, 3, S, S) images (a step reuses
+        them to crop the HR windows and paste the repair). ``geometry``: the boxes' window corners, masks
+        and coordinates when known already (:class:`~fh_gym.engine.geometry.DiscreteGeometry`)."""
         w, s = self.window, self.scale
-        starts = window_starts(boxes, w, self.margin, s, self.image_size)
+        if geometry is None:
+            starts = window_starts(boxes, w, self.margin, s, self.image_size)
+            geometry = (starts, box_mask(boxes, starts, w), window_coords(starts, w, self.image_size))
+        starts, mask, coords = geometry
+        # Windows start on the LR grid: runs of `scale` pixels are contiguous in every image row.
+        blocks = window_blocks(tuple(self.current.shape), slots, starts, w, s)
         everyone = len(slots) == self.num_envs and bool((slots == self.all_slots()).all())
         return RepairContext(
-            current=gather_windows(self.current, slots, starts, w),
-            start=gather_windows(self.start, slots, starts, w),
+            current=blocks.gather(self.current),
+            start=blocks.gather(self.start),
             lr=gather_windows(self.lr, slots, torch.div(starts, s, rounding_mode="floor"), w // s),
-            mask=box_mask(boxes, starts, w),
-            coords=window_coords(starts, w, self.image_size),
+            mask=mask,
+            coords=coords,
             image=self.current if everyone else self.current[slots],
             start_image=self.start if everyone else self.start[slots],
             scale=s,
-        ), starts
+        ), starts, blocks
 
     def restore(self, ctx: RepairContext) -> Tensor:
         """Run the restorer (no gradient) and clamp to [0, 1]."""
@@ -258,14 +247,31 @@ class RepairEngine:
 
         ``keep_batch``: also return the restorer inputs (``StepOutput.context``) for joint restorer training.
         """
-        slots = self.all_slots() if slots is None else slots
         actions = self.action_type.validate(actions)
+        return self.step_tensors(torch.as_tensor(actions), slots, keep_batch=keep_batch, check=False).to_numpy()
+
+    def step_tensors(self, actions: Tensor, slots: Tensor | None = None, *, keep_batch: bool = False,
+                     check: bool = True) -> StepTensors:
+        """:meth:`step` on the engine's device: tensor actions in, tensors out (no NumPy, no host copy).
+
+        ``check`` validates the actions against the action space (one device sync; :meth:`step` has
+        validated them already). Longer than most methods: one repair, its paste, the running MSE, the
+        episode bookkeeping and the reward, in the order they depend on each other.
+        """
+        slots = self.all_slots() if slots is None else slots
+        actions = torch.as_tensor(actions, device=self.device)
         if len(actions) != len(slots):
             raise ValueError(f"got {len(actions)} actions for {len(slots)} faces")
+        if check:
+            actions = self.action_type.check_tensor(actions)
         if bool((self.t[slots] >= self.horizon).any()):
             raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
-        boxes = self.action_type.to_boxes(actions).to(self.device)
-        ctx, starts = self.context(slots, boxes)
+        if self._geometry is not None:
+            boxes, *geometry = self._geometry.lookup(actions)
+            ctx, starts, blocks = self._context(slots, boxes, tuple(geometry))
+        else:
+            boxes = self.action_type.to_boxes(actions).to(self.device)
+            ctx, starts, blocks = self._context(slots, boxes)
         if keep_batch and ctx.image.data_ptr() == self.current.data_ptr():
             # The paste below writes into self.current (and an SB3 same-step reset into self.start); a
             # training replay must see this step's images.
@@ -273,14 +279,19 @@ class RepairEngine:
         restored = self.restore(ctx)
         before = ctx.current
         paste = self.paste_mask(boxes, starts, ctx.mask)
-        after = before + paste * (restored - before)
-        scatter_windows(self.current, slots, starts, after)
-        self._update_observation(slots, starts, after, ctx.mask)
+        targets = PasteTargets(self.current, self.hr, self.obs_image, self.coverage, self.scale)
+        # The pasted and HR windows only for whom reads them (rewards that ask, joint restorer training).
+        windows = keep_batch or self.reward_fn.uses_windows or self._box_side is None
+        after = before + paste * (restored - before) if windows else None
+        hr = None
+        if self._box_side is None:
+            change, hr = paste_windows(targets, slots, starts, blocks, before, after, ctx.mask)
+        else:  # a hard paste: inside the box the pasted window is the restored one
+            change = paste_boxes(targets, slots, boxes[:, :2], starts, before, restored, *self._box_side)
+            hr = blocks.gather(self.hr) if windows else None
 
         truth = self.has_truth[slots]
-        hr = gather_windows(self.hr, slots, starts, self.window)
         mse_before = self.mse[slots]
-        change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((before.double() - hr) ** 2).sum(dim=(1, 2, 3))
         mse_after = (mse_before + change / (3 * self.image_size**2)).clamp(min=0.0)
         self.mse[slots] = mse_after
 
@@ -288,22 +299,31 @@ class RepairEngine:
         self.history[slots, t] = boxes
         self.last_box[slots] = self.action_type.normalised(boxes).to(self.device)
         if self.visited.shape[1]:
-            self.visited[slots, torch.as_tensor(actions, device=self.device)] = True
+            self.visited[slots, actions.long()] = True
         self.t[slots] = t + 1
         done = self.t[slots] >= self.horizon
         record = StepRecord(slots=slots, boxes=boxes, starts=starts, box_mask=ctx.mask, paste=paste, before=before,
                             after=after, lr=ctx.lr, hr=hr, mse_before=mse_before, mse_after=mse_after,
                             done=done, truth=truth)
+        terms, reward = self._reward(record, truth)
+        return StepTensors(reward=reward, terms=terms, terminated=done, boxes=boxes, record=record,
+                           context=ctx if keep_batch else None)
 
-        terms: dict[str, np.ndarray] = {}
-        reward = np.zeros(len(slots), dtype=np.float32)
-        if bool(truth.any()):
-            for name, value in self.reward_fn.terms(self.view, record).items():
-                value = torch.where(truth, value, torch.zeros_like(value))
-                terms[name] = value.detach().cpu().numpy().astype(np.float32)
-                reward += terms[name]
-        return StepOutput(reward=reward, terms=terms, terminated=done.cpu().numpy(),
-                          boxes=boxes.cpu().numpy(), record=record, context=ctx if keep_batch else None)
+    def _reward(self, record: StepRecord, truth: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """The reward terms of a step (zero for faces without ground truth; none if no face has one) and
+        their sum."""
+        terms: dict[str, Tensor] = {}
+        reward = torch.zeros(len(truth), dtype=torch.float32, device=self.device)
+        if not bool(truth.any()):
+            return terms, reward
+        values = self.reward_fn.terms(self.view, record)
+        if set(values) != set(self.term_names):
+            raise RuntimeError(f"reward {self.reward_fn.name!r} returned terms {sorted(values)} but its "
+                               f"term_names() are {sorted(self.term_names)}")
+        for name, value in values.items():
+            terms[name] = torch.where(truth, value, torch.zeros_like(value)).detach().to(torch.float32)
+            reward = reward + terms[name]
+        return terms, reward
 
     def paste_mask(self, boxes: Tensor, starts: Tensor, box: Tensor | None = None) -> Tensor:
         """(B, 1, w, w): how much of a restored window replaces the current one (the box mask ``box`` of
@@ -329,61 +349,12 @@ class RepairEngine:
             hi = min(k, lo + per_call)
             rep_faces = slots.repeat_interleave(hi - lo)
             boxes = boxes_all[lo:hi].repeat(b, 1)
-            ctx, starts = self.context(rep_faces, boxes)
-            restored = self.restore(ctx)
-            after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (restored - ctx.current)
-            hr = gather_windows(self.hr, rep_faces, starts, self.window).double()
-            change = ((after.double() - hr) ** 2).sum(dim=(1, 2, 3)) - ((ctx.current.double() - hr) ** 2).sum(
-                dim=(1, 2, 3))
+            ctx, starts, blocks = self._context(rep_faces, boxes)
+            after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (self.restore(ctx) - ctx.current)
+            change = squared_error_change(ctx.current, after, blocks.gather(self.hr))
             mse = self.mse[rep_faces]
-            gain = psnr_gain(mse, mse + change / total)
-            gains[:, lo:hi] = gain.view(b, hi - lo).cpu()
+            gains[:, lo:hi] = psnr_gain(mse, mse + change / total).view(b, hi - lo).cpu()
         return gains.numpy()
-
-    def _update_observation(self, slots: Tensor, starts: Tensor, after: Tensor, mask: Tensor) -> None:
-        w = self.window
-        pixels = window_index(self.obs_image, slots, starts, w, channels_last=True)
-        self.obs_image.put_(pixels, quantize_hwc(after))
-        cells = window_index(self.coverage.unsqueeze(-1), slots, starts, w, channels_last=True)
-        visits = torch.take(self.coverage, cells).to(torch.int16) + (mask.permute(0, 2, 3, 1) > 0).to(torch.int16)
-        self.coverage.put_(cells, visits.clamp(max=255).to(torch.uint8))
-
-    # ----------------------------------------------------------------- views
-    def observe(self, slots: Tensor | None = None) -> dict[str, np.ndarray]:
-        """Batched observation (one row per face) as NumPy copies (safe to keep)."""
-        def pick(buffer: Tensor) -> Tensor:
-            # Every face: a whole-buffer copy (memcpy) is cheaper than a gather; a subset: indexing copies.
-            return buffer.to("cpu", copy=True) if slots is None else buffer[slots]
-
-        return {
-            "image": pick(self.obs_image).cpu().numpy(),
-            "start": pick(self.obs_start).cpu().numpy(),
-            "coverage": pick(self.coverage).unsqueeze(-1).cpu().numpy(),
-            "last_action": pick(self.last_box).cpu().numpy(),
-            "step": (pick(self.t).to(torch.float32) / self.horizon).unsqueeze(-1).cpu().numpy(),
-        }
-
-    def psnr(self, slots: Tensor | None = None) -> np.ndarray:
-        """Current whole-image PSNR in dB (from the running MSE; nan without ground truth)."""
-        slots = self.all_slots() if slots is None else slots
-        value = psnr_from_mse(self.mse[slots]).cpu().numpy()
-        return np.where(self.has_truth[slots].cpu().numpy(), value, np.nan)
-
-    def action_masks(self, slots: Tensor | None = None) -> np.ndarray:
-        """(B, mask_size) bool: for ``grid`` with ``mask_repeats`` forbids cells already repaired."""
-        slots = self.all_slots() if slots is None else slots
-        size = self.action_type.mask_size()
-        if not self.visited.shape[1] or not getattr(self.action_type, "mask_repeats", False):
-            return np.ones((len(slots), size), dtype=bool)
-        allowed = ~self.visited[slots]
-        # Once every cell is used, allow them all again rather than leave no legal action.
-        allowed[~allowed.any(dim=1)] = True
-        return allowed.cpu().numpy()
-
-    def info(self, slots: Tensor | None = None) -> dict[str, np.ndarray]:
-        slots = self.all_slots() if slots is None else slots
-        return {"psnr": self.psnr(slots).astype(np.float32), "t": self.t[slots].cpu().numpy(),
-                "face_index": self.face_index[slots.cpu().numpy()]}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -3,12 +3,18 @@
 A *window* is the square region handed to the restorer: the box to repair plus ``margin`` pixels of
 context, aligned to the LR grid (its top-left is a multiple of the scale factor) so the matching LR
 pixels are an exact sub-grid. All functions index with tensors: no Python loop over faces.
+
+Two ways to address the windows: flat element indices (:func:`window_index`, ``torch.take`` / ``put_``;
+any start) and runs of ``block`` contiguous elements (:class:`WindowBlocks`, ``index_select`` /
+``index_copy_``), which the engine uses for LR-grid-aligned windows: one index per ``block`` elements
+instead of one per element makes a crop or paste 2-3x faster on a CPU.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -66,8 +72,59 @@ def window_index(images: Tensor, slots: Tensor, starts: Tensor, window: int, cha
     return base.view(-1, 1, 1, 1) + _window_offsets(shape, window, channels_last, images.device)
 
 
-def gather_windows(images: Tensor, slots: Tensor, starts: Tensor, window: int) -> Tensor:
-    """Crop (B, C, w, w) windows at ``starts`` from ``images[faces]`` (N, C, H, W, contiguous)."""
+@dataclass(frozen=True)
+class WindowBlocks:
+    """B windows of contiguous images as runs of ``length`` contiguous elements (one index per run).
+
+    Built by :func:`window_blocks`; one instance serves every buffer of the same shape (the engine crops
+    the current, start and HR images and pastes the current one with the same index).
+
+    Attributes:
+        index: (runs,) flat run indices into ``images.view(-1, length)``, in the windows' element order.
+        length: Elements per run (``block`` pixels, times the channels when channels-last).
+        shape: Shape of the cropped windows: (B, C, w, w), or (B, w, w, C) when channels-last.
+    """
+
+    index: Tensor
+    length: int
+    shape: tuple[int, ...]
+
+    def gather(self, images: Tensor) -> Tensor:
+        """The windows of ``images`` (a new tensor)."""
+        return images.view(-1, self.length).index_select(0, self.index).view(self.shape)
+
+    def scatter(self, images: Tensor, windows: Tensor) -> None:
+        """Write ``windows`` into ``images`` in place (one window per face: the writes never overlap)."""
+        images.view(-1, self.length).index_copy_(0, self.index, windows.reshape(-1, self.length).to(images.dtype))
+
+
+def window_blocks(shape: tuple[int, ...], slots: Tensor, starts: Tensor, window: int, block: int,
+                  channels_last: bool = False) -> WindowBlocks:
+    """:class:`WindowBlocks` of (N, C, H, W) images (or (N, H, W, C) when ``channels_last``).
+
+    ``block`` must divide the image width, the window side and every start column (LR-grid-aligned windows:
+    ``block = scale``); the caller guarantees it (checking would cost a device sync per step).
+    """
+    offsets = torch.arange(window, device=starts.device)
+    runs = torch.arange(window // block, device=starts.device) + torch.div(starts[:, 1], block,
+                                                                              rounding_mode="floor")[:, None]
+    if channels_last:
+        _, height, width, channels = shape
+        rows = slots[:, None] * height + starts[:, 0, None] + offsets  # (B, w) image rows
+        index = rows[:, :, None] * (width // block) + runs[:, None, :]
+        return WindowBlocks(index.reshape(-1), block * channels, (len(slots), window, window, channels))
+    _, channels, height, width = shape
+    planes = slots[:, None] * channels + torch.arange(channels, device=starts.device)  # (B, C)
+    rows = planes[:, :, None] * height + starts[:, 0, None, None] + offsets  # (B, C, w)
+    index = rows[..., None] * (width // block) + runs[:, None, None, :]
+    return WindowBlocks(index.reshape(-1), block, (len(slots), channels, window, window))
+
+
+def gather_windows(images: Tensor, slots: Tensor, starts: Tensor, window: int, block: int = 1) -> Tensor:
+    """Crop (B, C, w, w) windows at ``starts`` from ``images[faces]`` (N, C, H, W, contiguous); ``block`` > 1:
+    through :class:`WindowBlocks` (``block`` divides the width, the window and every start column)."""
+    if block > 1:
+        return window_blocks(tuple(images.shape), slots, starts, window, block).gather(images)
     return torch.take(images, window_index(images, slots, starts, window))
 
 

@@ -6,13 +6,15 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from torch import Tensor, nn
+from torch import nn
 
 from fh_gym.engine.core import RepairEngine
 from fh_gym.envs.config import default_config, make_config
-from fh_gym.render import frame_shape, render_frame
-from fh_gym.restorers.pixels import quantize_hwc
+from fh_gym.envs.slots import face_info, render_faces
+from fh_gym.render import frame_shape
 from fh_gym.variants import variants_doc
+
+__all__ = ["FaceRepairEnv", "render_faces"]
 
 
 class FaceRepairEnv(gym.Env):
@@ -41,7 +43,7 @@ class FaceRepairEnv(gym.Env):
     ## Reward
     ``reward.type`` (``fh_gym.engine.REWARDS``): ``psnr_gain`` (dense PSNR improvement, default),
     ``attention_fh`` (delayed gain over a reference + coverage) or ``ipfh`` (dual-domain MSE + texture per
-    step, whole-image terms at T). Every term is also in ``info["rewards"]`` and the reward is their sum.
+    step, whole-image terms at T). Every term is also in ``info["reward_<term>"]`` and the reward is their sum.
     No reward in inference mode.
 
     ## Episode end
@@ -72,7 +74,6 @@ class FaceRepairEnv(gym.Env):
         self.observation_space = self.engine.single_observation_space
         self.action_space = self.engine.single_action_space
         self._slots = self.engine.all_slots()
-        self._last_terms: dict[str, float] = {}
         self._needs_reset = True  # gymnasium.make's OrderEnforcing checks this too; the unwrapped env must as well
 
     default_config = staticmethod(default_config)
@@ -81,16 +82,14 @@ class FaceRepairEnv(gym.Env):
         super().reset(seed=seed)
         self.engine.reset(self._slots, self.np_random, options)
         self._needs_reset = False
-        self._last_terms = {}
-        return self._observation(), self._info()
+        # The same info keys after reset and step (TorchRL's info readers need them): no box repaired yet.
+        return self._observation(), {**face_info(self.engine, self._slots), "box": np.zeros(4, dtype=np.int64)}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         if self._needs_reset:
             raise RuntimeError("step() before reset(): call env.reset() first (there is no face to repair yet)")
         out = self.engine.step(action, self._slots)
-        self._last_terms = {name: float(value[0]) for name, value in out.terms.items()}
-        info = self._info()
-        info["box"] = out.boxes[0]
+        info = {**face_info(self.engine, self._slots, out.terms), "box": out.boxes[0]}
         return self._observation(), float(out.reward[0]), bool(out.terminated[0]), False, info
 
     def action_masks(self) -> np.ndarray:
@@ -113,27 +112,6 @@ class FaceRepairEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self.engine.observe(self._slots).items()}
 
-    def _info(self) -> dict[str, Any]:
-        info = {key: value[0].item() for key, value in self.engine.info(self._slots).items()}
-        info["rewards"] = dict(self._last_terms)
-        return info
-
 
 if FaceRepairEnv.__doc__ is not None:  # None under python -OO
     FaceRepairEnv.__doc__ = FaceRepairEnv.__doc__.rstrip() + "\n\n" + variants_doc() + "\n"
-
-
-def render_faces(engine: RepairEngine, slots: Tensor) -> list[np.ndarray]:
-    """One ``rgb_array`` frame per engine slot in ``slots``."""
-    render_cfg = engine.config["render"]
-    frames = []
-    for face in slots.tolist():
-        t = int(engine.t[face])
-        truth = bool(engine.has_truth[face])
-        lr = quantize_hwc(engine.lr[face:face + 1])[0].cpu().numpy()
-        hr = quantize_hwc(engine.hr[face:face + 1])[0].cpu().numpy() if truth else None
-        psnr = float(engine.psnr(engine.all_slots()[face:face + 1])[0]) if truth else None
-        frames.append(render_frame(lr, engine.obs_image[face].cpu().numpy(), hr,
-                                   engine.history[face, :t].cpu().numpy(), t, engine.horizon, psnr,
-                                   render_cfg["scale"], render_cfg["history"]))
-    return frames

@@ -1,8 +1,10 @@
 """N>1 views of the engine: a Gymnasium ``VectorEnv`` and a Stable-Baselines3 ``VecEnv``.
 
-Both step all N faces with one engine call (one restorer forward for the whole batch). The Gymnasium
-env follows Gymnasium's autoreset modes (next-step by default, same-step on request); the SB3 adapter
-follows SB3's convention (reset in the same step, ``info["terminal_observation"]``).
+Both step all N faces with one engine call (one restorer forward for the whole batch) and reach single
+faces through :class:`~fh_gym.envs.slots.FaceSlot` (``call`` / ``env_method``, ``get_attr``, ``set_attr``).
+The Gymnasium env has all three of Gymnasium's autoreset modes (next-step by default, same-step, disabled:
+``reset(options={"reset_mask": ...})``, which TorchRL prefers); the SB3 adapter follows SB3's convention
+(reset in the same step, ``info["terminal_observation"]``, ``reset_infos``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,24 @@ from torch import nn
 
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.envs.config import make_config
-from fh_gym.envs.face_repair import render_faces
+from fh_gym.envs.slots import FACE_METHODS, REWARD_PREFIX, FaceSlot, face_info, render_faces
+from fh_gym.restorers.config import ConfigError
+from fh_gym.variants import variant_of
+
+
+def _variant(env_id: str | None, variant: str | None) -> str | None:
+    """The variant of ``env_id`` (a registered id or deprecated alias) or ``variant`` (a variant name)."""
+    if env_id is not None and variant is not None:
+        raise ConfigError(f"give env_id ({env_id!r}) or variant ({variant!r}), not both")
+    return variant_of(env_id) if env_id is not None else variant
 
 
 class FaceRepairVectorEnv(gym.vector.VectorEnv):
     """N faces repaired in lockstep by one batched engine (same config keys as ``FaceRepairEnv``).
+
+    ``info`` has the same keys from ``reset`` on, each a NumPy array with its ``_key`` mask, as Gymnasium's
+    own vector envs batch them: ``psnr`` (float32), ``t``, ``face_index`` (int64) and ``reward_<term>`` (one
+    float32 array per reward term, zero and masked out where a face did not step).
 
     Args:
         num_envs: Number of faces N.
@@ -33,8 +48,8 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         render_mode: ``"rgb_array"`` (``render()`` returns one frame per face) or None.
         variant: Registered variant name (set by ``gymnasium.make_vec``).
         restorer: A ready patch restorer; dataset: a ready ``FaceDataset``.
-        autoreset_mode: ``AutoresetMode.NEXT_STEP`` (Gymnasium default) or ``AutoresetMode.SAME_STEP``
-            (the terminal observation goes to ``info["final_obs"]``).
+        autoreset_mode: ``NEXT_STEP`` (Gymnasium's default), ``SAME_STEP`` (the terminal observation goes to
+            ``info["final_obs"]``) or ``DISABLED`` (reset finished faces with ``options={"reset_mask": m}``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -44,10 +59,9 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        autoreset_mode = AutoresetMode(autoreset_mode)
-        if autoreset_mode is AutoresetMode.DISABLED:
-            raise ValueError("FaceRepairVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
-        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
+        #: Gymnasium's vector envs expose the mode as an attribute and in ``metadata`` (TorchRL reads the former)
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.config = make_config(config, variant)
         self.render_mode = render_mode
         self.engine = RepairEngine(self.config, num_envs, restorer=restorer, dataset=dataset)
@@ -58,6 +72,10 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._slots = self.engine.all_slots()
+        self._faces = [FaceSlot(self, i) for i in range(num_envs)]
+
+    def face_rng(self) -> np.random.Generator:
+        return self.np_random
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if seed is not None:
@@ -69,10 +87,9 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
         if mask.shape != (self.num_envs,) or mask.dtype != bool:
             raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask.dtype} "
                              f"{mask.shape}")
-        slots = self._slots[torch.as_tensor(mask)]
-        self.engine.reset(slots, self.np_random, options)
+        self.engine.reset(self._slots[torch.as_tensor(mask)], self.np_random, options)
         self._autoreset[mask] = False
-        return self.engine.observe(), self._info(np.zeros(0, dtype=int), {})
+        return self.engine.observe(), self._info(np.zeros(self.num_envs, dtype=bool), {})
 
     def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = np.asarray(actions)
@@ -81,18 +98,19 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"expected one action per env ({n}), got an array of shape {actions.shape}")
         reward = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
-        stepping = np.flatnonzero(~self._autoreset)
+        stepping = ~self._autoreset
         terms: dict[str, np.ndarray] = {}
         if self._autoreset.any():
             self.engine.reset(self._slots[torch.as_tensor(self._autoreset)], self.np_random)
-        if len(stepping):
-            out = self.engine.step(actions[stepping], self._slots[torch.as_tensor(stepping)])
-            reward[stepping] = out.reward
-            terminated[stepping] = out.terminated
-            terms = {k: _scatter(v, stepping, n) for k, v in out.terms.items()}
+        if stepping.any():
+            rows = np.flatnonzero(stepping)
+            out = self.engine.step(actions[rows], self._slots[torch.as_tensor(rows)])
+            reward[rows] = out.reward
+            terminated[rows] = out.terminated
+            terms = {k: _scatter(v, rows, n) for k, v in out.terms.items()}
         info = self._info(stepping, terms)
         obs = self.engine.observe()
-        if self.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP and terminated.any():
+        if self.autoreset_mode is AutoresetMode.SAME_STEP and terminated.any():
             done = np.flatnonzero(terminated)
             info["final_obs"] = _object_rows(obs, done, n)
             info["_final_obs"] = terminated.copy()
@@ -101,20 +119,37 @@ class FaceRepairVectorEnv(gym.vector.VectorEnv):
             self.engine.reset(self._slots[torch.as_tensor(terminated)], self.np_random)
             obs = self.engine.observe()
             self._autoreset[:] = False
-        else:
+        elif self.autoreset_mode is AutoresetMode.NEXT_STEP:
             self._autoreset = terminated.copy()
         return obs, reward, terminated, np.zeros(n, dtype=bool), info
 
     def _info(self, stepped: np.ndarray, terms: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Every key every time (Gymnasium's batched layout, ``_key`` masks): stable from reset on."""
         info: dict[str, Any] = dict(self.engine.info())
         for key in list(info):
             info[f"_{key}"] = np.ones(self.num_envs, dtype=bool)
-        if terms:
-            mask = np.zeros(self.num_envs, dtype=bool)
-            mask[stepped] = True
-            info["rewards"] = terms
-            info["_rewards"] = mask
+        for name in self.engine.term_names:
+            info[REWARD_PREFIX + name] = terms.get(name, np.zeros(self.num_envs, dtype=np.float32))
+            info[f"_{REWARD_PREFIX}{name}"] = stepped & bool(terms)
         return info
+
+    # ------------------------------------------------------------------ per-face calls (Gymnasium's API)
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """``name`` of every face: a method's result (called with the arguments) or an attribute's value."""
+        values = [getattr(face, name) for face in self._faces]
+        return tuple(v(*args, **kwargs) if callable(v) else v for v in values)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        return tuple(getattr(face, name) for face in self._faces)
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """Set ``name`` on every face: one value each (a list or tuple of N) or the same value for all."""
+        if not isinstance(values, list | tuple):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(f"set_attr needs {self.num_envs} values (one per face), got {len(values)}")
+        for face, value in zip(self._faces, values, strict=True):
+            setattr(face, name, value)
 
     def action_masks(self) -> np.ndarray:
         """(N, mask_size) bool legal actions (see ``FaceRepairEnv.action_masks``)."""
@@ -130,24 +165,39 @@ class FaceRepairSB3VecEnv(VecEnv):
     """Stable-Baselines3 ``VecEnv`` over one batched engine (drop-in for ``DummyVecEnv`` of N envs).
 
     Finished episodes are reset in the same step; the last observation is in
-    ``infos[i]["terminal_observation"]``. ``env_method("action_masks")`` serves sb3-contrib MaskablePPO.
-    Wrap in ``VecMonitor`` for episode statistics. With ``keep_batch`` set, every step keeps the engine's
-    output with the restorer inputs in ``last_step`` (joint restorer fine-tuning during RL).
+    ``infos[i]["terminal_observation"]`` and the new episode's info in ``reset_infos[i]``. ``get_attr``,
+    ``set_attr`` and ``env_method`` reach single faces as DummyVecEnv reaches its envs (``indices`` honoured;
+    methods: ``action_masks`` (sb3-contrib MaskablePPO), ``render``, ``reset`` and the wrapper-attribute
+    helpers). Wrap in ``VecMonitor`` for episode statistics. With ``keep_batch`` set, every step keeps the
+    engine's output with the restorer inputs in ``last_step`` (joint restorer fine-tuning during RL).
+
+    Args:
+        num_envs: Number of faces N.
+        config: Overrides of the env id's (or variant's) config.
+        env_id: A registered id (``fh_gym/FaceRepair-Dense-x8-v0``; ``spec`` is its ``EnvSpec``).
+        variant: Or a variant name (``dense_x8``); neither: the defaults.
+        restorer / dataset: Ready objects to share; render_mode: ``"rgb_array"`` or None.
     """
 
     #: keep each step's restorer inputs in ``last_step`` (set by a fine-tuning callback)
     keep_batch: bool = False
 
-    def __init__(self, num_envs: int = 1, config: dict | None = None, *, variant: str | None = None,
-                 restorer: nn.Module | None = None, dataset: Any = None, render_mode: str | None = None) -> None:
-        self.config = make_config(config, variant)
+    def __init__(self, num_envs: int = 1, config: dict | None = None, *, env_id: str | None = None,
+                 variant: str | None = None, restorer: nn.Module | None = None, dataset: Any = None,
+                 render_mode: str | None = None) -> None:
+        self.config = make_config(config, _variant(env_id, variant))
+        self.spec = gym.spec(env_id) if env_id is not None else None
         self.engine = RepairEngine(self.config, num_envs, restorer=restorer, dataset=dataset)
         self.render_mode = render_mode
+        self._faces = [FaceSlot(self, i) for i in range(num_envs)]
         super().__init__(num_envs, self.engine.single_observation_space, self.engine.single_action_space)
         self._slots = self.engine.all_slots()
         self._actions: np.ndarray | None = None
         self._rng = np.random.default_rng()
         self.last_step: StepOutput | None = None
+
+    def face_rng(self) -> np.random.Generator:
+        return self._rng
 
     def reset(self) -> dict[str, np.ndarray]:
         seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
@@ -157,6 +207,7 @@ class FaceRepairSB3VecEnv(VecEnv):
         options = self._options[0] if self._options and self._options[0] else None
         self._reset_options()
         self.engine.reset(self._slots, self._rng, options)
+        self.reset_infos = [face_info(self.engine, self._slots[i:i + 1]) for i in range(self.num_envs)]
         return self.engine.observe()
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -166,21 +217,20 @@ class FaceRepairSB3VecEnv(VecEnv):
         out = self.engine.step(self._actions, self._slots, keep_batch=self.keep_batch)
         self.last_step = out if self.keep_batch else None
         obs = self.engine.observe()
-        stats = self.engine.info()
-        infos: list[dict[str, Any]] = [
-            {"psnr": float(stats["psnr"][i]), "t": int(stats["t"][i]), "face_index": int(stats["face_index"][i]),
-             "rewards": {k: float(v[i]) for k, v in out.terms.items()}, "TimeLimit.truncated": False}
-            for i in range(self.num_envs)
-        ]
+        infos = [{**face_info(self.engine, self._slots[i:i + 1], out.terms, i), "TimeLimit.truncated": False}
+                 for i in range(self.num_envs)]
         done = out.terminated
         if done.any():
             finished = np.flatnonzero(done)
             for i in finished:
                 infos[i]["terminal_observation"] = {k: v[i].copy() for k, v in obs.items()}
-            self.engine.reset(self._slots[torch.as_tensor(finished)], self._rng)
-            fresh = self.engine.observe(self._slots[torch.as_tensor(finished)])
+            rows = self._slots[torch.as_tensor(finished)]
+            self.engine.reset(rows, self._rng)
+            fresh = self.engine.observe(rows)
             for key in obs:
                 obs[key][finished] = fresh[key]
+            for i in finished:
+                self.reset_infos[i] = face_info(self.engine, self._slots[i:i + 1])
         return obs, out.reward.copy(), done.copy(), infos
 
     def close(self) -> None:
@@ -189,33 +239,24 @@ class FaceRepairSB3VecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         return render_faces(self.engine, self._slots)
 
-    def _indices(self, indices: Any) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
+    def _targets(self, indices: Any) -> list[FaceSlot]:
+        return [self._faces[i] for i in self._get_indices(indices)]
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        value = getattr(self, attr_name) if hasattr(self, attr_name) else getattr(self.engine, attr_name)
-        return [value for _ in self._indices(indices)]
+        return [face.get_wrapper_attr(attr_name) for face in self._targets(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
+        for face in self._targets(indices):
+            setattr(face, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list:
-        idx = self._indices(indices)
-        if method_name == "action_masks":
-            masks = self.engine.action_masks()
-            return [masks[i] for i in idx]
-        if method_name == "render":
-            frames = self.get_images()
-            return [frames[i] for i in idx]
-        raise AttributeError(f"FaceRepairSB3VecEnv supports env_method('action_masks') and ('render'), "
-                             f"not {method_name!r}")
+        if method_name not in FACE_METHODS:
+            raise AttributeError(f"a face of FaceRepairSB3VecEnv has no method {method_name!r}; per-face methods: "
+                                 f"{', '.join(FACE_METHODS)}")
+        return [getattr(face, method_name)(*method_args, **method_kwargs) for face in self._targets(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
+        return [False for _ in self._targets(indices)]
 
     def action_masks(self) -> np.ndarray:
         return self.engine.action_masks()

@@ -27,6 +27,9 @@ class ActionType:
     space: spaces.Space
     #: whether every box starts on a multiple of ``align`` pixels (lets the engine use tight windows)
     aligned_to: int = 1
+    #: the side of every box when all are the same square inside the image (the engine then pastes only the
+    #: box), or None
+    box_side: int | None = None
 
     def __init__(self, image_size: int) -> None:
         self.image_size = int(image_size)
@@ -39,8 +42,31 @@ class ActionType:
         """Check a batch of actions (one row per face) against ``space``; returns it as an array."""
         raise NotImplementedError
 
+    def check_tensor(self, actions: torch.Tensor) -> torch.Tensor:
+        """:meth:`validate` for a tensor batch on any device (one device sync): ``actions`` as the space holds
+        them (int64, or float32 clipped to the box), or a ``ValueError``."""
+        space = self.space
+        shape = (len(actions), *space.shape)
+        if tuple(actions.shape) != shape:
+            raise ValueError(f"{self.name} actions must have shape {shape} for {space}, got {tuple(actions.shape)}")
+        if isinstance(space, spaces.Box):
+            actions = actions.to(torch.float32)
+            bad = ~torch.isfinite(actions) | (actions.abs() > 1.0 + 1e-6)
+            if bool(bad.any()):
+                raise ValueError(f"{self.name} actions outside {space}: {actions[bad.any(-1)].tolist()}")
+            return actions.clamp(-1.0, 1.0)
+        if actions.is_floating_point() or actions.is_complex() or actions.dtype == torch.bool:
+            raise ValueError(f"{self.name} actions must be integers for {space}, got {actions.dtype}")
+        nvec = space.nvec if isinstance(space, spaces.MultiDiscrete) else space.n
+        bad = (actions < 0) | (actions >= torch.as_tensor(nvec, device=actions.device))
+        if bool(bad.any()):
+            rows = bad if bad.ndim == 1 else bad.any(-1)
+            raise ValueError(f"{self.name} actions outside {space}: {actions[rows].tolist()}")
+        return actions.long()
+
     def to_boxes(self, actions: np.ndarray) -> torch.Tensor:
-        """(N, 4) int64 boxes ``(top, left, height, width)``, clipped to the image."""
+        """(N, 4) int64 boxes ``(top, left, height, width)``, clipped to the image, on the actions' device
+        (a tensor's; the CPU for arrays)."""
         raise NotImplementedError
 
     def normalised(self, boxes: torch.Tensor) -> torch.Tensor:

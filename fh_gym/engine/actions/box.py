@@ -55,8 +55,8 @@ class BoxActions(ActionType):
         self.space = spaces.MultiDiscrete([self.positions, self.positions, len(ratios), len(scales)])
 
     def _sides(self, r: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        side = self.base_size * self.scales[s]
-        root = torch.sqrt(self.ratios[r])
+        side = self.base_size * self.scales.to(s.device)[s]  # .to: a no-op on the CPU
+        root = torch.sqrt(self.ratios.to(r.device)[r])
         return side * root, side / root
 
     @property

@@ -49,6 +49,7 @@ class GridActions(ActionType):
         self.cells_per_side = len(positions)
         self.space = spaces.Discrete(self.cells_per_side**2)
         self.aligned_to = math.gcd(*positions) if len(positions) > 1 else image_size
+        self.box_side = self.patch_size
 
     @property
     def max_box_side(self) -> int:
@@ -67,8 +68,9 @@ class GridActions(ActionType):
 
     def to_boxes(self, actions: np.ndarray) -> torch.Tensor:
         k = torch.as_tensor(actions, dtype=torch.long)
-        top = self.positions[k // self.cells_per_side]
-        left = self.positions[k % self.cells_per_side]
+        positions = self.positions.to(k.device)  # a no-op on the CPU
+        top = positions[k // self.cells_per_side]
+        left = positions[k % self.cells_per_side]
         side = torch.full_like(top, self.patch_size)
         return torch.stack([top, left, side, side], dim=1)
 

@@ -27,6 +27,7 @@ class AttentionFHReward(Reward):
     """
 
     name = "attention_fh"
+    uses_windows = False
 
     def __init__(self, mse_scale: float = 1000.0, coverage_weight: float = 0.1,
                  reference: str | Mapping[str, Any] = "start") -> None:
@@ -50,6 +51,9 @@ class AttentionFHReward(Reward):
             ref = self._generator(view.lr[slots]).clamp(0, 1)
         diff = (ref.double() - view.hr[slots].double()) ** 2
         self._reference_mse[slots] = diff.mean(dim=(1, 2, 3))
+
+    def term_names(self) -> tuple[str, ...]:
+        return ("mse_gain", "coverage")
 
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         zero = torch.zeros_like(rec.mse_after, dtype=torch.float32)

@@ -2,7 +2,7 @@
 :data:`REWARDS` registry (one file per reward in this package, registered with ``@REWARDS.register()``).
 
 A reward returns *named terms* (one (B,) tensor per term); the env's reward is their sum and every term goes
-to ``info["rewards"]``. Rewards read the episode through a read-only
+to ``info["reward_<term>"]``. Rewards read the episode through a read-only
 :class:`~fh_gym.engine.view.EpisodeView` and each step's :class:`StepRecord`; they never see the engine.
 The formulas are in ``docs/environment.md`` ("Rewards").
 """
@@ -25,7 +25,9 @@ class StepRecord:
     """What one batched repair step did; rewards read it, joint restorer training reuses it.
 
     Windows are (B, C, w, w) in [0, 1]; ``lr`` is (B, 3, w/s, w/s); MSEs are whole-image, float64.
-    ``truth`` is (B,) bool, False for faces without ground truth (inference: ``hr`` is zero there).
+    ``truth`` is (B,) bool, False for faces without ground truth (inference: ``hr`` is zero there). ``after``
+    and ``hr`` are None when neither the reward (``Reward.uses_windows``) nor joint restorer training reads
+    them and the engine pasted only the box.
     ``box_mask`` is 1 inside the box; ``paste`` is the blend weight the engine pasted with (the box mask,
     feathered when ``repair.feather`` is set): ``after = before + paste * (restored - before)``.
     """
@@ -36,7 +38,7 @@ class StepRecord:
     box_mask: Tensor
     paste: Tensor
     before: Tensor
-    after: Tensor
+    after: Tensor | None
     lr: Tensor
     hr: Tensor | None
     mse_before: Tensor
@@ -52,6 +54,8 @@ class Reward:
     """
 
     name = ""
+    #: whether :meth:`terms` reads ``rec.after`` / ``rec.hr`` (else the engine may skip building them)
+    uses_windows: bool = True
 
     def setup(self, networks: NetworkBuilder, view: EpisodeView) -> None:
         """Build networks (``networks(block, kind)``: the engine's scale and device) and per-slot buffers
@@ -63,6 +67,11 @@ class Reward:
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         """The reward terms of the step ``rec`` (after the paste: ``view.current`` is ``I_t``)."""
         raise NotImplementedError
+
+    def term_names(self) -> tuple[str, ...]:
+        """The keys :meth:`terms` returns, in order (the envs report them from reset on, so info keys and
+        TorchRL specs stay stable); the default is one term named like the reward."""
+        return (self.name,)
 
 
 #: every reward type by ``reward.type``, filled by the modules of this package

@@ -92,6 +92,10 @@ class IPFHReward(Reward):
     def _weighted(self, losses: dict[str, Tensor]) -> dict[str, Tensor]:
         return {name: -self.scale * self.weights[name] * value for name, value in losses.items()}
 
+    def term_names(self) -> tuple[str, ...]:
+        long = ("visual_mse", "visual_texture") + (("feature", "identity") if self.identity_block is not None else ())
+        return ("mse", "texture", "lr_mse", "lr_texture", *long)
+
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         with torch.no_grad():
             short = self._dual.patch_terms(rec.after, rec.hr, rec.lr, rec.box_mask)

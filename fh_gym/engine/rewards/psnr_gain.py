@@ -15,6 +15,7 @@ class PSNRGain(Reward):
     """Dense ``PSNR(I_t, y) - PSNR(I_{t-1}, y)`` in dB (images in [0, 1]); telescopes to the episode's gain."""
 
     name = "psnr_gain"
+    uses_windows = False
 
     def terms(self, view: EpisodeView, rec: StepRecord) -> dict[str, Tensor]:
         return {"psnr_gain": psnr_gain(rec.mse_before, rec.mse_after).to(torch.float32)}
