@@ -57,7 +57,9 @@ def build_network(block: Mapping[str, Any], kind: str | None = None, *, scale: i
         return _tagged(load_network(checkpoint, expected=expected, kind=kind), f"checkpoint:{checkpoint}")
     shipped = _shipped_weights(name, weights, kwargs.get("scale"), weights_context)
     if shipped is not None:
-        return _tagged(load_network(verified_path(name, shipped), expected=expected, kind=kind), f"weights:{shipped}")
+        with torch.random.fork_rng(devices=[]):  # the module's init (overwritten by the file) leaves no trace
+            network = load_network(verified_path(name, shipped), expected=expected, kind=kind)
+        return _tagged(network, f"weights:{shipped}")
     if init_seed is None:
         return _tagged(remember_config(cls(**kwargs), expected), None)
     with torch.random.fork_rng(devices=[]):

@@ -83,12 +83,14 @@ def test_same_seed_same_rollout_and_episode_length(env_id):
     assert not np.array_equal(other[0], images_a[0])
 
 
-def test_untrained_restorer_does_not_depend_on_the_global_torch_rng():
+@pytest.mark.parametrize("weights", ["none", "default"])
+def test_env_restorer_does_not_depend_on_the_global_torch_rng(weights):
+    config = {"data": SMALL_DATA, "restorer": {"type": "AttentionFHEnhancer", "weights": weights}}
     torch.manual_seed(1)
-    env_a = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    env_a = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config=config)
     state_after_a = torch.random.get_rng_state()
     torch.manual_seed(2)
-    env_b = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config={"data": SMALL_DATA})
+    env_b = gym.make("fh_gym/FaceRepair-Dense-x8-v0", config=config)
     weights_a = env_a.unwrapped.engine.restorer.state_dict()
     weights_b = env_b.unwrapped.engine.restorer.state_dict()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)

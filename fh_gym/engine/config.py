@@ -94,7 +94,7 @@ def check_env_config(config: Mapping[str, Any]) -> dict[str, Any]:
     common = DATA_SCHEMA.validate({k: v for k, v in data.items() if k in DATA_SCHEMA}, "data")
     checked["data"] = {k: common[k] if k in DATA_SCHEMA else v for k, v in data.items()}
     for key in ("frontend", "restorer"):
-        checked[key] = _check_typed(checked[key], key, ARCHS, ("checkpoint",))
+        checked[key] = _check_typed(checked[key], key, ARCHS, ("checkpoint", "weights"))
     checked["reward"] = _check_typed(checked["reward"], "reward", REWARDS)
     checked["action"] = _check_typed(checked["action"], "action", ACTIONS)
     build_action_type(checked["action"], checked["image_size"])  # its cross-key rules (patch_size <= image_size)
