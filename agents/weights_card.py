@@ -62,10 +62,15 @@ def check_value(weights: ShippedWeights) -> float:
     return float(identity_similarity(bicubic, hr, net).mean())
 
 
-def _figure(value: Any) -> str:
+def _figure(name: str, value: Any) -> str:
+    """``name value``: dB figures with two decimals and a sign, other [mean, ci95] pairs with four."""
     if isinstance(value, list | tuple) and len(value) == 2:
-        return f"{value[0]:+.2f} ± {value[1]:.2f}" if abs(value[0]) > 0.5 else f"{value[0]:.4f} ± {value[1]:.4f}"
-    return f"{value}"
+        text = f"{value[0]:+.2f} ± {value[1]:.2f}" if name.endswith("_db") else f"{value[0]:.4f} ± {value[1]:.4f}"
+    elif isinstance(value, float):
+        text = f"{value:+.2f}" if name.endswith("_db") else f"{value:.4f}"
+    else:
+        text = f"{value}"
+    return f"{name}: {text}"
 
 
 def weights_table() -> str:
@@ -74,7 +79,7 @@ def weights_table() -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for w in shipped():
         match = ", ".join(f"{k}={v}" for k, v in w.match.items()) or "any"
-        figures = "; ".join(f"{k} {_figure(v)}" for k, v in w.figures.items())
+        figures = "; ".join(_figure(k, v) for k, v in w.figures.items())
         lines.append(f"| {w.network} | `{w.name}` | {get_arch(w.network).kind} | {w.data} | "
                      f"{'x' + str(w.scale) if w.scale else '-'} | {match} | {w.size_bytes / 1e6:.2f} MB | "
                      f"{w.budget} | {figures} |")
@@ -103,7 +108,7 @@ def model_cards() -> str:
                 ("settings", ", ".join(f"{k}: {v}" for k, v in w.trained_on.items()) or "-"),
                 ("default for", ", ".join(f"{k}={v}" for k, v in w.match.items()) or "any env of its scale"),
                 ("budget", w.budget), ("retrain", f"`{w.command}`" if w.command else "-"),
-                ("measured", "; ".join(f"{k}: {_figure(v)}" for k, v in w.figures.items()) or "-"),
+                ("measured", "; ".join(_figure(k, v) for k, v in w.figures.items()) or "-"),
                 ("check", ", ".join(f"{k}: {v}" for k, v in w.check.items()) or "-")]
         parts.append("| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n")
     return "\n".join(parts)

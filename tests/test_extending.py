@@ -42,7 +42,7 @@ def test_the_page_names_one_new_file_per_piece():
 def test_the_three_new_files_work_with_nothing_else_edited(tmp_path):
     files, snippet = page_files()
     for folder in ("fh_gym", "agents", "restorers", "envs_configs"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for path, content in files.items():
         (tmp_path / path).write_text(content)
     out = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True,

@@ -18,11 +18,11 @@ import sys
 from typing import NoReturn
 
 from fh_gym import __version__
-from fh_gym.agents.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator, verify
+from fh_gym.agents.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator, verify, weights
 from fh_gym.restorers.config import ConfigError, Int
 from fh_gym.restorers.training.session import Interrupted
 
-COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench, verify)
+COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench, verify, weights)
 #: errors that say the user asked for something that cannot be done (exit status 2, like argparse's)
 USER_ERRORS = (ConfigError, ValueError, OSError)
 THREADS_HELP = ("torch intra-op threads (default: torch's). With other jobs on the same cores, 1 thread per process "
