@@ -18,7 +18,18 @@ import sys
 from typing import NoReturn
 
 from fh_gym import __version__
-from fh_gym.agents.cli import bench, compare, demo, hallucinate, pretrain, record, train, train_generator, verify, weights
+from fh_gym.agents.cli import (
+    bench,
+    compare,
+    demo,
+    hallucinate,
+    pretrain,
+    record,
+    train,
+    train_generator,
+    verify,
+    weights,
+)
 from fh_gym.restorers.config import ConfigError, Int
 from fh_gym.restorers.training.session import Interrupted
 
