@@ -32,6 +32,7 @@ from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.strategies import EvenGridStrategy
 from fh_gym.data import build_dataset
 from fh_gym.engine.core import resolve_device
+from fh_gym.engine.networks import env_network, frontend_signature
 from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.recipe import RecipeContext, get_recipe
 from fh_gym.samplers.image_pairs import PairSampler
@@ -113,7 +114,9 @@ def patch_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: P
                          image_size=int(env_config["image_size"]), device=resolve_device(env_config["device"]),
                          patch_pairs=patch_pairs, evaluate=even_grid_validation(env_config, config["eval_faces"], seed),
                          default_network=dict(env_config["restorer"]), resume=resume, progress=progress,
-                         extras={"meta": {"data": env_config["data"]}})
+                         extras={"meta": {"data": env_config["data"],
+                                          "frontend": frontend_signature(env_network(env_config, "frontend",
+                                                                                     "generator"))}})
 
 
 def even_grid_validation(env_config: dict[str, Any], num_faces: int,

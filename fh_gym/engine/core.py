@@ -25,7 +25,14 @@ from fh_gym.engine.config import check_env_config
 from fh_gym.engine.geometry import DiscreteGeometry
 from fh_gym.engine.inputs import face_indices, images_to_tensor
 from fh_gym.engine.interface import StepOutput, StepTensors, observation_space, resolve_device
-from fh_gym.engine.networks import NETWORK_INIT_SEED, NetworkBuilder, build_scaled, warn_if_untrained, weights_context
+from fh_gym.engine.networks import (
+    NETWORK_INIT_SEED,
+    NetworkBuilder,
+    build_scaled,
+    warn_if_frontend_differs,
+    warn_if_untrained,
+    weights_context,
+)
 from fh_gym.engine.observe import EngineObservations
 from fh_gym.engine.paste import PasteTargets, paste_boxes, paste_windows, squared_error_change
 from fh_gym.engine.rewards.base import StepRecord, build_reward
@@ -94,6 +101,7 @@ class RepairEngine(EngineObservations):
         if restorer is None:  # a ready restorer handed in is the caller's business
             warn_if_untrained(self.restorer, "restorer", cfg["restorer"])
         warn_if_untrained(self.frontend, "frontend", cfg["frontend"])
+        warn_if_frontend_differs(self.restorer, self.frontend)
         self.restorer.to(self.device).eval()
         if getattr(self.restorer, "scale", self.scale) != self.scale:
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
