@@ -53,6 +53,9 @@ def test_registered_ids_are_the_documented_variants():
         "fh_gym/FaceRepair-Dense-x4-v0", "fh_gym/FaceRepair-Dense-x8-v0", "fh_gym/FaceRepair-Dense-x16-v0",
         "fh_gym/FaceRepair-AttentionFH-v0", "fh_gym/FaceRepair-IPFH-v0", "fh_gym/FaceRepair-IPFH-Delta-v0",
         "fh_gym/FaceRepair-Occluded-v0", "fh_gym/FaceRepair-Continuous-v0",
+        "fh_gym/FaceRepair-IPFH-Pipeline-v0", "fh_gym/FaceRepair-CSRIP-Pipeline-v0",
+        "fh_gym/FaceRepair-Dense-x8-T4-v0", "fh_gym/FaceRepair-Dense-x8-T8-v0", "fh_gym/FaceRepair-Occluded-T4-v0",
+        "fh_gym/FaceRepair-AttentionFH-T6-v0",
     }
 
 

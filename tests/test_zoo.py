@@ -18,8 +18,10 @@ from fh_gym.agents.cli.main import main
 from fh_gym.agents.sb3.policies import FaceRepairPolicy
 from fh_gym.agents.zoo import ZOO_ALGOS, zoo_arguments, zoo_file, zoo_hyperparams, zoo_text
 from fh_gym.engine.core import build_scaled
+from fh_gym.envs.config import make_config
 from fh_gym.registration import env_ids
 from fh_gym.restorers.checkpoint import save_network
+from fh_gym.variants import variant_of
 from fh_gym.video import video_info
 
 ID = "fh_gym/FaceRepair-Dense-x8-v0"
@@ -36,8 +38,8 @@ def test_shipped_zoo_files_are_generated_from_fh_gyms_hyperparameters(algo):
         module, name = entry["policy"].rsplit(".", 1)
         assert getattr(__import__(module, fromlist=[name]), name).__name__ == name  # importable by name
         horizon = entry["policy_kwargs"]["features_extractor_kwargs"]["horizon"]
-        assert horizon == {"fh_gym/FaceRepair-AttentionFH-v0": 18, "fh_gym/FaceRepair-Continuous-v0": 18,
-                           "fh_gym/FaceRepair-IPFH-v0": 20, "fh_gym/FaceRepair-IPFH-Delta-v0": 20}.get(env_id, 16)
+        assert horizon == make_config(None, variant_of(env_id))["horizon"]
+    assert data["fh_gym/FaceRepair-AttentionFH-v0"]["policy_kwargs"]["features_extractor_kwargs"]["horizon"] == 18
     assert data["fh_gym/FaceRepair-IPFH-v0"].get("normalize") == {"norm_obs": False, "norm_reward": True}
 
 
