@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from fh_gym.agents.evaluate import ExtraMetrics, run_episodes, sample_faces
@@ -25,6 +26,7 @@ from fh_gym.agents.strategies.base import build_strategy
 from fh_gym.data import build_dataset
 from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor
+from fh_gym.identity.recognizers import build_recognizer, identity_distance
 from fh_gym.identity_eval import identity_similarity
 from fh_gym.restorers.checkpoint import load_network
 
@@ -57,9 +59,30 @@ def identity_metric(identity_net: str | Path, device: str) -> ExtraMetrics:
     return metrics
 
 
+def recognizer_metric(spec: str | Path, device: str) -> ExtraMetrics:
+    """The ``id_distance`` and ``id_same`` columns: distance of a recogniser's unit embeddings of the image and
+    its HR (:func:`~fh_gym.identity.recognizers.identity_distance`, in [0, 2]) and whether it is under the
+    recogniser's same-person threshold (``dlib``: 0.6, its authors' LFW threshold)."""
+    judge = build_recognizer(spec, device)
+
+    def metrics(final: Any, hr: Any, slots: Any) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            distance = identity_distance(judge.embed(final), judge.embed(hr)).cpu().numpy()
+        return {"id_distance": distance, "id_same": (distance < judge.threshold).astype(np.float64)}
+
+    return metrics
+
+
+def _joined(metrics: Sequence[ExtraMetrics]) -> ExtraMetrics | None:
+    if not metrics:
+        return None
+    return lambda final, hr, slots: {k: v for m in metrics for k, v in m(final, hr, slots).items()}
+
+
 def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int, batch_size: int = 32,
             seed: int = 0, out_dir: Path = Path("outputs/compare"), progress: bool = True,
-            identity_net: Path | None = None) -> tuple[list[dict[str, object]], dict[str, Path]]:
+            identity_net: Path | None = None, recognizer: str | Path | None = None,
+            ) -> tuple[list[dict[str, object]], dict[str, Path]]:
     """Evaluate each actor on ``num_faces`` faces of the env config's split and write the report.
 
     Args:
@@ -70,6 +93,8 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
         out_dir: Where ``compare.md``, ``.csv``, ``.png`` and ``compare_per_face.csv`` go.
         progress: Show a progress bar over the actors.
         identity_net: Identity network checkpoint: adds the identity cosine column.
+        recognizer: ``"dlib"`` or an identity-network checkpoint: adds the identity distance to HR and the
+            same-person rate (:func:`recognizer_metric`), on the bicubic row too.
 
     Returns:
         The table rows (:func:`~fh_gym.agents.reports.table_rows`) and the written files.
@@ -77,7 +102,8 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
     dataset = build_dataset(env_config["data"])
     restorer = env_network(env_config).eval()
     indices = sample_faces(dataset.identities, num_faces, seed)
-    extra = None if identity_net is None else identity_metric(identity_net, env_config["device"])
+    extra = _joined([*([identity_metric(identity_net, env_config["device"])] if identity_net else []),
+                     *([recognizer_metric(recognizer, env_config["device"])] if recognizer else [])])
     results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
                             seed=seed, extra_metrics=extra)
                for actor in tqdm(actors, desc="strategies", disable=None if progress else True)]  # None: no bar in logs

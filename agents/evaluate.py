@@ -104,9 +104,12 @@ class MetricsHook(EpisodeHook):
         _collect(self.final, image_metrics(engine.current[slots], hr, scale))
         _collect(self.start, image_metrics(engine.start[slots], hr, scale))
         with torch.no_grad():
-            _collect(self.bicubic_metrics, image_metrics(self.bicubic(engine.lr[slots]), hr, scale))
-        if self.extra_metrics is not None:
+            bicubic = self.bicubic(engine.lr[slots])
+        _collect(self.bicubic_metrics, image_metrics(bicubic, hr, scale))
+        if self.extra_metrics is not None:  # the baseline rows get the extra columns too
             _collect(self.final, self.extra_metrics(engine.current[slots], hr, slots))
+            _collect(self.start, self.extra_metrics(engine.start[slots], hr, slots))
+            _collect(self.bicubic_metrics, self.extra_metrics(bicubic.clamp(0, 1), hr, slots))
         self.final_psnr.append(engine.psnr(slots))
         self.boxes.append(engine.history[slots].cpu().numpy())
         if self.keep_images:

@@ -16,7 +16,10 @@ from fh_gym.metrics import format_mean_ci, mean_ci
 from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
-           "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine"}
+           "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine",
+           "id_distance": "ID distance to HR", "id_same": "same person as HR"}
+#: columns measured per face (the paired ``gain`` is derived from ``psnr``)
+MEASURED = [key for key in COLUMNS if key != "gain"]
 
 
 def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
@@ -38,7 +41,7 @@ def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
 def _row(name: str, horizon: int, metrics: dict[str, np.ndarray],
          bicubic_psnr: np.ndarray | None) -> dict[str, object]:
     row: dict[str, object] = {"strategy": name, "T": horizon, "n": len(next(iter(metrics.values())))}
-    for key in (*METRICS, "identity"):
+    for key in dict.fromkeys([*METRICS, *MEASURED]):
         if key in metrics:
             row[key] = mean_ci(metrics[key])
     if bicubic_psnr is not None:

@@ -74,3 +74,45 @@ def test_missing_extra_names_the_install_command(monkeypatch):
         DlibRecognizer()
     with pytest.raises(ConfigError, match="'dlib' or an identity-network checkpoint"):
         build_recognizer("no_such_file.pt")
+
+
+DATA = ["--data", "synthetic", "--set", "data.identities=24", "--set", "data.images_per_identity=3"]
+
+
+def _identity_columns(tmp_path, recognizer: str) -> dict[str, dict[str, str]]:
+    import csv
+
+    from fh_gym.agents.cli.main import main
+
+    out = tmp_path / "cmp"
+    assert main(["compare", *DATA, "--strategies", "even", "--faces", "4", "--set", "horizon=2",
+                 "--recognizer", recognizer, "--out", str(out)]) == 0
+    with open(out / "compare.csv") as f:
+        return {row["strategy"]: row for row in csv.DictReader(f)}
+
+
+def test_compare_recognizer_columns_with_an_identity_net(tmp_path):
+    from fh_gym.restorers.checkpoint import save_network
+
+    net = build_network({"type": "CNNR", "width": 4, "feature_dim": 16}, "aux", init_seed=0)
+    path = save_network(net, tmp_path / "id.pt", {"threshold": 2.0})  # every distance is under 2: rate 1
+    rows = _identity_columns(tmp_path, str(path))
+    for name in ("bicubic", "even"):  # the baseline row is judged too
+        assert 0.0 <= float(rows[name]["id_distance_mean"]) <= 2.0
+        assert float(rows[name]["id_same_mean"]) == 1.0
+
+
+@needs_dlib
+def test_compare_recognizer_columns_with_dlib(tmp_path):
+    rows = _identity_columns(tmp_path, "dlib")
+    assert 0.0 < float(rows["bicubic"]["id_distance_mean"]) < 1.0
+    assert 0.0 <= float(rows["even"]["id_same_mean"]) <= 1.0
+
+
+def test_compare_refuses_an_unknown_recognizer(tmp_path, capsys):
+    from fh_gym.agents.cli.main import main
+
+    assert main(["compare", *DATA, "--strategies", "even", "--faces", "2", "--recognizer", "nope.pt",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "--recognizer must be 'dlib' or an identity-network checkpoint file; nope.pt not found" in \
+        capsys.readouterr().err

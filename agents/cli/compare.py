@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         add_seed_arg(p, "seed of the degradations and sampling strategies")
         p.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
+        p.add_argument("--recognizer", metavar="dlib|CKPT",
+                       help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\") or an "
+                            "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
         add_out_arg(p, f"outputs/{name}", "folder of the report files")
         p.set_defaults(func=run)
 
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
     actors = build_actors(args.strategies, args.agent, greedy, env_config=env_config)
     rows, paths = compare(env_config, actors, args.faces, args.batch_size, args.seed, args.out,
-                          identity_net=args.identity_net)
+                          identity_net=args.identity_net, recognizer=args.recognizer)
     print(to_markdown(rows))
     print(f"written: {', '.join(str(p) for p in paths.values())}")
     return 0
