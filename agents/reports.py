@@ -17,9 +17,10 @@ from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
            "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine",
-           "id_distance": "ID distance to HR", "id_same": "same person as HR"}
-#: columns measured per face (the paired ``gain`` is derived from ``psnr``)
-MEASURED = [key for key in COLUMNS if key != "gain"]
+           "id_distance": "ID distance to HR", "id_same": "same person as HR",
+           "gain_start": "PSNR gain vs start (dB, paired)"}
+#: columns measured per face (the paired gains are derived from ``psnr``)
+MEASURED = [key for key in COLUMNS if key not in ("gain", "gain_start")]
 
 
 def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
@@ -32,14 +33,16 @@ def table_rows(results: Sequence[EpisodeResults]) -> list[dict[str, object]]:
         raise ValueError("results to compare must cover the same faces")
     rows = [_row("bicubic", 0, first.bicubic_metrics, None)]
     start_psnr = first.start_metrics["psnr"]
-    if not np.allclose(start_psnr, bicubic, atol=1e-6):
+    front_end = not np.allclose(start_psnr, bicubic, atol=1e-6)
+    if front_end:
         rows.append(_row("start (front-end)", 0, first.start_metrics, bicubic))
-    rows.extend(_row(r.name, r.horizon, r.metrics, bicubic) for r in results)
+    # With a front-end, what the repairs add on top of it, paired over the same faces.
+    rows.extend(_row(r.name, r.horizon, r.metrics, bicubic, start_psnr if front_end else None) for r in results)
     return rows
 
 
-def _row(name: str, horizon: int, metrics: dict[str, np.ndarray],
-         bicubic_psnr: np.ndarray | None) -> dict[str, object]:
+def _row(name: str, horizon: int, metrics: dict[str, np.ndarray], bicubic_psnr: np.ndarray | None,
+         start_psnr: np.ndarray | None = None) -> dict[str, object]:
     row: dict[str, object] = {"strategy": name, "T": horizon, "n": len(next(iter(metrics.values())))}
     for key in dict.fromkeys([*METRICS, *MEASURED]):
         if key in metrics:
@@ -47,6 +50,8 @@ def _row(name: str, horizon: int, metrics: dict[str, np.ndarray],
     if bicubic_psnr is not None:
         # Paired over the same faces: far tighter than the spread of PSNR across faces.
         row["gain"] = mean_ci(metrics["psnr"] - bicubic_psnr)
+    if start_psnr is not None:
+        row["gain_start"] = mean_ci(metrics["psnr"] - start_psnr)
     return row
 
 
@@ -61,7 +66,7 @@ def to_markdown(rows: Sequence[dict[str, object]]) -> str:
                 cells.append("")
                 continue
             mean, hw = row[key]
-            cells.append(format_mean_ci(mean, hw, 2 if key in ("psnr", "psnr_y", "gain") else 4))
+            cells.append(format_mean_ci(mean, hw, 2 if key in ("psnr", "psnr_y", "gain", "gain_start") else 4))
         lines.append(f"| {row['strategy']} | {row['T']} | {row['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -112,10 +117,10 @@ def per_face_csv(results: Sequence[EpisodeResults]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     keys = list(results[0].metrics)
-    writer.writerow(["strategy", "T", "face_index", "bicubic_psnr", *keys])
+    writer.writerow(["strategy", "T", "face_index", "bicubic_psnr", "start_psnr", *keys])
     for r in results:
         for i, face in enumerate(r.indices):
-            writer.writerow([r.name, r.horizon, int(face), r.bicubic_metrics["psnr"][i],
+            writer.writerow([r.name, r.horizon, int(face), r.bicubic_metrics["psnr"][i], r.start_metrics["psnr"][i],
                              *(r.metrics[k][i] for k in keys)])
     return buffer.getvalue()
 
