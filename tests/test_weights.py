@@ -129,3 +129,23 @@ def test_model_cards_and_table_are_current():
     assert page == model_cards()
     assert all(f"`{w.name}`" in weights_table() for w in shipped())
     assert find("AttentionFHEnhancer", "syn_x8").file in page
+
+
+def test_hallucinate_defaults_to_the_real_face_weights(tmp_path, capsys):
+    import cv2
+
+    from fh_gym.agents.cli.main import main
+    from fh_gym.data import build_dataset
+    from fh_gym.degradations import Degradation, upsample_bicubic
+
+    hr = build_dataset(SMALL).hr_float(np.arange(2))
+    lr = Degradation.from_config({"scale": 8})(hr, np.random.default_rng(0)).lr
+    for i, face in enumerate(lr):
+        pixels = (face.permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype("uint8")
+        cv2.imwrite(str(tmp_path / f"{i}.png"), pixels)
+    assert main(["hallucinate", str(tmp_path / "0.png"), "--strategy", "even", "--out", str(tmp_path / "sr")]) == 0
+    assert "repairing with AttentionFHEnhancer weights:lfw_x8" in capsys.readouterr().out
+    sr = cv2.imread(str(tmp_path / "sr" / "0.png"))[:, :, ::-1].astype(np.int64)
+    lr0 = torch.from_numpy(cv2.imread(str(tmp_path / "0.png"))[:, :, ::-1].copy()).permute(2, 0, 1)[None] / 255.0
+    bicubic = (upsample_bicubic(lr0, 8).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.int64)
+    assert np.abs(sr - bicubic).mean() > 0.5  # repaired, not bicubic

@@ -57,7 +57,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
     from fh_gym.agents.comparison import build_actors
-    from fh_gym.inference import check_inference_actor, collect_inputs, hallucinate_files, inference_config
+    from fh_gym.inference import (
+        check_inference_actor,
+        collect_inputs,
+        hallucinate_files,
+        inference_config,
+        inference_restorer,
+    )
 
     # A plain SB3 / RL Zoo zip records no env: it acts on --env's (fh-gym's agent files act on their own).
     given = build_env_config(args.env or DEFAULT_ENV, restorer=args.restorer, device=args.device,
@@ -71,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if actor.restorer is not None:
         unused = f"; --restorer {args.restorer} is not used" if args.restorer else ""
         print(f"repairing with the restorer trained with the agent ({args.agent}){unused}")
-    written = hallucinate_files(config, actor, files, args.out, batch_size=args.batch_size, seed=args.seed,
+    restorer = inference_restorer(config, actor)
+    if actor.restorer is None:
+        print(f"repairing with {config['restorer']['type']} {restorer.weights_source or ''}".rstrip())
+    written = hallucinate_files(config, actor, files, args.out, restorer=restorer, batch_size=args.batch_size,
+                                seed=args.seed,
                                 strict_size=args.strict_size, save_steps=args.save_steps, video=args.video,
                                 fps=args.fps)
     print(f"wrote {written} image(s) of {config['image_size']}x{config['image_size']} to {args.out}")

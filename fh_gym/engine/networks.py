@@ -23,11 +23,14 @@ NETWORK_INIT_SEED = 0
 
 def weights_context(config: Mapping[str, Any]) -> dict[str, Any]:
     """What ``weights: default`` chooses by in an env config (:func:`fh_gym.restorers.weights.resolve_default`):
-    the data source type, the window family of the action type (``grid`` or ``box``: box and continuous actions
-    repair windows of several sizes), whether the LR faces are occluded, and the front-end type."""
+    the data source type (real faces in inference mode), the window family of the action type (``grid`` or
+    ``box``: box and continuous actions repair windows of several sizes), whether the LR faces are occluded, and
+    the front-end type."""
     action = config.get("action", {}).get("type", "grid")
     degradation = config.get("degradation", {})
-    return {"data": config.get("data", {}).get("type"), "windows": "grid" if action == "grid" else "box",
+    # Inference repairs the user's own LR faces: real faces, whatever the (unused) data block says.
+    data = "folder" if config.get("mode") == "inference" else config.get("data", {}).get("type")
+    return {"data": data, "windows": "grid" if action == "grid" else "box",
             "occluded": bool(degradation.get("occlusion")), "frontend": config.get("frontend", {}).get("type")}
 
 
