@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--recognizer", metavar="dlib|CKPT",
                        help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\") or an "
                             "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
+        if name == "compare":
+            p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
+                           help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
+                                "gain vs T, the oracle's headroom over the strongest fixed strategy, the share "
+                                "each agent closes (headroom.md/.csv/.png)")
         add_out_arg(p, f"outputs/{name}", "folder of the report files")
         p.set_defaults(func=run)
 
@@ -48,8 +53,30 @@ def run(args: argparse.Namespace) -> int:
     env_config = env_config_from_args(args)
     greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
     actors = build_actors(args.strategies, args.agent, greedy, env_config=env_config)
+    if getattr(args, "budgets", None):
+        from fh_gym.agents.headroom import headroom, headroom_markdown, write_headroom
+
+        skipped = [a.name for a in actors if a.horizon is not None]
+        if skipped:
+            print(f"left out of the budgets: {', '.join(skipped)} (their own episode length)")
+        rows = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed)
+        print(headroom_markdown(rows))
+        print(f"written: {', '.join(str(p) for p in write_headroom(rows, args.out).values())}")
+        return 0
     rows, paths = compare(env_config, actors, args.faces, args.batch_size, args.seed, args.out,
                           identity_net=args.identity_net, recognizer=args.recognizer)
     print(to_markdown(rows))
     print(f"written: {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def _budgets(text: str) -> list[int]:
+    """``--budgets 2,4,8,16``: positive integers, comma-separated."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"--budgets takes positive integers separated by commas (e.g. 2,4,8,16), "
+                                         f"got {text!r}")
+    return values

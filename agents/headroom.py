@@ -1,0 +1,132 @@
+"""The headroom report (``fh-gym compare --budgets 2,4,8,16``): PSNR gain against the repair budget T.
+
+For every budget T each actor repairs the same test faces with the same restorer for T steps. Per T the report
+names the strongest *fixed* strategy (the best mean gain among the strategies that neither read the truth nor
+learn: random, even, sequential, centre_out, best_fixed), the oracle headroom over it (greedy oracle minus that
+strategy, paired over faces, 95% CI), and for every other actor its paired difference to the strongest fixed
+strategy and the share of the headroom it closes ((actor - fixed) / (oracle - fixed), on the means).
+
+Actors with their own episode length (``random30``, whose T is part of its definition) are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fh_gym.agents.evaluate import EpisodeResults, run_episodes, sample_faces
+from fh_gym.data import build_dataset
+from fh_gym.engine.networks import env_network
+from fh_gym.episodes import Actor
+from fh_gym.metrics import format_mean_ci, mean_ci
+from fh_gym.restorers.checkpoint import atomic_write_bytes
+
+#: the strategies a learned policy must beat (no truth, no training)
+FIXED = ("random", "even", "sequential", "centre_out", "best_fixed")
+
+
+def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Sequence[int], num_faces: int,
+             batch_size: int = 32, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
+    """One row per (budget, actor): ``T``, ``strategy``, ``gain`` (mean, ci95), ``vs_fixed`` (mean, ci95) and
+    ``share`` of the oracle headroom (None for the fixed strategy itself and where there is no oracle)."""
+    kept = [a for a in actors if a.horizon is None]
+    if not kept:
+        raise ValueError("--budgets: no actor without its own episode length (random30 keeps its T = 30)")
+    dataset = build_dataset(env_config["data"])
+    restorer = env_network(env_config).eval()
+    indices = sample_faces(dataset.identities, num_faces, seed)
+    rows: list[dict[str, Any]] = []
+    for budget in tqdm(list(budgets), desc="budgets", disable=None if progress else True):
+        results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset,
+                                batch_size=batch_size, seed=seed, horizon=int(budget)) for actor in kept]
+        rows.extend(_budget_rows(int(budget), results))
+    return rows
+
+
+def _gain(result: EpisodeResults) -> np.ndarray:
+    return result.metrics["psnr"] - result.bicubic_metrics["psnr"]
+
+
+def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[str, Any]]:
+    fixed = [r for r in results if r.name in FIXED]
+    best = max(fixed, key=lambda r: float(_gain(r).mean())) if fixed else None
+    oracle = next((r for r in results if r.name == "greedy"), None)
+    gap = float((_gain(oracle) - _gain(best)).mean()) if best is not None and oracle is not None else None
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"T": budget, "strategy": r.name, "n": len(r.indices), "gain": mean_ci(_gain(r)),
+                               "strongest_fixed": best.name if best is not None else None,
+                               "vs_fixed": None, "share": None}
+        if best is not None and r is not best:
+            diff = _gain(r) - _gain(best)
+            row["vs_fixed"] = mean_ci(diff)
+            if gap is not None and gap > 0 and r is not oracle:
+                row["share"] = float(diff.mean()) / gap
+        rows.append(row)
+    return rows
+
+
+def headroom_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["| T | strategy | n | PSNR gain vs bicubic (dB) | vs strongest fixed (dB, paired) | "
+             "share of oracle headroom |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        vs = "" if row["vs_fixed"] is None else format_mean_ci(*row["vs_fixed"], 2)
+        if row["vs_fixed"] is None and row["strategy"] == row["strongest_fixed"]:
+            vs = "(strongest fixed)"
+        share = "" if row["share"] is None else f"{100 * row['share']:.0f}%"
+        lines.append(f"| {row['T']} | {row['strategy']} | {row['n']} | {format_mean_ci(*row['gain'], 2)} | {vs} | "
+                     f"{share} |")
+    return "\n".join(lines) + "\n"
+
+
+def headroom_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["T", "strategy", "n", "gain_mean", "gain_ci95", "strongest_fixed", "vs_fixed_mean",
+                     "vs_fixed_ci95", "share"])
+    for row in rows:
+        vs = row["vs_fixed"] or ("", "")
+        writer.writerow([row["T"], row["strategy"], row["n"], *row["gain"], row["strongest_fixed"] or "", *vs,
+                         "" if row["share"] is None else row["share"]])
+    return buffer.getvalue()
+
+
+def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
+    """PNG bytes: PSNR gain over bicubic against the budget T (restorer calls per face), one line per actor."""
+    import matplotlib  # lazy: plotting only for the report files
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        mine = [r for r in rows if r["strategy"] == name]
+        ts = [r["T"] for r in mine]
+        means = np.array([r["gain"][0] for r in mine])
+        halves = np.array([r["gain"][1] for r in mine])
+        ax.plot(ts, means, marker="o", label=name)
+        ax.fill_between(ts, means - halves, means + halves, alpha=0.15)
+    ax.set_xlabel("restorer calls per face (T)")
+    ax.set_ylabel("PSNR gain over bicubic (dB)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_headroom(rows: Sequence[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """Write ``headroom.md``, ``.csv`` and ``.png`` into ``out_dir`` atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out_dir / "headroom.md", "csv": out_dir / "headroom.csv", "plot": out_dir / "headroom.png"}
+    atomic_write_bytes(paths["markdown"], headroom_markdown(rows).encode())
+    atomic_write_bytes(paths["csv"], headroom_csv(rows).encode())
+    atomic_write_bytes(paths["plot"], headroom_plot(rows))
+    return paths

@@ -1,0 +1,58 @@
+"""The headroom report: gain against the budget T, strongest fixed strategy, oracle headroom, share closed."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from fh_gym.agents.cli.main import main
+from fh_gym.agents.evaluate import EpisodeResults
+from fh_gym.agents.headroom import _budget_rows
+
+DATA = ["--data", "synthetic", "--set", "data.identities=24"]
+
+
+def _result(name: str, gains: list[float]) -> EpisodeResults:
+    n = len(gains)
+    bicubic = {"psnr": np.full(n, 20.0)}
+    return EpisodeResults(name=name, horizon=4, indices=np.arange(n), metrics={"psnr": 20.0 + np.array(gains)},
+                          start_metrics=bicubic, bicubic_metrics=bicubic, final_psnr=np.zeros(n),
+                          start_psnr=np.zeros(n), images=[], boxes=np.zeros((n, 4, 4)))
+
+
+def test_rows_name_the_strongest_fixed_strategy_and_the_share_closed():
+    rows = {r["strategy"]: r for r in _budget_rows(4, [
+        _result("even", [0.2, 0.4]), _result("best_fixed", [1.0, 1.0]), _result("greedy", [2.0, 2.0]),
+        _result("agent", [1.5, 1.5])])}
+    assert {r["strongest_fixed"] for r in rows.values()} == {"best_fixed"}
+    assert rows["best_fixed"]["vs_fixed"] is None and rows["best_fixed"]["share"] is None
+    assert rows["agent"]["share"] == pytest.approx(0.5)  # (1.5 - 1.0) / (2.0 - 1.0)
+    assert rows["greedy"]["vs_fixed"][0] == pytest.approx(1.0) and rows["greedy"]["share"] is None
+    assert rows["even"]["share"] == pytest.approx(-0.7)
+
+
+def test_compare_budgets_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "hr"
+    assert main(["compare", *DATA, "--strategies", "even,best_fixed,greedy,random30", "--budgets", "2,4",
+                 "--faces", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "left out of the budgets: random30" in printed
+    with open(out / "headroom.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["T"], r["strategy"]) for r in rows] == [(t, s) for t in ("2", "4") for s in ("even", "best_fixed",
+                                                                                            "greedy")]
+    for t in ("2", "4"):
+        mine = {r["strategy"]: r for r in rows if r["T"] == t}
+        oracle, fixed = float(mine["greedy"]["gain_mean"]), float(mine[mine["even"]["strongest_fixed"]]["gain_mean"])
+        assert oracle >= fixed - 1e-9  # the oracle is an upper bound of every fixed order here
+    assert (out / "headroom.png").stat().st_size > 1000
+
+
+def test_bad_budgets_are_one_line_errors(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", *DATA, "--budgets", "4,0"])
+    assert stop.value.code == 2
+    assert "--budgets takes positive integers separated by commas (e.g. 2,4,8,16), got '4,0'" in \
+        capsys.readouterr().err
