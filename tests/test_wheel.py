@@ -35,6 +35,8 @@ def test_the_wheel_has_one_top_level_package(installed):
     assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"fh_gym"}
     assert "fh_gym/envs_configs/envs/dense_x8.yaml" in names
     assert "fh_gym/agents/cli/main.py" in names and "fh_gym/restorers/registry.py" in names
+    assert "fh_gym/restorers/weights/manifest.yaml" in names
+    assert "fh_gym/restorers/weights/AttentionFHEnhancer-syn_x8.pt" in names  # the shipped weights travel along
     installed_dirs = sorted(p.name for p in target.iterdir() if not p.name.endswith(".dist-info") and p.name != "bin")
     assert installed_dirs == ["fh_gym"]
 
@@ -44,9 +46,11 @@ def test_the_installed_wheel_runs_from_another_folder(installed, tmp_path):
     _, target = installed
     code = ("import gymnasium as gym, fh_gym, fh_gym.agents, fh_gym.restorers; "
             "env = gym.make('fh_gym/FaceRepair-Dense-x8-v0'); env.reset(seed=0); "
-            "print(fh_gym.__file__); print(fh_gym.agents.__file__)")
+            "print(fh_gym.__file__); print(fh_gym.agents.__file__); "
+            "print(env.unwrapped.engine.restorer.weights_source)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(target), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
-    first, second = out.stdout.split()
+    first, second, source = out.stdout.split()
     assert first.startswith(str(target)) and second.startswith(str(target / "fh_gym" / "agents"))
+    assert source == "weights:syn_x8"  # repairs with the installed weights, no checkpoint given
