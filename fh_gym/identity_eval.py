@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from fh_gym.data.base import FaceDataset
 from fh_gym.data.paths import shared_data_dir
 from fh_gym.degradations import Degradation, upsample_bicubic
+from fh_gym.identity.recognizers import Recognizer
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.training.identity_training import embed as identity_features
 from fh_gym.restorers.training.verification import VerificationResult, kfold_verification
@@ -161,9 +162,12 @@ FaceSource = Callable[[Tensor], Tensor]
 
 
 @torch.no_grad()
-def verify_pairs(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair], sources: Mapping[str, FaceSource],
-                 batch_size: int = 64, device: torch.device | str = "cpu") -> dict[str, VerificationResult]:
-    """10-fold verification accuracy of each face source on ``pairs``.
+def verify_pairs(net: nn.Module | Recognizer, dataset: FaceDataset, pairs: Sequence[LFWPair],
+                 sources: Mapping[str, FaceSource], batch_size: int = 64,
+                 device: torch.device | str = "cpu") -> dict[str, VerificationResult]:
+    """10-fold verification accuracy of each face source on ``pairs``, judged by ``net``: an identity network
+    (cosine of its features) or a :class:`~fh_gym.identity.recognizers.Recognizer` (cosine of its unit
+    embeddings, e.g. dlib's descriptor).
 
     Each source maps a batch of HR faces (B, 3, H, W) in [0, 1] to the faces whose identity features are
     compared (HR itself, bicubic upsampling of their LR version, a generator's output...). Pairs whose images
@@ -179,7 +183,8 @@ def verify_pairs(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair],
         chunks = []
         for lo in range(0, len(unique), batch_size):
             hr = dataset.hr_float(unique[lo:lo + batch_size], device)
-            chunks.append(identity_features(net, source(hr).clamp(0, 1)))
+            faces = source(hr).clamp(0, 1)
+            chunks.append(net.embed(faces) if isinstance(net, Recognizer) else identity_features(net, faces))
         features = torch.cat(chunks)
         scores = cosine_similarity(features[first], features[second]).cpu().numpy()
         results[name] = kfold_verification(scores, same, folds if len(np.unique(folds)) >= 2 else 10)
@@ -237,7 +242,8 @@ class VerificationReport:
         return format_table(self.results, self.kept, self.total, self.excluded, self.balanced)
 
 
-def verify_lfw(net: nn.Module, dataset: FaceDataset, pairs: Sequence[LFWPair], sources: Mapping[str, FaceSource], *,
+def verify_lfw(net: nn.Module | Recognizer, dataset: FaceDataset, pairs: Sequence[LFWPair],
+               sources: Mapping[str, FaceSource], *,
                exclude_people: set[str] | None = None, balanced: bool = True, max_pairs: int | None = None,
                batch_size: int = 64, device: torch.device | str = "cpu") -> VerificationReport:
     """The LFW verification protocol of ``docs/evaluation.md``: leave out pairs with ``exclude_people`` (the

@@ -24,8 +24,12 @@ from fh_gym.degradations import SCHEMA as DEGRADATION_SCHEMA
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="LFW-pairs verification accuracy: HR vs bicubic vs generators",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--identity-net", type=Path, required=True, metavar="CKPT",
-                   help="identity network checkpoint (identity-net or sicnn recipe)")
+    judge = p.add_mutually_exclusive_group(required=True)
+    judge.add_argument("--identity-net", type=Path, metavar="CKPT",
+                       help="identity network checkpoint (identity-net or sicnn recipe)")
+    judge.add_argument("--recognizer", metavar="dlib|CKPT",
+                       help="face recogniser: 'dlib' (dlib's ResNet descriptor, pip install \"fh-gym[identity]\"; "
+                            "not trained on LFW, so every pair is kept) or an identity-network checkpoint")
     p.add_argument("--generator", action="append", default=[], type=Path, metavar="CKPT",
                    help="generator checkpoint to evaluate (repeatable)")
     p.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
@@ -49,14 +53,22 @@ def run(args: argparse.Namespace) -> int:
     # Lazy: the identity stack loads only for the command that runs.
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import resolve_device
+    from fh_gym.identity import build_recognizer
     from fh_gym.identity_eval import lfw_pairs_path, parse_lfw_pairs, verification_sources, verify_lfw
     from fh_gym.restorers.checkpoint import load_network
+    from fh_gym.restorers.config import ConfigError
 
     device = resolve_device(args.device)
     pairs = parse_lfw_pairs(lfw_pairs_path(args.pairs))
-    net = load_network(args.identity_net, kind="aux").to(device).eval()
-    trained_on = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
-    if not args.all_pairs and not trained_on:
+    if args.recognizer == "dlib":
+        net, trained_on = build_recognizer("dlib"), set()
+    else:
+        path = Path(args.recognizer) if args.recognizer else args.identity_net
+        if not path.is_file():
+            raise ConfigError(f"identity network checkpoint {path} not found")
+        net = load_network(path, kind="aux").to(device).eval()
+        trained_on = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
+    if not args.all_pairs and not trained_on and args.recognizer != "dlib":
         print("warning: the identity checkpoint has no class names; cannot leave out the people it was "
               "trained on (all pairs used)")
     generators = {}
