@@ -29,12 +29,13 @@ import torch
 from torch import nn
 
 from fh_gym.agents.evaluate import run_episodes
-from fh_gym.agents.strategies import EvenGridStrategy
+from fh_gym.agents.strategies import EvenGridStrategy, GainPredictorStrategy
 from fh_gym.data import build_dataset
 from fh_gym.engine.core import resolve_device
 from fh_gym.engine.networks import env_network, frontend_signature
 from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.recipe import RecipeContext, get_recipe
+from fh_gym.samplers.gain_labels import GainLabelSampler
 from fh_gym.samplers.image_pairs import PairSampler
 from fh_gym.samplers.patch_pairs import PatchPairSampler
 
@@ -56,6 +57,11 @@ def run_recipe(name: str, config: dict[str, Any], out_dir: Path, *, env_config: 
         The recipe's summary (checkpoint paths, step count, final validation metrics).
     """
     recipe = get_recipe(name)
+    if recipe.data == "selection":
+        if env_config is None:
+            raise ConfigError(f"recipe '{name}' learns from the env's episodes: run it with `fh-gym "
+                              f"train-gain-predictor` (env flags) or pass env_config")
+        return recipe.fn(selection_context(config, env_config, Path(out_dir), resume, progress))
     if recipe.data == "patches":
         if env_config is None:
             raise ConfigError(f"recipe '{name}' trains a patch restorer inside the env: run it with "
@@ -117,6 +123,34 @@ def patch_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: P
                          extras={"meta": {"data": env_config["data"],
                                           "frontend": frontend_signature(env_network(env_config, "frontend",
                                                                                      "generator"))}})
+
+
+def selection_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: Path, resume: bool,
+                      progress: bool) -> RecipeContext:
+    """The context of a patch-selection recipe: the oracle's gains of every candidate on states of training
+    episodes repaired by the env's (frozen) restorer; validation: the learned strategy's episodes."""
+    seed = int(config["seed"])
+    restorer = env_network(env_config).eval()
+
+    def gain_labels(first_step: int) -> Callable[[], Any]:
+        sampler = GainLabelSampler(env_config, int(config["batch_size"]), restorer, seed=(seed << 20) + first_step,
+                                   greedy_prob=float(config["greedy_prob"]))
+        return sampler.sample
+
+    val_config = merge_config(env_config, {"data": {**env_config["data"], "split": "val"}})
+    val_data = build_dataset(val_config["data"])
+    faces = np.random.default_rng(seed).choice(len(val_data), min(int(config["eval_faces"]), len(val_data)),
+                                               replace=False)
+
+    def evaluate(network: nn.Module) -> dict[str, float]:
+        result = run_episodes(val_config, GainPredictorStrategy(network=network), np.sort(faces), restorer=restorer,
+                              dataset=val_data, seed=seed)
+        return {"eval/psnr_gain": float(np.mean(result.metrics["psnr"] - result.bicubic_metrics["psnr"]))}
+
+    return RecipeContext(config=config, out_dir=out_dir, scale=int(env_config["degradation"]["scale"]),
+                         image_size=int(env_config["image_size"]), device=resolve_device(env_config["device"]),
+                         gain_labels=gain_labels, evaluate=evaluate, resume=resume, progress=progress,
+                         extras={"meta": {"data": env_config["data"], "env_horizon": env_config["horizon"]}})
 
 
 def even_grid_validation(env_config: dict[str, Any], num_faces: int,

@@ -78,3 +78,23 @@ def test_box_pooling_weights_average_exactly_over_the_box():
     # Box 2 covers rows 8..24 (cells 1, 2 fully) and columns 4..28 (half of cell 0, cells 1, 2, half of 3).
     np.testing.assert_allclose(weights[1, 1:3, 0].numpy(), [0.5 / 6, 0.5 / 6], rtol=1e-6)
     np.testing.assert_allclose(weights[1, 1:3, 1].numpy(), [1 / 6, 1 / 6], rtol=1e-6)
+
+
+def test_train_gain_predictor_then_compare_with_it(tmp_path, capsys):
+    import csv
+
+    from fh_gym.agents.cli.main import main
+    from fh_gym.restorers.checkpoint import load_network
+
+    data = ["--data", "synthetic", "--set", "data.identities=24", "--env", "fh_gym/FaceRepair-Dense-x8-T4-v0"]
+    (tmp_path / "gp.yaml").write_text("eval_faces: 4\n")
+    assert main(["train-gain-predictor", *data, "--steps", "3", "--batch-size", "4", "--eval-every", "0",
+                 "--config", str(tmp_path / "gp.yaml"), "--out", str(tmp_path / "gp"), "--quiet"]) == 0
+    assert "gain predictor checkpoint:" in capsys.readouterr().out
+    net = load_network(tmp_path / "gp" / "gain_predictor.pt", kind="aux")
+    assert type(net).__name__ == "BoxPoolingSelector" and net.checkpoint_meta["env_horizon"] == 4
+    assert main(["compare", *data, "--split", "test", "--strategies", "even", "--faces", "4",
+                 "--gain-predictor", str(tmp_path / "gp" / "gain_predictor.pt"), "--out", str(tmp_path / "c")]) == 0
+    with open(tmp_path / "c" / "compare.csv") as f:
+        rows = {row["strategy"]: row for row in csv.DictReader(f)}
+    assert rows["gain_predictor"]["T"] == "4" and float(rows["gain_predictor"]["n"]) == 4

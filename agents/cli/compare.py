@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--recognizer", metavar="dlib|CKPT",
                        help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\") or an "
                             "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
+        p.add_argument("--gain-predictor", type=Path, metavar="CKPT",
+                       help="a train-gain-predictor run's gain_predictor.pt: adds the gain_predictor strategy")
         if name == "compare":
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
@@ -52,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
 
     env_config = env_config_from_args(args)
     greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
-    actors = build_actors(args.strategies, args.agent, greedy, env_config=env_config)
+    strategies = args.strategies
+    if args.gain_predictor:
+        greedy["gain_predictor"] = {"checkpoint": str(args.gain_predictor)}
+        if "gain_predictor" not in strategies.split(","):
+            strategies = f"{strategies},gain_predictor"
+    actors = build_actors(strategies, args.agent, greedy, env_config=env_config)
     if getattr(args, "budgets", None):
         from fh_gym.agents.headroom import headroom, headroom_markdown, write_headroom
 

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:24s} {text}")
         return 0
     if get_recipe(args.name).data != "pairs":
-        raise ConfigError(f"recipe '{args.name}' trains a patch restorer inside the env: use fh-gym {args.name}")
+        command = {"patches": args.name, "selection": "train-gain-predictor"}[get_recipe(args.name).data]
+        raise ConfigError(f"recipe '{args.name}' trains inside the env: use fh-gym {command}")
     config = build_recipe_config(args)
     result = run_recipe(args.name, config, args.out or Path("runs") / args.name, resume=not args.no_resume,
                         progress=not args.quiet)

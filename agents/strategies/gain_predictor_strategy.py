@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from fh_gym.agents.strategies.base import STRATEGIES, Strategy
 from fh_gym.engine.core import RepairEngine
@@ -29,13 +29,16 @@ class GainPredictorStrategy(Strategy):
     order = 60
     in_defaults = False
 
-    def __init__(self, checkpoint: str | None = None, weights: str | None = None) -> None:
-        if (checkpoint is None) == (weights is None):
+    def __init__(self, checkpoint: str | None = None, weights: str | None = None,
+                 network: nn.Module | None = None) -> None:
+        if sum(x is not None for x in (checkpoint, weights, network)) != 1:
             raise ConfigError("strategy gain_predictor needs a trained predictor: give checkpoint (a gain-predictor "
                               "run's gain_predictor.pt) or weights")
-        block: dict[str, Any] = {"type": "BoxPoolingSelector"}
-        block.update({"checkpoint": checkpoint} if checkpoint else {"weights": weights})
-        self.network = build_network(block, kind="aux").eval()
+        if network is None:  # a network object: the recipe's own validation during training
+            block: dict[str, Any] = {"type": "BoxPoolingSelector"}
+            block.update({"checkpoint": checkpoint} if checkpoint else {"weights": weights})
+            network = build_network(block, kind="aux")
+        self.network = network.eval()
         self._candidates: tuple[int, np.ndarray, Tensor] | None = None
 
     def _candidates_of(self, engine: RepairEngine) -> tuple[np.ndarray, Tensor]:

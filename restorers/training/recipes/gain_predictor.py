@@ -57,8 +57,8 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
     the last validation metrics."""
     cfg = ctx.config
     if ctx.gain_labels is None:
-        raise ConfigError("gain-predictor needs a gain-label source from its caller (fh-gym pretrain-restorer-"
-                          "style env flags: `fh-gym train-generator gain-predictor --env ID ...`)")
+        raise ConfigError("gain-predictor needs a gain-label source from its caller: run it with "
+                          "`fh-gym train-gain-predictor --env ID ...`")
     torch.manual_seed(int(cfg["seed"]))
     net = build_network({**cfg["network"], "image_size": ctx.image_size}, kind="aux").to(ctx.device)
     optimizer = torch.optim.Adam(net.parameters(), lr=float(cfg["lr"]))
