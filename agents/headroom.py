@@ -102,7 +102,7 @@ def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     import matplotlib  # lazy: plotting only for the report files
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy, after choosing the backend
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in dict.fromkeys(r["strategy"] for r in rows):

@@ -12,7 +12,7 @@ from torch import nn
 from fh_gym.restorers.checkpoint import load_network, remember_config
 from fh_gym.restorers.config import ConfigError, check_kwargs, split_type
 from fh_gym.restorers.registry import get_arch
-from fh_gym.restorers.weights import DEFAULT, NONE, find, resolve_default, verified_path
+from fh_gym.restorers.weights import DEFAULT, NONE, ShippedWeights, find, resolve_default, stored_arch, verified_path
 
 
 def build_network(block: Mapping[str, Any], kind: str | None = None, *, scale: int | None = None,
@@ -55,7 +55,7 @@ def build_network(block: Mapping[str, Any], kind: str | None = None, *, scale: i
     expected = {"type": name, **kwargs}
     if checkpoint:
         return _tagged(load_network(checkpoint, expected=expected, kind=kind), f"checkpoint:{checkpoint}")
-    shipped = _shipped_weights(name, weights, kwargs.get("scale"), weights_context)
+    shipped = _shipped_weights(name, weights, kwargs, weights_context)
     if shipped is not None:
         with torch.random.fork_rng(devices=[]):  # the module's init (overwritten by the file) leaves no trace
             network = load_network(verified_path(name, shipped), expected=expected, kind=kind)
@@ -67,15 +67,21 @@ def build_network(block: Mapping[str, Any], kind: str | None = None, *, scale: i
         return _tagged(remember_config(cls(**kwargs), expected), None)
 
 
-def _shipped_weights(network: str, weights: Any, scale: int | None,
+def _shipped_weights(network: str, weights: Any, kwargs: Mapping[str, Any],
                      context: Mapping[str, Any] | None) -> str | None:
-    """The shipped weights name a block's ``weights`` value asks for (None: an untrained network)."""
+    """The shipped weights name a block's ``weights`` value asks for (None: an untrained network). ``default``
+    only picks a file whose architecture has every keyword argument the block sets (a block that asks for
+    other widths gets an untrained network, not an error)."""
     if weights is None or weights == NONE:
         return None
     if not isinstance(weights, str):
         raise ConfigError(f"network {network}: weights must be a name, 'default' or 'none', got {weights!r}")
     if weights == DEFAULT:
-        chosen = resolve_default(network, scale, context)
+        def fits(candidate: ShippedWeights) -> bool:
+            arch = stored_arch(candidate)
+            return all(arch.get(key, _MISSING) == value for key, value in kwargs.items())
+
+        chosen = resolve_default(network, kwargs.get("scale"), context, fits=fits)
         return None if chosen is None else chosen.name
     return find(network, weights).name
 
@@ -93,3 +99,6 @@ def build_restorer(block: Mapping[str, Any]) -> nn.Module:
 def build_generator(block: Mapping[str, Any]) -> nn.Module:
     """Build a full-image generator (``kind == "generator"``) from ``{type: Name, ...}``."""
     return build_network(block, kind="generator")
+
+
+_MISSING = object()

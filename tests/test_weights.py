@@ -176,3 +176,12 @@ def test_hallucinate_beats_bicubic_on_lfw_test_faces(tmp_path, lfw_dir, capsys):
         return psnr_from_mse(((x - hr) ** 2).mean(dim=(1, 2, 3))).mean().item()
 
     assert psnr(sr) > psnr(bicubic) + 1.0  # the shipped lfw_x8 restorer: about +2.3 dB on even cells
+
+
+def test_default_skips_files_of_another_architecture():
+    custom = build_network({"type": "CNNR", "width": 4, "feature_dim": 8, "weights": "default"}, "aux", init_seed=0)
+    assert custom.weights_source is None  # no shipped CNNR has these widths: untrained, not an error
+    shipped_widths = build_network({"type": "CNNR", "width": 16, "weights": "default"}, "aux")
+    assert shipped_widths.weights_source.startswith("weights:")
+    with pytest.raises(Exception, match="does not match the requested"):
+        build_network({"type": "CNNR", "width": 4, "weights": "syn"}, "aux")  # a named file must fit

@@ -50,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
     from fh_gym.agents.comparison import build_actors, compare
+    from fh_gym.agents.headroom import headroom, headroom_markdown, write_headroom
     from fh_gym.agents.reports import to_markdown
 
     env_config = env_config_from_args(args)
@@ -61,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
             strategies = f"{strategies},gain_predictor"
     actors = build_actors(strategies, args.agent, greedy, env_config=env_config)
     if getattr(args, "budgets", None):
-        from fh_gym.agents.headroom import headroom, headroom_markdown, write_headroom
-
         skipped = [a.name for a in actors if a.horizon is not None]
         if skipped:
             print(f"left out of the budgets: {', '.join(skipped)} (their own episode length)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -123,8 +123,8 @@ def data_kind(data_type: str | None) -> str | None:
     return "synthetic" if data_type == "synthetic" else "lfw"
 
 
-def resolve_default(network: str, scale: int | None, context: Mapping[str, Any] | None = None
-                    ) -> ShippedWeights | None:
+def resolve_default(network: str, scale: int | None, context: Mapping[str, Any] | None = None,
+                    fits: Callable[[ShippedWeights], bool] | None = None) -> ShippedWeights | None:
     """The shipped file ``weights: default`` means for ``network`` at ``scale`` in ``context``, or None.
 
     How the choice is made: among the files of that network type (and scale, when the network has one), keep
@@ -132,12 +132,13 @@ def resolve_default(network: str, scale: int | None, context: Mapping[str, Any] 
     ``occluded``, ``frontend``: the front-end type the restorer was trained behind...; when none agrees on the
     front-end, the front-end is ignored); then prefer the data kind of ``context["data"]`` (synthetic faces ->
     ``synthetic`` weights, any real-face source -> ``lfw`` weights), then files whose ``match`` is most
-    specific; without a data context, ``lfw`` (real faces).
+    specific; without a data context, ``lfw`` (real faces). ``fits`` drops files first (the caller's
+    architecture check: a block asking for other widths than a file's).
     """
     context = dict(context or {})
     wanted = data_kind(context.get("data")) or "lfw"
     of_network = [w for w in shipped() if w.network == network
-                  and (scale is None or w.scale is None or w.scale == int(scale))]
+                  and (scale is None or w.scale is None or w.scale == int(scale)) and (fits is None or fits(w))]
     # A restorer trained behind another front-end still beats an untrained one: the front-end is matched
     # last (the engine warns when the restorer's front-end differs from the env's).
     for ignored in ((), ("frontend",)):
@@ -166,6 +167,16 @@ def verified_path(network: str, name: str) -> Path:
         raise ConfigError(f"shipped weights {network}.{name}: {weights.file} is damaged (sha256 {digest[:12]}..., "
                           f"manifest {weights.sha256[:12]}...); reinstall fh-gym")
     return weights.path
+
+
+@functools.cache
+def _arch_of(network: str, name: str) -> dict[str, Any]:
+    return dict(safe_load(verified_path(network, name))["arch"])
+
+
+def stored_arch(weights: ShippedWeights) -> dict[str, Any]:
+    """The architecture block a shipped file holds (read once per process)."""
+    return _arch_of(weights.network, weights.name)
 
 
 def export_weights(checkpoint: str | Path, out: str | Path, meta: Mapping[str, Any] | None = None) -> str:
