@@ -142,11 +142,12 @@ def test_psnr_gain_telescopes_to_the_episode_gain():
     _, info = env.reset(seed=2)
     start = info["psnr"]
     total, terminated = 0.0, False
+    cells = iter(r * 7 + c for r in (0, 2, 4, 6) for c in (0, 2, 4, 6))  # the 16 cells that tile the face
     while not terminated:
-        _, reward, terminated, _, info = env.step(env.action_space.sample())
+        _, reward, terminated, _, info = env.step(next(cells))
         total += reward
     assert total == pytest.approx(info["psnr"] - start, abs=1e-3)
-    assert abs(total) > 0.01  # the repairs really changed the image
+    assert total > 0.3  # the shipped restorer's repairs really improve this face (+0.69 dB; +1.8 on average)
 
 
 def test_bad_actions_and_config_give_clear_errors():
