@@ -104,8 +104,9 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
     indices = sample_faces(dataset.identities, num_faces, seed)
     extra = _joined([*([identity_metric(identity_net, env_config["device"])] if identity_net else []),
                      *([recognizer_metric(recognizer, env_config["device"])] if recognizer else [])])
+    # The report's baseline rows come from the first result: the others skip re-judging the same images.
     results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
-                            seed=seed, extra_metrics=extra)
-               for actor in tqdm(actors, desc="strategies", disable=None if progress else True)]  # None: no bar in logs
+                            seed=seed, extra_metrics=extra, extra_baselines=i == 0)
+               for i, actor in enumerate(tqdm(actors, desc="strategies", disable=None if progress else True))]
     rows = table_rows(results)
     return rows, write_report(rows, out_dir, results=results)

@@ -84,9 +84,10 @@ class MetricsHook(EpisodeHook):
     bicubic image metrics, boxes and optionally the final images)."""
 
     def __init__(self, scale: int, device: torch.device, extra_metrics: ExtraMetrics | None = None,
-                 keep_images: bool = False) -> None:
+                 keep_images: bool = False, extra_baselines: bool = True) -> None:
         self.bicubic = Bicubic(scale).to(device)
         self.extra_metrics = extra_metrics
+        self.extra_baselines = extra_baselines
         self.keep_images = keep_images
         self.final: dict[str, list[np.ndarray]] = {}
         self.start: dict[str, list[np.ndarray]] = {}
@@ -106,8 +107,9 @@ class MetricsHook(EpisodeHook):
         with torch.no_grad():
             bicubic = self.bicubic(engine.lr[slots])
         _collect(self.bicubic_metrics, image_metrics(bicubic, hr, scale))
-        if self.extra_metrics is not None:  # the baseline rows get the extra columns too
+        if self.extra_metrics is not None:
             _collect(self.final, self.extra_metrics(engine.current[slots], hr, slots))
+        if self.extra_metrics is not None and self.extra_baselines:  # the baseline rows get the columns too
             _collect(self.start, self.extra_metrics(engine.start[slots], hr, slots))
             _collect(self.bicubic_metrics, self.extra_metrics(bicubic.clamp(0, 1), hr, slots))
         self.final_psnr.append(engine.psnr(slots))
@@ -135,7 +137,7 @@ def _concat(store: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
 def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequence[int] | np.ndarray, *,
                  restorer: nn.Module | None = None, dataset: Any = None, batch_size: int = 32, seed: int = 0,
                  name: str | None = None, horizon: int | None = None, keep_images: bool = False,
-                 extra_metrics: ExtraMetrics | None = None) -> EpisodeResults:
+                 extra_metrics: ExtraMetrics | None = None, extra_baselines: bool = True) -> EpisodeResults:
     """Run full episodes on the dataset faces ``indices`` and measure the final images.
 
     Args:
@@ -150,12 +152,14 @@ def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequen
         horizon: Episode length; default the strategy's own (``random30``) or the env's T.
         keep_images: Keep the final uint8 images (for figures).
         extra_metrics: ``fn(final, hr, faces) -> {name: (B,) array}`` (identity similarity...).
+        extra_baselines: Also measure the start and bicubic images with ``extra_metrics`` (the same for every
+            actor on the same faces: a comparison asks once).
     """
     actor = as_actor(act)
     indices = np.asarray(indices, dtype=np.int64)
     size = int(min(batch_size, len(indices)))
     engine = build_engine(env_config, actor, size, restorer=restorer, dataset=dataset, horizon=horizon)
-    hook = MetricsHook(engine.scale, engine.device, extra_metrics, keep_images)
+    hook = MetricsHook(engine.scale, engine.device, extra_metrics, keep_images, extra_baselines)
     for batch_no, lo in enumerate(range(0, len(indices), size)):
         chunk = indices[lo:lo + size]
         slots = engine.all_slots()[: len(chunk)]

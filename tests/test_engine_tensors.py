@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from restorer_helpers import perturbed_restorer
 
-from fh_gym.engine.core import RepairEngine, build_scaled
+from fh_gym.engine.core import RepairEngine
 from fh_gym.envs.config import make_config
 
 SMALL = {"data": {"type": "synthetic", "identities": 16, "images_per_identity": 2}, "horizon": 6}
@@ -15,12 +16,7 @@ SMALL = {"data": {"type": "synthetic", "identities": 16, "images_per_identity": 
 
 @pytest.fixture(scope="module")
 def restorer():
-    net = build_scaled({"type": "AttentionFHEnhancer"}, "patch", 8)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.02 * torch.randn(p.shape, generator=generator))
-    return net.eval()
+    return perturbed_restorer(0.02)
 
 
 def _engine(restorer, variant="dense_x8", **overrides):

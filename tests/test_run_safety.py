@@ -58,6 +58,17 @@ def kill_hard(proc: subprocess.Popen) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+def kill_hard_once(proc: subprocess.Popen, ready: Callable[[], bool], what: str) -> None:
+    """Wait for ``what``, let the run go on a moment (mid-interval), kill -9 it; never leave it running."""
+    try:
+        wait_for(proc, ready, what)
+        time.sleep(1.0)
+        kill_hard(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def scalar_steps(folder: Path) -> dict[str, list[int]]:
     """Tag -> logged steps as TensorBoard shows them (every events file of the folder, purges applied)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -96,17 +107,11 @@ def test_sb3_run_killed_with_sigkill_resumes_losing_at_most_one_interval(tmp_pat
     out = tmp_path / "runs"
     proc = start(["train", *SB3_FLAGS, *DATA_FLAGS, "--checkpoint-every", str(SB3_UPDATE), "--timesteps", "1000000",
                   "--out", str(out)], tmp_path)
-    try:
-        def two_checkpoints() -> bool:
-            last = list(out.glob("*/checkpoints/last.zip"))
-            return bool(last) and read_metadata(last[0])["num_timesteps"] >= 2 * SB3_UPDATE
+    def two_checkpoints() -> bool:
+        last = list(out.glob("*/checkpoints/last.zip"))
+        return bool(last) and read_metadata(last[0])["num_timesteps"] >= 2 * SB3_UPDATE
 
-        wait_for(proc, two_checkpoints, "second checkpoint")
-        time.sleep(1.0)
-        kill_hard(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_hard_once(proc, two_checkpoints, "second checkpoint")
     (run_dir,) = out.iterdir()
     checkpoint_step = read_metadata(run_dir / "checkpoints" / "last.zip")["num_timesteps"]
     assert raw_max_step(run_dir) - checkpoint_step <= SB3_UPDATE  # at most one interval lost
@@ -126,13 +131,7 @@ def test_pretraining_killed_with_sigkill_resumes_losing_at_most_one_interval(tmp
     flags = ["pretrain-restorer", *DATA_FLAGS, "--config", str(config), "--batch-size", "4", "--checkpoint-every", "4",
              "--eval-every", "0", "--out", str(out), "--quiet"]
     proc = start([*flags, "--steps", "100000"], tmp_path)
-    try:
-        wait_for(proc, lambda: (out / "last.pt").exists() and safe_load(out / "last.pt")["step"] >= 8, "checkpoint")
-        time.sleep(1.0)
-        kill_hard(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_hard_once(proc, lambda: (out / "last.pt").exists() and safe_load(out / "last.pt")["step"] >= 8, "checkpoint")
     checkpoint_step = safe_load(out / "last.pt")["step"]
     assert raw_max_step(out / "tb") - checkpoint_step <= 4
     stale = plant_stale_temporary(out)
@@ -155,16 +154,10 @@ def test_paper_agent_killed_with_sigkill_resumes_losing_at_most_one_interval(tmp
              "--set-algo", "policy.value_hidden=8", "--set-algo", "eval_batch_size=4", "--eval-faces", "2",
              "--eval-every", "0", "--checkpoint-every", str(2 * update), "--quiet"]
     proc = start(["train", *flags, "--timesteps", "10000000", "--out", str(out)], tmp_path)
-    try:
-        def updates(n: int) -> Callable[[], bool]:
-            return lambda: any(safe_load(p)["step"] >= n for p in out.glob("*/last.pt"))
+    def updates(n: int) -> Callable[[], bool]:
+        return lambda: any(safe_load(p)["step"] >= n for p in out.glob("*/last.pt"))
 
-        wait_for(proc, updates(4), "checkpoint")
-        time.sleep(1.0)
-        kill_hard(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_hard_once(proc, updates(4), "checkpoint")
     (run_dir,) = out.iterdir()
     checkpoint_step = safe_load(run_dir / "last.pt")["step"] * update
     assert raw_max_step(run_dir / "tb") - checkpoint_step <= 2 * update

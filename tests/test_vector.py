@@ -5,26 +5,20 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.vector import AutoresetMode
+from restorer_helpers import perturbed_restorer
 from stable_baselines3.common.vec_env import VecMonitor
 
 import fh_gym  # noqa: F401  (registers the ids)
 from fh_gym import FaceRepairEnv, FaceRepairSB3VecEnv, FaceRepairVectorEnv
-from fh_gym.engine.core import build_scaled
 
 SMALL = {"data": {"type": "synthetic", "identities": 24, "images_per_identity": 3}, "horizon": 4}
 
 
 @pytest.fixture(scope="module")
 def restorer():
-    """A perturbed restorer (the default one starts as the identity), shared by every env of a test."""
-    net = build_scaled({"type": "AttentionFHEnhancer"}, "patch", 8)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.01 * torch.randn(p.shape, generator=generator))
-    return net.eval()
+    """A perturbed restorer, shared by every env of a test."""
+    return perturbed_restorer(0.01)
 
 
 def test_vector_env_with_one_face_matches_the_single_env(restorer):
