@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from fh_gym.engine.core import RepairEngine, StepOutput
+from fh_gym.engine.networks import frontend_signature
 from fh_gym.engine.rewards import StepRecord
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.checkpoint import network_payload, save_network
@@ -124,6 +125,8 @@ class RestorerFineTuner:
             raise ConfigError(f"restorer {type(engine.restorer).__name__} has no trainable parameters to fine-tune")
         self.engine = engine
         self.restorer = engine.restorer
+        #: the start images it learns on: recorded in the fine-tuned checkpoint (issue 13's front-end check)
+        self.frontend = frontend_signature(engine.frontend)
         self.every = int(every)
         self.grad_clip = grad_clip
         self.faces_per_step = faces_per_step
@@ -169,7 +172,7 @@ class RestorerFineTuner:
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
         """Restorer weights + architecture, optimiser state and counters (``weights_only``-safe)."""
-        return {"format": FORMAT, "network": network_payload(self.restorer, {"finetune_updates": self.updates}),
+        return {"format": FORMAT, "network": network_payload(self.restorer, self.meta()),
                 "optimizer": self.optimizer.state_dict(), "calls": self.calls, "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -180,6 +183,10 @@ class RestorerFineTuner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.calls, self.updates = int(state["calls"]), int(state["updates"])
 
+    def meta(self) -> dict[str, Any]:
+        """What the fine-tuned checkpoint records: its updates and the front-end of the start images."""
+        return {"finetune_updates": self.updates, "frontend": self.frontend}
+
     def save_restorer(self, path: str | os.PathLike) -> Path:
         """The fine-tuned restorer as a network checkpoint (usable as ``--restorer``)."""
-        return save_network(self.restorer, path, {"finetune_updates": self.updates})
+        return save_network(self.restorer, path, self.meta())

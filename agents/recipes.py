@@ -33,11 +33,13 @@ from fh_gym.agents.strategies import EvenGridStrategy, GainPredictorStrategy
 from fh_gym.data import build_dataset
 from fh_gym.engine.core import resolve_device
 from fh_gym.engine.networks import env_network, frontend_signature
+from fh_gym.identity import build_recognizer
 from fh_gym.restorers.config import ConfigError, merge_config
 from fh_gym.restorers.training.recipe import RecipeContext, get_recipe
 from fh_gym.samplers.gain_labels import GainLabelSampler
 from fh_gym.samplers.image_pairs import PairSampler
 from fh_gym.samplers.patch_pairs import PatchPairSampler
+from fh_gym.samplers.teacher_pairs import TEACHER_CACHE, TeacherPairSampler
 
 
 def run_recipe(name: str, config: dict[str, Any], out_dir: Path, *, env_config: dict[str, Any] | None = None,
@@ -100,10 +102,33 @@ def pair_context(config: dict[str, Any], out_dir: Path, rank: int, world: int, d
     # Same people filter as training, so identity recipes get same-person validation pairs.
     val = PairSampler({**config["data"], "split": "val"}, config["degradation"], seed=seed, device=device,
                       min_images_per_identity=people)
+    val_batch = val.fixed(config["val_size"])
+    if "teacher" in config:  # distillation: every face labelled by the teacher recogniser, cached in the run
+        sampler, val_batch = teacher_samplers(config, out_dir, sampler, val, rank, progress)
     return RecipeContext(config=config, out_dir=out_dir, scale=sampler.scale, image_size=sampler.dataset.image_size,
-                         device=device, train_batch=sampler, val_batch=val.fixed(config["val_size"]),
+                         device=device, train_batch=sampler, val_batch=val_batch,
                          num_identities=sampler.num_identities, resume=resume, progress=progress and rank == 0,
                          rank=rank, world_size=world, extras={"class_names": sampler.class_names})
+
+
+def teacher_samplers(config: dict[str, Any], out_dir: Path, train: PairSampler, val: PairSampler, rank: int,
+                     progress: bool) -> tuple[TeacherPairSampler, Any]:
+    """The training sampler and fixed validation batch of a distillation recipe, with the teacher's targets.
+
+    Every training face is labelled in each of ``config["views"]`` (cached in ``out_dir/teacher_targets.pt``
+    by rank 0, so a killed run resumes the labelling); the validation batch is made of the faces
+    :meth:`PairSampler.fixed` would pick, labelled in the HR view only (a few hundred teacher calls).
+    """
+    teacher = build_recognizer(config["teacher"], device=train.device)
+    seed = int(config["seed"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labelled = TeacherPairSampler(teacher, config["views"], cache=out_dir / TEACHER_CACHE if rank == 0 else None,
+                                  progress=progress and rank == 0, data={}, degradation=config["degradation"],
+                                  seed=(seed << 8) + rank, device=train.device, dataset=train.dataset)
+    chosen = val.fixed_indices(int(config["val_size"]), np.random.default_rng(12345))
+    val_labelled = TeacherPairSampler(teacher, ("hr",), data={}, degradation=config["degradation"], seed=seed,
+                                      device=train.device, dataset=val.dataset.subset(chosen))
+    return labelled, val_labelled.fixed(len(chosen))
 
 
 def patch_context(config: dict[str, Any], env_config: dict[str, Any], out_dir: Path, resume: bool,

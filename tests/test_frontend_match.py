@@ -79,3 +79,18 @@ def test_compare_reports_the_gain_over_the_front_end(tmp_path):
     assert float(even["gain_start_mean"]) == pytest.approx(float(even["psnr_mean"]) - float(start["psnr_mean"]),
                                                            abs=1e-6)
     assert start["gain_start_mean"] == "" and rows["bicubic"]["gain_start_mean"] == ""
+
+
+def test_joint_fine_tuning_records_the_env_front_end(tmp_path):
+    """A restorer fine-tuned during RL learned on the env's own start images: its checkpoint says which."""
+    from fh_gym.agents.finetune import RestorerFineTuner
+
+    env = gym.make("fh_gym/FaceRepair-CSRIP-Pipeline-v0", config={"data": SMALL})
+    tuner = RestorerFineTuner(env.unwrapped.engine)
+    saved = load_network(tuner.save_restorer(tmp_path / "restorer.pt"), kind="patch")
+    assert trained_frontend(saved) == "CSRIPGenerator weights:syn_x8"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        gym.make("fh_gym/FaceRepair-CSRIP-Pipeline-v0",
+                 config={"data": SMALL, "restorer": {"type": "AttentionFHEnhancer", "checkpoint":
+                                                     str(tmp_path / "restorer.pt")}})

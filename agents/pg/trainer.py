@@ -39,6 +39,7 @@ from fh_gym.agents.pg.rollout import Rollout, run_rollout
 from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext
 from fh_gym.engine.core import RepairEngine
+from fh_gym.engine.networks import frontend_signature
 from fh_gym.restorers.config import (
     Block,
     Bool,
@@ -238,6 +239,7 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
     if scores["at"] != run.log_step:
         run_eval(run.log_step)
         write_agent(run)
-    run.save_networks({"env_steps": run.log_step, "recipe": algo.name}, names=["restorer"])
+    run.save_networks({"env_steps": run.log_step, "recipe": algo.name, "frontend": frontend_signature(engine.frontend)},
+                      names=["restorer"])
     return {"agent": str(ctx.run_dir / "agent.pt"), "restorer": str(ctx.run_dir / "restorer.pt"),
             "updates": run.step, "env_steps": run.log_step, **{k: round(v, 4) for k, v in scores["eval"].items()}}

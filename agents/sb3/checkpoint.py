@@ -144,7 +144,7 @@ def load_model(path: str | os.PathLike, algo_class: type, policy_class: type, me
     # The constructor may complete policy_kwargs (A2C adds its RMSprop optimiser): build an empty shell
     # the way SB3's own load does, so the policy and its optimiser state match what was saved.
     shell = algo_class(policy_class, env=None, device=device, _init_setup_model=False,
-                       policy_kwargs=policy_kwargs(hp, int(meta["env_config"]["horizon"])), **kwargs)
+                       policy_kwargs=policy_kwargs(hp, meta["env_config"]), **kwargs)
     known: dict[str, Any] = {
         "policy_class": policy_class,
         "policy_kwargs": shell.policy_kwargs,

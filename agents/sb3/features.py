@@ -70,6 +70,38 @@ def stacked_frames(observation_space: gym.spaces.Dict) -> int:
     return frames
 
 
+class ObservationStack:
+    """``stack(observations) -> (B, 10k, H, W)`` [I_t, I_0, coverage, I_t - I_0] of k stacked frames.
+
+    Args:
+        observation_space: The env's Dict space (as SB3 passes it: images possibly transposed).
+        horizon: Episode length T; coverage counts are rescaled by it so a pixel covered once reads 1/T.
+
+    Raises:
+        ValueError: If the space lacks an fh-gym key or an entry's shape fits no number of stacked frames.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, horizon: int) -> None:
+        missing = [k for k in (*IMAGE_KEYS, *VECTOR_KEYS) if k not in observation_space.spaces]
+        if missing:
+            raise ValueError(f"FaceRepairExtractor needs the FaceRepairEnv observation; missing keys {missing}")
+        self.channels_first, _, self.image_size = _layout("image", observation_space.spaces["image"])
+        #: frames per observation (VecFrameStack / RL Zoo's frame_stack; 1 without stacking)
+        self.frames = stacked_frames(observation_space)
+        self.horizon = int(horizon)
+
+    def _image(self, x: Tensor) -> Tensor:
+        return x if self.channels_first else x.permute(0, 3, 1, 2)
+
+    def __call__(self, observations: dict[str, Tensor]) -> Tensor:
+        """The CNN input from preprocessed observations (images in [0, 1])."""
+        image = self._image(observations["image"].float())
+        start = self._image(observations["start"].float())
+        # SB3 scaled the visit counts by 1/255; bring them to "fraction of the episode" units.
+        coverage = self._image(observations["coverage"].float()) * (255.0 / self.horizon)
+        return torch.cat([image, start, coverage, image - start], dim=1)
+
+
 class FaceRepairExtractor(BaseFeaturesExtractor):
     """CNN over [I_t, I_0, coverage, I_t - I_0] concatenated with ``last_action`` and ``step``.
 
@@ -89,15 +121,10 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.spaces.Dict, features_dim: int = 128, horizon: int = 16,
                  encoder: str = "small", width: int = 16) -> None:
         super().__init__(observation_space, features_dim)
-        missing = [k for k in (*IMAGE_KEYS, *VECTOR_KEYS) if k not in observation_space.spaces]
-        if missing:
-            raise ValueError(f"FaceRepairExtractor needs the FaceRepairEnv observation; missing keys {missing}")
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
-        self.channels_first, _, self.image_size = _layout("image", observation_space.spaces["image"])
-        #: frames per observation (VecFrameStack / RL Zoo's frame_stack; 1 without stacking)
-        self.frames = stacked_frames(observation_space)
-        self.horizon = int(horizon)
+        self.stack = ObservationStack(observation_space, horizon)
+        self.image_size, self.frames, self.horizon = self.stack.image_size, self.stack.frames, self.stack.horizon
         self.encoder_name = encoder
         in_channels = 10 * self.frames
         if encoder == "small":
@@ -115,17 +142,6 @@ class FaceRepairExtractor(BaseFeaturesExtractor):
             self.cnn = nn.Sequential(AttentionFHFeatureExtractor(in_channels, self.image_size, flat), nn.ReLU())
         vector = sum(int(observation_space.spaces[k].shape[0]) for k in VECTOR_KEYS)
         self.head = nn.Sequential(nn.Linear(flat + vector, features_dim), nn.ReLU())
-
-    def _image(self, x: Tensor) -> Tensor:
-        return x if self.channels_first else x.permute(0, 3, 1, 2)
-
-    def stack(self, observations: dict[str, Tensor]) -> Tensor:
-        """The (B, 10k, H, W) CNN input (k stacked frames) from preprocessed observations (images in [0, 1])."""
-        image = self._image(observations["image"].float())
-        start = self._image(observations["start"].float())
-        # SB3 scaled the visit counts by 1/255; bring them to "fraction of the episode" units.
-        coverage = self._image(observations["coverage"].float()) * (255.0 / self.horizon)
-        return torch.cat([image, start, coverage, image - start], dim=1)
 
     def forward(self, observations: dict[str, Tensor]) -> Tensor:
         maps = self.cnn(self.stack(observations))

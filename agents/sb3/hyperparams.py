@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from fh_gym.agents.sb3.features import FaceRepairExtractor
+from fh_gym.agents.sb3.spatial import FaceRepairSpatialMaskablePolicy, FaceRepairSpatialPolicy, SpatialExtractor
 from fh_gym.restorers.config import (
     Anything,
     Block,
@@ -81,6 +82,8 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn
 POLICY_SCHEMA = Schema({
     "features_dim": Int(128, min=1),
     "encoder": Choice("small", ("small", "attention_fh")),
+    # "flatten": FaceRepairExtractor + MLP heads; "spatial": one logit per candidate patch (agents/sb3/spatial.py)
+    "head": Choice("flatten", ("flatten", "spatial")),
     "width": Int(16, min=1),
     "net_arch": Anything({"pi": [64], "vf": [64]}),
     "activation_fn": Choice("tanh", tuple(ACTIVATIONS)),
@@ -128,18 +131,42 @@ def schedule(value: Any) -> Any:
     return value
 
 
-def policy_kwargs(hp: dict[str, Any], horizon: int) -> dict[str, Any]:
-    """SB3 ``policy_kwargs`` (with the features extractor) from the YAML ``policy_kwargs`` block."""
+def policy_kwargs(hp: dict[str, Any], env_config: dict[str, Any]) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` (with the features extractor) from the YAML ``policy_kwargs`` block.
+
+    ``head: spatial`` builds :class:`~fh_gym.agents.sb3.spatial.SpatialExtractor` on the env's action block
+    (``features_dim`` is then the length of its global features, ``encoder`` does not apply); the policy class
+    must be the matching spatial one (:func:`spatial_policy`).
+    """
     block = dict(hp["policy_kwargs"])
     name = str(block.pop("activation_fn"))
     if name not in ACTIVATIONS:
         raise ConfigError(f"policy_kwargs.activation_fn {name!r} is unknown; valid: {', '.join(ACTIVATIONS)}")
     extractor = {k: block.pop(k) for k in EXTRACTOR_KEYS}
-    extractor["horizon"] = int(horizon)
+    extractor["horizon"] = int(env_config["horizon"])
+    head = block.pop("head")
     if block.get("optimizer_kwargs") is None:
         block.pop("optimizer_kwargs", None)  # let the algorithm pick (A2C: RMSprop settings)
+    if head == "spatial":
+        if extractor["encoder"] != "small":
+            raise ConfigError("policy_kwargs.encoder applies to head: flatten only (the spatial head has its own "
+                              "trunk)")
+        if env_config["action"]["type"] == "continuous":
+            raise ConfigError("policy_kwargs.head: spatial needs grid or box actions (one logit per candidate "
+                              "patch); the env has continuous actions: use head: flatten")
+        extractor = {"action": dict(env_config["action"]), "horizon": extractor["horizon"],
+                     "width": extractor["width"], "global_dim": extractor["features_dim"]}
+        return {**block, "activation_fn": ACTIVATIONS[name], "features_extractor_class": SpatialExtractor,
+                "features_extractor_kwargs": extractor}
     return {**block, "activation_fn": ACTIVATIONS[name], "features_extractor_class": FaceRepairExtractor,
             "features_extractor_kwargs": extractor}
+
+
+def spatial_policy(hp: dict[str, Any], maskable: bool) -> type | None:
+    """The spatial policy class when ``policy_kwargs.head`` is ``spatial`` (None: the algorithm's own)."""
+    if hp["policy_kwargs"]["head"] != "spatial":
+        return None
+    return FaceRepairSpatialMaskablePolicy if maskable else FaceRepairSpatialPolicy
 
 
 def constructor_kwargs(hp: dict[str, Any], algo_class: type) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from fh_gym.agents.sb3.checkpoint import (
     restore_vecnormalize,
     save_agent,
 )
-from fh_gym.agents.sb3.hyperparams import constructor_kwargs, hyperparam_schema, policy_kwargs
+from fh_gym.agents.sb3.hyperparams import constructor_kwargs, hyperparam_schema, policy_kwargs, spatial_policy
 from fh_gym.agents.sb3.logger import make_logger
 from fh_gym.envs.vector import FaceRepairSB3VecEnv
 from fh_gym.restorers.checkpoint import run_lock
@@ -78,9 +78,12 @@ class SB3Algo(Algo):
     maskable: bool = False
     checkpoint = str(Path("checkpoints") / "last.zip")
 
-    @property
-    def policy_class(self) -> type:
-        return self.algo_class.policy_aliases[self.policy]
+    def policy_class(self, hp: dict[str, Any]) -> type:
+        """The SB3 policy class for hyperparameters ``hp`` (the spatial one for ``policy_kwargs.head: spatial``)."""
+        spatial = spatial_policy(hp, self.maskable)
+        if spatial is not None and self.recurrent:
+            raise ConfigError(f"{self.name} has no spatial head (an LSTM policy): use policy_kwargs.head: flatten")
+        return spatial or self.algo_class.policy_aliases[self.policy]
 
     def base_hyperparams(self, env_id: str | None) -> dict[str, Any]:
         return self.hyperparam_schema(env_id).defaults()
@@ -105,7 +108,7 @@ class SB3Algo(Algo):
         meta = read_metadata(path)
         if meta["algo"] != self.name:
             raise ConfigError(f"{path} holds a {meta['algo']} agent, not {self.name}")
-        model = load_model(path, self.algo_class, self.policy_class, meta, device=device)
+        model = load_model(path, self.algo_class, self.policy_class(meta["hyperparams"]), meta, device=device)
         return SB3Actor(model, f"{self.name}-{Path(path).stem}", meta["env_config"], meta=meta,
                         restorer=finetuned_restorer(path, device))
 
@@ -150,8 +153,8 @@ def build_model(algo: SB3Algo, env: Any, hp: dict[str, Any], env_config: dict[st
         >>> env, _ = make_vec_env(ctx, hp); model = build_model(algo, env, hp, ctx.env_config)  # doctest: +SKIP
     """
     algo.check_env(env_config, algo.name)
-    return algo.algo_class(algo.policy, env, seed=seed, device=device, verbose=0,
-                           policy_kwargs=policy_kwargs(hp, int(env_config["horizon"])),
+    return algo.algo_class(algo.policy_class(hp), env, seed=seed, device=device, verbose=0,
+                           policy_kwargs=policy_kwargs(hp, env_config),
                            **constructor_kwargs(hp, algo.algo_class))
 
 
@@ -161,8 +164,8 @@ def _model(ctx: TrainContext, algo: SB3Algo, env: Any, vec_norm: Any, last: Path
     if last is None:
         return build_model(algo, env, ctx.algo_config, ctx.env_config, seed=ctx.seed, device=ctx.device)
     start_steps = int(read_metadata(last)["num_timesteps"])
-    model = load_model(last, algo.algo_class, algo.policy_class, {**meta, "num_timesteps": start_steps},
-                       device=ctx.device, env=env)
+    model = load_model(last, algo.algo_class, algo.policy_class(ctx.algo_config),
+                       {**meta, "num_timesteps": start_steps}, device=ctx.device, env=env)
     # SB3's load re-seeds everything (and the env) with the run's original seed, which would replay the
     # faces seen since the start: seed again from the resume point.
     model.set_random_seed(_env_seed(ctx.seed, start_steps))

@@ -66,8 +66,11 @@ class PairSampler:
         """``batch_size`` random faces (with replacement across calls) with fresh degradations."""
         return self.batch(self.rng.integers(len(self.dataset), size=batch_size), self.rng)
 
+    def fixed_indices(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Sorted indices of up to ``count`` distinct faces drawn from ``rng`` (the faces :meth:`fixed` picks)."""
+        return np.sort(rng.choice(len(self.dataset), size=min(count, len(self.dataset)), replace=False))
+
     def fixed(self, count: int, seed: int = 12345) -> PairBatch:
         """A reproducible batch of up to ``count`` distinct faces (validation)."""
         rng = np.random.default_rng(seed)
-        indices = np.sort(rng.choice(len(self.dataset), size=min(count, len(self.dataset)), replace=False))
-        return self.batch(indices, rng)
+        return self.batch(self.fixed_indices(count, rng), rng)

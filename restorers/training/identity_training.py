@@ -2,7 +2,8 @@
 
 * :class:`RecognitionLoss` — the A-softmax loss of a :class:`~fh_gym.restorers.archs.sicnn_arch.CNNR` as one module,
   so DistributedDataParallel sees the whole computation in ``forward``;
-* :func:`verification_metrics` — same/different-person verification on a labelled validation batch;
+* :func:`verification_metrics` — same/different-person verification on a labelled validation batch
+  (:func:`pair_verification` on given features);
 * :func:`class_label_map` — relabel a recipe's identity labels to the classes of a pretrained head.
 """
 
@@ -110,7 +111,11 @@ def verification_metrics(net: nn.Module, images: Tensor, labels: Tensor, prefix:
     pairs), ``roc_auc``, ``cos_same`` and ``cos_different`` (mean cosines). Without a same-person pair only
     the mean different-pair cosine is returned.
     """
-    features = embed(net, images)
+    return pair_verification(embed(net, images), labels, prefix)
+
+
+def pair_verification(features: Tensor, labels: Tensor, prefix: str = "eval/") -> dict[str, float]:
+    """:func:`verification_metrics` of given (N, D) features (e.g. a teacher recogniser's embeddings)."""
     first, second, same = batch_pairs(labels.cpu().numpy(), max_negatives_per_positive=1)
     if len(first) == 0:
         return {}

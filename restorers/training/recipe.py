@@ -91,6 +91,7 @@ class PairBatch:
         identities: (B,) int64 class labels in ``[0, ctx.num_identities)`` of the training people.
         landmarks: (B, K, 2) (x, y) HR pixel coordinates, or None when the data has none.
         occlusion: (B, 1, H/s, W/s) 1 where the LR input was occluded, or None.
+        teacher: (B, D) a teacher recogniser's unit embeddings of ``hr`` (recipes with a ``teacher`` key), or None.
     """
 
     hr: Tensor
@@ -98,6 +99,7 @@ class PairBatch:
     identities: Tensor
     landmarks: Tensor | None = None
     occlusion: Tensor | None = None
+    teacher: Tensor | None = None
 
 
 #: ``fn(restorer, first_step) -> draw``: ``draw()`` returns the next ``(RepairContext, HR window)`` batch

@@ -1,0 +1,111 @@
+"""The identity-distill recipe: teacher targets cached per view, the distillation loss, the student's checkpoint."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fh_gym.agents.recipes import run_recipe
+from fh_gym.identity import NetRecognizer, Recognizer
+from fh_gym.restorers import load_network
+from fh_gym.restorers.build import build_network
+from fh_gym.restorers.checkpoint import safe_load, save_network
+from fh_gym.restorers.training.recipes import recipe_config
+from fh_gym.restorers.training.recipes.identity_distill import distillation_loss
+from fh_gym.samplers.teacher_pairs import TEACHER_CACHE, TeacherPairSampler
+
+DATA = {"type": "synthetic", "identities": 8, "images_per_identity": 3}
+TINY_CNNR = {"type": "CNNR", "width": 2, "feature_dim": 16, "blocks": [1, 1, 1, 1]}
+
+
+class ColourTeacher(Recognizer):
+    """A deterministic stand-in teacher that counts its calls: the unit vector of per-quadrant mean colours."""
+
+    name = "colour"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls += len(images)
+        quads = F.adaptive_avg_pool2d(images, 2).flatten(1) - 0.5
+        return F.normalize(quads, dim=1)
+
+
+def _sampler(teacher, cache=None, views=("hr", "flip", "bicubic")) -> TeacherPairSampler:
+    return TeacherPairSampler(teacher, views, cache=cache, data={**DATA, "split": "train"},
+                              degradation={"scale": 8, "noise_sigma": [0, 5]}, seed=0)
+
+
+def test_distillation_loss_values():
+    t = F.normalize(torch.randn(4, 8), dim=1)
+    same = distillation_loss(3 * t, t, 1.0)
+    assert float(same["cosine"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(same["relation"]) == pytest.approx(0.0, abs=1e-6)
+    eye = torch.eye(4)
+    orthogonal = distillation_loss(eye, torch.roll(eye, 1, 1), 2.0)
+    assert float(orthogonal["cosine"]) == pytest.approx(1.0)
+    assert float(orthogonal["relation"]) == pytest.approx(0.0)  # both batches are orthonormal
+    s, u = torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    loss = distillation_loss(s, u, 0.5)
+    assert float(loss["cosine"]) == pytest.approx(0.5) and float(loss["relation"]) == pytest.approx(1.0)
+    assert float(loss["total"]) == pytest.approx(1.0)
+
+
+def test_every_batch_image_carries_the_teachers_embedding_of_that_very_image(tmp_path):
+    teacher = ColourTeacher()
+    sampler = _sampler(teacher, tmp_path / TEACHER_CACHE)
+    n = len(sampler.dataset)
+    assert teacher.calls == 3 * n and sampler.targets.shape == (n, 3, 12)
+    batch = sampler(32)
+    torch.testing.assert_close(batch.teacher, ColourTeacher().embed(batch.hr), atol=1e-6, rtol=0)
+    # the three views differ (the noise of the bicubic view is seeded per face, so it is reproducible)
+    for view in ("flip", "bicubic"):
+        assert not torch.allclose(sampler.view_images(np.arange(4), view), sampler.view_images(np.arange(4), "hr"))
+    four = np.arange(4)
+    torch.testing.assert_close(sampler.view_images(four, "bicubic"), sampler.view_images(four, "bicubic"))
+
+
+def test_the_cache_is_reused_and_refuses_another_teacher(tmp_path):
+    cache = tmp_path / TEACHER_CACHE
+    first = _sampler(ColourTeacher(), cache)
+    again_teacher = ColourTeacher()
+    again = _sampler(again_teacher, cache)
+    assert again_teacher.calls == 0 and torch.equal(again.targets, first.targets)
+    other = ColourTeacher()
+    other.name = "other"
+    with pytest.raises(ValueError, match="another teacher, views or face list"):
+        _sampler(other, cache)
+
+
+def test_bad_views_are_a_clear_error():
+    with pytest.raises(ValueError, match="teacher views must be some of hr, flip, bicubic"):
+        _sampler(ColourTeacher(), views=("hr", "rotate"))
+    with pytest.raises(Exception, match="views"):
+        recipe_config("identity-distill", {"views": ["sideways"]})
+
+
+def test_the_recipe_writes_a_student_with_its_teacher_threshold_and_people(tmp_path):
+    teacher_net = build_network(TINY_CNNR, kind="aux", init_seed=0)
+    teacher_path = save_network(teacher_net.eval(), tmp_path / "teacher.pt")
+    config = recipe_config("identity-distill", {
+        "data": {**DATA, "identities": 80}, "network": TINY_CNNR, "teacher": str(teacher_path), "steps": 3,
+        "batch_size": 8,
+        "val_size": 24, "bn_batches": 1, "checkpoint_every": 1000, "log_every": 1})
+    out = tmp_path / "run"
+    summary = run_recipe("identity-distill", config, out, progress=False)
+    assert summary["step"] == 3 and 0 < summary["threshold"] < 2
+    for key in ("eval/agreement", "eval/teacher_cos_same"):
+        assert key in summary
+    student = load_network(summary["identity_net"], kind="aux")
+    meta = student.checkpoint_meta
+    assert meta["teacher"] == str(teacher_path) and meta["views"] == ["hr", "flip", "bicubic"]
+    assert meta["threshold"] == pytest.approx(summary["threshold"]) and len(meta["class_names"]) > 0
+    assert NetRecognizer(student).threshold == pytest.approx(summary["threshold"])
+    targets = safe_load(out / TEACHER_CACHE)
+    assert targets["teacher"] == NetRecognizer(teacher_net).name and targets["targets"].shape[1:] == (3, 16)
+    assert math.isclose(float(targets["targets"][0, 0].norm()), 1.0, rel_tol=1e-5)
