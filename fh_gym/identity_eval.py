@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,8 +24,11 @@ from torch import Tensor, nn
 from fh_gym.data.base import FaceDataset
 from fh_gym.data.paths import shared_data_dir
 from fh_gym.degradations import Degradation, upsample_bicubic
+from fh_gym.episodes import Actor
 from fh_gym.identity.recognizers import Recognizer
+from fh_gym.inference import hallucinate, inference_config
 from fh_gym.restorers.losses.identity import cosine_similarity
+from fh_gym.restorers.pixels import quantize_hwc
 from fh_gym.restorers.training.identity_training import embed as identity_features
 from fh_gym.restorers.training.verification import VerificationResult, kfold_verification
 
@@ -200,6 +204,22 @@ def degrade_source(scale: int, seed: int, generator: nn.Module | None = None) ->
         lr = degradation(hr, np.random.default_rng(seed)).lr.to(hr.device)
         with torch.no_grad():
             return upsample_bicubic(lr, scale) if generator is None else generator(lr)
+
+    return source
+
+
+def repair_source(env_config: Mapping[str, Any], actor: Actor, scale: int, seed: int) -> FaceSource:
+    """A face source: HR -> degraded LR (uint8, as a user's LR file would be) -> the env's patch repair by
+    ``actor`` (its front-end, restorer and T; :func:`fh_gym.inference.hallucinate`, no ground truth)."""
+    config = inference_config(env_config)
+    if int(config["degradation"]["scale"]) != int(scale):
+        raise ValueError(f"the env repairs x{config['degradation']['scale']} faces but --scale is {scale}")
+    degradation = Degradation.from_config({"scale": scale})
+
+    def source(hr: Tensor) -> Tensor:
+        lr = degradation(hr, np.random.default_rng(seed)).lr
+        final = hallucinate(config, actor, quantize_hwc(lr).cpu().numpy(), seed=seed)["final"]
+        return torch.from_numpy(np.ascontiguousarray(final)).permute(0, 3, 1, 2).float().div(255).to(hr.device)
 
     return source
 

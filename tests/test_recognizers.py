@@ -127,3 +127,33 @@ def test_verify_with_dlib_keeps_every_pair_and_verifies_hr(lfw_dir, capsys):
     assert "| HR | 40 (20) |" in printed and "| bicubic x8 | 40 (20) |" in printed
     hr_accuracy = float(printed.split("| HR | 40 (20) | ")[1].split("%")[0])
     assert hr_accuracy >= 90.0  # dlib on HR LFW faces (99.38% reported by its authors)
+
+
+@needs_dlib
+def test_verify_judges_with_several_recognizers_on_the_same_pairs(lfw_dir, capsys):
+    """dlib beside a trained identity net: both on the pairs of people the net never saw."""
+    from fh_gym.agents.cli.main import main
+    from fh_gym.restorers.weights import verified_path
+
+    net = verified_path("CNNR", "lfw")
+    assert main(["verify", "--recognizer", "dlib", "--recognizer", str(net), "--max-pairs", "40"]) == 0
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| HR, judged by")]
+    assert [r.split(" | ")[0] for r in rows] == ["| HR, judged by dlib", f"| HR, judged by {net}"]
+    assert len({r.split(" | ")[1] for r in rows}) == 1  # the same pairs (count and same-person count)
+    assert "left out: a person the identity net was trained on" in printed
+
+
+def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys):
+    """The env's repair (front-end, restorer, T) on the pairs' LR faces is judged beside HR and bicubic."""
+    from fh_gym.agents.cli.main import main
+    from fh_gym.restorers.weights import verified_path
+
+    net = str(verified_path("CNNR", "lfw"))
+    assert main(["verify", "--recognizer", net, "--repair", "even", "--repair", "centre_out",
+                 "--env", "fh_gym/FaceRepair-Dense-x8-T4-v0", "--max-pairs", "20"]) == 0
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["| HR", "| bicubic x8", "| even repair (fh_gym/FaceRepair-Dense-x8-T4-v0)",
+                        "| centre_out repair (fh_gym/FaceRepair-Dense-x8-T4-v0)"]
+    assert main(["verify", "--recognizer", net, "--repair", "greedy", "--max-pairs", "4"]) == 2
+    assert "needs the ground truth" in capsys.readouterr().err

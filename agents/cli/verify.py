@@ -10,6 +10,17 @@ Fair use of the identity network: pairs with a person the network was trained on
 (as many different- as same-person pairs, as LFW's folds are, so chance is 50%); train the network with
 ``fh-gym train-generator identity-net --data lfw`` (identity-disjoint hash split) so the test people and the
 pairs' people are never seen.
+
+Rows of repaired faces: ``--repair STRATEGY`` / ``--agent CKPT`` add the faces the env ``--env`` repairs from
+the same LR inputs (quantised to 8 bits, as a user's LR file is), with its front-end, restorer and T, in
+inference mode (no truth: not the greedy oracle); ``--set`` changes that env (e.g. ``repair.feather=4``).
+Several judges: repeat ``--recognizer`` (e.g. ``dlib`` and a network distilled from it); every judge then
+sees the same pairs (those of people none of them was trained on), one table with a row per face source and
+judge.
+
+Example::
+
+    fh-gym verify --recognizer dlib --recognizer runs/distill/identity_net.pt --repair even --max-pairs 600
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fh_gym.agents.cli.common import DEVICE, add_seed_arg, count
+from fh_gym.agents.cli.common import DEFAULT_ENV, DEVICE, add_seed_arg, build_env_config, count
 from fh_gym.degradations import SCHEMA as DEGRADATION_SCHEMA
 
 
@@ -27,11 +38,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     judge = p.add_mutually_exclusive_group(required=True)
     judge.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint (identity-net or sicnn recipe)")
-    judge.add_argument("--recognizer", metavar="dlib|CKPT",
+    judge.add_argument("--recognizer", metavar="dlib|CKPT", action="append",
                        help="face recogniser: 'dlib' (dlib's ResNet descriptor, pip install \"fh-gym[identity]\"; "
-                            "not trained on LFW, so every pair is kept) or an identity-network checkpoint")
+                            "not trained on LFW) or an identity-network checkpoint; repeat it to judge with several "
+                            "on the same pairs (those of people none of them was trained on), e.g. dlib beside a "
+                            "network distilled from it")
     p.add_argument("--generator", action="append", default=[], type=Path, metavar="CKPT",
                    help="generator checkpoint to evaluate (repeatable)")
+    repair = p.add_argument_group("patch repair rows (the env's front-end, restorer and T on the LR faces)")
+    repair.add_argument("--repair", action="append", default=[], metavar="STRATEGY",
+                        help="add a row: the faces repaired by this strategy in --env (repeatable; e.g. even, "
+                             "centre_out; not greedy: it reads the truth)")
+    repair.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
+                        help="add a row: the faces repaired by this trained agent (repeatable)")
+    repair.add_argument("--env", default=DEFAULT_ENV, help=f"env id of the repair rows (default {DEFAULT_ENV})")
+    repair.add_argument("--restorer", type=Path, help="restorer checkpoint of the repair rows (default: the env's)")
+    repair.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="env config override of the repair rows, e.g. --set repair.feather=4")
     p.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
     p.add_argument("--data-root", help="LFW folder (default <shared data>/lfw-deepfunneled)")
     p.add_argument("--scale", type=DEGRADATION_SCHEMA["scale"].argparse_type("--scale"), default=8,
@@ -51,35 +74,60 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Lazy: the identity stack loads only for the command that runs.
+    from fh_gym.agents.comparison import build_actors
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import resolve_device
     from fh_gym.identity import build_recognizer
-    from fh_gym.identity_eval import lfw_pairs_path, parse_lfw_pairs, verification_sources, verify_lfw
+    from fh_gym.identity_eval import (
+        VerificationReport,
+        lfw_pairs_path,
+        parse_lfw_pairs,
+        repair_source,
+        verification_sources,
+        verify_lfw,
+    )
     from fh_gym.restorers.checkpoint import load_network
     from fh_gym.restorers.config import ConfigError
 
     device = resolve_device(args.device)
     pairs = parse_lfw_pairs(lfw_pairs_path(args.pairs))
-    if args.recognizer == "dlib":
-        net, trained_on = build_recognizer("dlib"), set()
-    else:
-        path = Path(args.recognizer) if args.recognizer else args.identity_net
+    judges, trained_on, unknown = {}, set(), []
+    for spec in args.recognizer or [args.identity_net]:
+        if str(spec) == "dlib":
+            judges["dlib"] = build_recognizer("dlib")
+            continue
+        path = Path(spec)
         if not path.is_file():
             raise ConfigError(f"identity network checkpoint {path} not found")
         net = load_network(path, kind="aux").to(device).eval()
-        trained_on = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
-    if not args.all_pairs and not trained_on and args.recognizer != "dlib":
-        print("warning: the identity checkpoint has no class names; cannot leave out the people it was "
-              "trained on (all pairs used)")
+        people = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
+        trained_on |= people
+        unknown += [] if people else [str(path)]
+        judges[str(path)] = net
+    if not args.all_pairs and unknown:
+        print(f"warning: {', '.join(unknown)} has no class names; cannot leave out the people it was trained on")
     generators = {}
     for path in args.generator:
         generator = load_network(path, kind="generator").to(device).eval()
         if getattr(generator, "scale", args.scale) != args.scale:
             raise ValueError(f"generator {path} is x{generator.scale} but --scale is {args.scale}")
         generators[f"{generator.arch_config['type']} ({path})"] = generator
+    sources = verification_sources(args.scale, args.seed, generators)
+    if args.repair or args.agent:
+        env_config = build_env_config(args.env, restorer=args.restorer, device=str(device), overrides=args.overrides)
+        for actor in build_actors(args.repair, args.agent, env_config=env_config):
+            sources[f"{actor.name} repair ({args.env})"] = repair_source(env_config, actor, args.scale, args.seed)
     dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
-    report = verify_lfw(net, dataset, pairs, verification_sources(args.scale, args.seed, generators),
-                        exclude_people=None if args.all_pairs else trained_on, balanced=not args.unbalanced,
-                        max_pairs=args.max_pairs, batch_size=args.batch_size, device=device)
-    print(report.table())
+    reports = {name: verify_lfw(judge, dataset, pairs, sources,
+                                exclude_people=None if args.all_pairs else trained_on, balanced=not args.unbalanced,
+                                max_pairs=args.max_pairs, batch_size=args.batch_size, device=device)
+               for name, judge in judges.items()}
+    if len(reports) == 1:
+        print(next(iter(reports.values())).table())
+        return 0
+    # Several judges: one table, rows "faces, judged by", the same pairs for all (same exclusions and balancing).
+    first = next(iter(reports.values()))
+    merged = {f"{faces}, judged by {name}": result for name, report in reports.items()
+              for faces, result in report.results.items()}
+    print(VerificationReport(merged, first.kept, first.total, first.excluded, first.balanced).table())
     return 0
