@@ -113,6 +113,8 @@ class MetricsHook(EpisodeHook):
             _collect(self.start, self.extra_metrics(engine.start[slots], hr, slots))
             _collect(self.bicubic_metrics, self.extra_metrics(bicubic.clamp(0, 1), hr, slots))
         self.final_psnr.append(engine.psnr(slots))
+        if engine.action_type.stop_action is not None:  # adaptive budgets: how many calls each face took
+            _collect(self.final, {"repairs": engine.info(slots)["repairs"].astype(np.float64)})
         self.boxes.append(engine.history[slots].cpu().numpy())
         if self.keep_images:
             self.images.extend(to_uint8_hwc(engine.current[slots]))

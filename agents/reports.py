@@ -18,7 +18,7 @@ from fh_gym.restorers.checkpoint import atomic_write_bytes
 COLUMNS = {"psnr": "PSNR (dB)", "gain": "PSNR gain vs bicubic (dB, paired)", "ssim": "SSIM",
            "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y", "identity": "ID cosine",
            "id_distance": "ID distance to HR", "id_same": "same person as HR",
-           "gain_start": "PSNR gain vs start (dB, paired)"}
+           "gain_start": "PSNR gain vs start (dB, paired)", "repairs": "restorer calls"}
 #: columns measured per face (the paired gains are derived from ``psnr``)
 MEASURED = [key for key in COLUMNS if key not in ("gain", "gain_start")]
 

@@ -142,7 +142,8 @@ class EpisodeHook:
         """After the reset (and the actor's ``start_episodes``), before the first step."""
 
     def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
-        """After each of the T steps, with what the step returned."""
+        """After each of the T steps, with what the step returned; ``slots`` are the faces it stepped (fewer
+        than the episode's once some have stopped)."""
 
     def on_end(self, engine: RepairEngine, slots: Tensor) -> None:
         """After the last step."""
@@ -151,7 +152,8 @@ class EpisodeHook:
 def play_episodes(engine: RepairEngine, actor: Actor, slots: Tensor, rng: np.random.Generator,
                   options: Mapping[str, Any] | None = None, hooks: Sequence[EpisodeHook] = (), *,
                   keep_batch: bool = False) -> None:
-    """Run one batch of whole episodes: reset ``slots``, start the actor, step ``engine.horizon`` times.
+    """Run one batch of whole episodes: reset ``slots``, start the actor, step ``engine.horizon`` times (faces
+    that stop early, with an adaptive budget's stop action, are left out of the later steps).
 
     Args:
         engine: Built for the actor (:func:`build_engine`).
@@ -168,8 +170,12 @@ def play_episodes(engine: RepairEngine, actor: Actor, slots: Tensor, rng: np.ran
     for hook in hooks:
         hook.on_start(engine, slots)
     for _ in range(engine.horizon):
-        step = engine.step(actor.act(engine, slots, rng), slots, keep_batch=keep_batch)
+        # A stop action (adaptive budgets) ends a face's episode early: the others go on.
+        active = slots[engine.t[slots] < engine.horizon]
+        if not len(active):
+            break
+        step = engine.step(actor.act(engine, active, rng), active, keep_batch=keep_batch)
         for hook in hooks:
-            hook.on_step(engine, slots, step)
+            hook.on_step(engine, active, step)
     for hook in hooks:
         hook.on_end(engine, slots)

@@ -24,30 +24,36 @@ from fh_gym.video import write_mp4
 
 
 class FrameRecorder(EpisodeHook):
-    """Rendered frames of every face: the start frame and one per step (``frames[k]`` for face row k)."""
+    """Rendered frames of every face: the start frame and one per step (``frames[k]`` for face row k; a face
+    that stopped early repeats its last frame, so the videos stay side by side)."""
 
     def __init__(self) -> None:
         self.frames: list[list[np.ndarray]] = []
+        self.slots: Tensor | None = None
 
     def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
+        self.slots = slots
         self.frames = [[frame] for frame in render_faces(engine, slots)]
 
     def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
-        for store, frame in zip(self.frames, render_faces(engine, slots), strict=True):
+        for store, frame in zip(self.frames, render_faces(engine, self.slots), strict=True):
             store.append(frame)
 
 
 class ImageRecorder(EpisodeHook):
-    """The observed uint8 image of every face at the start and after every step: ``images`` (T+1, B, S, S, 3)."""
+    """The observed uint8 image of every face at the start and after every step: ``images`` (T+1, B, S, S, 3)
+    (a face that stopped early keeps its final image)."""
 
     def __init__(self) -> None:
         self.steps: list[np.ndarray] = []
+        self.slots: Tensor | None = None
 
     def on_start(self, engine: RepairEngine, slots: Tensor) -> None:
+        self.slots = slots
         self.steps = [engine.observe(slots)["image"]]
 
     def on_step(self, engine: RepairEngine, slots: Tensor, step: StepOutput) -> None:
-        self.steps.append(engine.observe(slots)["image"])
+        self.steps.append(engine.observe(self.slots)["image"])
 
     @property
     def images(self) -> np.ndarray:

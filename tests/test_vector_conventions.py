@@ -26,7 +26,7 @@ def test_single_env_info_has_the_same_numpy_keys_after_reset_and_step():
     _, reset_info = env.reset(seed=0)
     _, _, _, _, step_info = env.step(3)
     assert _scalar_types(reset_info) == _scalar_types(step_info)
-    assert set(step_info) == {"psnr", "t", "face_index", "reward_psnr_gain", "box"}
+    assert set(step_info) == {"psnr", "t", "repairs", "face_index", "reward_psnr_gain", "box"}
     assert isinstance(step_info["psnr"], np.float32) and isinstance(step_info["reward_psnr_gain"], np.float32)
     assert isinstance(step_info["t"], np.int64) and step_info["box"].dtype == np.int64
     assert reset_info["reward_psnr_gain"] == 0 and np.all(reset_info["box"] == 0)
@@ -79,7 +79,8 @@ def test_sb3_adapter_takes_an_id_and_follows_vecenv_conventions():
         vec.get_attr("tag", indices=1)  # set on faces 0 and 2 only
     vec.seed(5)
     obs = vec.reset()
-    assert set(vec.reset_infos[0]) == {"psnr", "t", "face_index", *(f"reward_{n}" for n in vec.engine.term_names)}
+    assert set(vec.reset_infos[0]) == {"psnr", "t", "repairs", "face_index",
+                                       *(f"reward_{n}" for n in vec.engine.term_names)}
     masks = vec.env_method("action_masks", indices=[1, 2])
     assert len(masks) == 2 and masks[0].shape == (49,)
     frames = vec.env_method("render", indices=0)

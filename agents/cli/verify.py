@@ -74,23 +74,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Lazy: the identity stack loads only for the command that runs.
+    from fh_gym import identity_eval as ev
     from fh_gym.agents.comparison import build_actors
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import resolve_device
     from fh_gym.identity import build_recognizer
-    from fh_gym.identity_eval import (
-        VerificationReport,
-        lfw_pairs_path,
-        parse_lfw_pairs,
-        repair_source,
-        verification_sources,
-        verify_lfw,
-    )
     from fh_gym.restorers.checkpoint import load_network
     from fh_gym.restorers.config import ConfigError
 
     device = resolve_device(args.device)
-    pairs = parse_lfw_pairs(lfw_pairs_path(args.pairs))
+    pairs = ev.parse_lfw_pairs(ev.lfw_pairs_path(args.pairs))
     judges, trained_on, unknown = {}, set(), []
     for spec in args.recognizer or [args.identity_net]:
         if str(spec) == "dlib":
@@ -112,13 +105,13 @@ def run(args: argparse.Namespace) -> int:
         if getattr(generator, "scale", args.scale) != args.scale:
             raise ValueError(f"generator {path} is x{generator.scale} but --scale is {args.scale}")
         generators[f"{generator.arch_config['type']} ({path})"] = generator
-    sources = verification_sources(args.scale, args.seed, generators)
+    sources = ev.verification_sources(args.scale, args.seed, generators)
     if args.repair or args.agent:
         env_config = build_env_config(args.env, restorer=args.restorer, device=str(device), overrides=args.overrides)
         for actor in build_actors(args.repair, args.agent, env_config=env_config):
-            sources[f"{actor.name} repair ({args.env})"] = repair_source(env_config, actor, args.scale, args.seed)
+            sources[f"{actor.name} repair ({args.env})"] = ev.repair_source(env_config, actor, args.scale, args.seed)
     dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
-    reports = {name: verify_lfw(judge, dataset, pairs, sources,
+    reports = {name: ev.verify_lfw(judge, dataset, pairs, sources,
                                 exclude_people=None if args.all_pairs else trained_on, balanced=not args.unbalanced,
                                 max_pairs=args.max_pairs, batch_size=args.batch_size, device=device)
                for name, judge in judges.items()}
@@ -129,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
     first = next(iter(reports.values()))
     merged = {f"{faces}, judged by {name}": result for name, report in reports.items()
               for faces, result in report.results.items()}
-    print(VerificationReport(merged, first.kept, first.total, first.excluded, first.balanced).table())
+    print(ev.VerificationReport(merged, first.kept, first.total, first.excluded, first.balanced).table())
     return 0

@@ -1,5 +1,6 @@
 """``greedy``: tries every candidate action with the truth and keeps the best next patch (largest PSNR
-gain) -- an upper bound for one-step lookahead, never a deployable agent."""
+gain) -- an upper bound for one-step lookahead, never a deployable agent. With a stop action (adaptive
+budgets) it stops once no candidate gains more than the env's ``repair.step_cost``."""
 
 from __future__ import annotations
 
@@ -33,4 +34,9 @@ class GreedyOracleStrategy(Strategy):
         if self.max_candidates is not None and len(candidates) > self.max_candidates:
             candidates = candidates[rng.choice(len(candidates), self.max_candidates, replace=False)]
         gains = engine.candidate_gains(slots, candidates, chunk=self.chunk)
-        return candidates[gains.argmax(axis=1)]
+        best = candidates[gains.argmax(axis=1)]
+        stop = engine.action_type.stop_action
+        if stop is None:
+            return best
+        # The reward of a repair is its gain minus the step cost: stop when no repair pays for itself.
+        return np.where(gains.max(axis=1) > engine.step_cost, best, stop).astype(best.dtype)

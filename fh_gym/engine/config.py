@@ -60,7 +60,9 @@ ENV_SCHEMA = Schema({
     "restorer": Typed({"type": "AttentionFHEnhancer"}),
     "action": Typed({"type": "grid", "patch_size": 32, "stride": 16, "mask_repeats": True}),
     "repair": Block(Schema({"margin": Int(8, min=0, doc="context pixels around the box"),
-                            "feather": Int(0, min=0, doc="soft paste border in pixels")}, name="repair")),
+                            "feather": Int(0, min=0, doc="soft paste border in pixels"),
+                            "step_cost": Float(0.0, min=0, doc="reward charged per restorer call (the "
+                                               "'step_cost' term; adaptive budgets)")}, name="repair")),
     "reward": Typed({"type": "psnr_gain"}),
     "render": Block(Schema({"scale": Int(2, min=1, max=16), "history": Bool(True)}, name="render")),
 })

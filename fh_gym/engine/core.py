@@ -82,6 +82,7 @@ class RepairEngine(EngineObservations):
         self.action_type = build_action_type(cfg["action"], self.image_size)
         self.margin = cfg["repair"]["margin"]
         self.feather = cfg["repair"]["feather"]
+        self.step_cost = float(cfg["repair"]["step_cost"])
         self.window = window_side(self.action_type.max_box_side, self.margin, self.scale, self.image_size,
                                   self.action_type.aligned_to)
         side, aligned_to = self.action_type.box_side, self.action_type.aligned_to
@@ -107,13 +108,18 @@ class RepairEngine(EngineObservations):
             raise ConfigError(f"restorer is built for x{self.restorer.scale}, the degradation is x{self.scale}")
         self.reward_fn = build_reward(cfg["reward"])
         #: the reward's term names, in order (``info["reward_<term>"]`` keys from reset on)
-        self.term_names = tuple(self.reward_fn.term_names())
+        self.term_names = tuple(self.reward_fn.term_names()) + (("step_cost",) if self.charges_calls else ())
         self._allocate()
         #: the read-only episode state rewards (and restorer losses) read
         self.view = EpisodeView(self)
         self.reward_fn.setup(self.networks, self.view)
 
     # ----------------------------------------------------------------- construction
+    @property
+    def charges_calls(self) -> bool:
+        """Whether the reward has a ``step_cost`` term (a cost per call, or a stop action to weigh it against)."""
+        return self.step_cost > 0 or self.action_type.stop_action is not None
+
     @property
     def dataset(self) -> FaceDataset:
         """The faces episodes draw from (built from ``config["data"]`` on first use)."""
@@ -135,6 +141,8 @@ class RepairEngine(EngineObservations):
         self.obs_image = torch.zeros(n, s, s, 3, dtype=torch.uint8, device=dev)
         self.obs_start = torch.zeros(n, s, s, 3, dtype=torch.uint8, device=dev)
         self.t = torch.zeros(n, dtype=torch.long, device=dev)
+        #: restorer calls of the episode so far (t, less nothing: a stop ends the episode without one)
+        self.repairs = torch.zeros(n, dtype=torch.long, device=dev)
         self.mse = torch.zeros(n, dtype=torch.float64, device=dev)
         self.start_mse = torch.zeros(n, dtype=torch.float64, device=dev)
         self.history = torch.zeros(n, self.horizon, 4, dtype=torch.long, device=dev)
@@ -183,6 +191,7 @@ class RepairEngine(EngineObservations):
         self.obs_start[slots] = q
         self.coverage[slots] = 0
         self.t[slots] = 0
+        self.repairs[slots] = 0
         self.history[slots] = 0
         self.last_box[slots] = 0.0
         self.visited[slots] = False
@@ -273,7 +282,11 @@ class RepairEngine(EngineObservations):
         if check:
             actions = self.action_type.check_tensor(actions)
         if bool((self.t[slots] >= self.horizon).any()):
-            raise RuntimeError("the episode has ended (t == horizon): call reset() before step()")
+            raise RuntimeError("the episode has ended (t == horizon or a stop action): call reset() before step()")
+        if self.action_type.stop_action is not None:
+            stopping = actions == self.action_type.stop_action
+            if bool(stopping.any()):
+                return self._step_with_stops(actions, slots, stopping, keep_batch)
         if self._geometry is not None:
             boxes, *geometry = self._geometry.lookup(actions)
             ctx, starts, blocks = self._context(slots, boxes, tuple(geometry))
@@ -309,6 +322,7 @@ class RepairEngine(EngineObservations):
         if self.visited.shape[1]:
             self.visited[slots, actions.long()] = True
         self.t[slots] = t + 1
+        self.repairs[slots] += 1
         done = self.t[slots] >= self.horizon
         record = StepRecord(slots=slots, boxes=boxes, starts=starts, box_mask=ctx.mask, paste=paste, before=before,
                             after=after, lr=ctx.lr, hr=hr, mse_before=mse_before, mse_after=mse_after,
@@ -325,6 +339,8 @@ class RepairEngine(EngineObservations):
         if not bool(truth.any()):
             return terms, reward
         values = self.reward_fn.terms(self.view, record)
+        if self.charges_calls:
+            values = {**values, "step_cost": torch.full_like(reward, -self.step_cost)}
         if set(values) != set(self.term_names):
             raise RuntimeError(f"reward {self.reward_fn.name!r} returned terms {sorted(values)} but its "
                                f"term_names() are {sorted(self.term_names)}")
@@ -332,6 +348,27 @@ class RepairEngine(EngineObservations):
             terms[name] = torch.where(truth, value, torch.zeros_like(value)).detach().to(torch.float32)
             reward = reward + terms[name]
         return terms, reward
+
+    def _step_with_stops(self, actions: Tensor, slots: Tensor, stopping: Tensor, keep_batch: bool) -> StepTensors:
+        """A step where some faces stop: they end their episode unrepaired (reward 0, no restorer call); the
+        others are repaired as usual. ``record`` and ``context`` then cover the repaired faces only
+        (``record.slots`` says which; None when every face stopped)."""
+        self.t[slots[stopping]] = self.horizon
+        b = len(slots)
+        reward = torch.zeros(b, dtype=torch.float32, device=self.device)
+        terms = {name: torch.zeros(b, dtype=torch.float32, device=self.device) for name in self.term_names
+                 } if bool(self.has_truth[slots].any()) else {}
+        terminated = torch.ones(b, dtype=torch.bool, device=self.device)
+        boxes = torch.zeros(b, 4, dtype=torch.long, device=self.device)
+        if bool(stopping.all()):
+            return StepTensors(reward=reward, terms=terms, terminated=terminated, boxes=boxes, record=None)
+        going = ~stopping
+        repaired = self.step_tensors(actions[going], slots[going], keep_batch=keep_batch, check=False)
+        reward[going], terminated[going], boxes[going] = repaired.reward, repaired.terminated, repaired.boxes
+        for name, value in repaired.terms.items():
+            terms[name][going] = value
+        return StepTensors(reward=reward, terms=terms, terminated=terminated, boxes=boxes, record=repaired.record,
+                           context=repaired.context)
 
     def paste_mask(self, boxes: Tensor, starts: Tensor, box: Tensor | None = None) -> Tensor:
         """(B, 1, w, w): how much of a restored window replaces the current one (the box mask ``box`` of

@@ -24,7 +24,9 @@ class StepOutput:
 
     Attributes:
         reward / terms / terminated / boxes: per face (NumPy), what the envs return.
-        record: What the repair did (windows before and after, the paste mask, the HR truth, the MSEs).
+        record: What the repair did (windows before and after, the paste mask, the HR truth, the MSEs). With a
+            stop action (adaptive budgets) it covers the repaired faces only (``record.slots``), None when
+            every face stopped.
         context: The restorer inputs of this step, with the full images as they were *before* the paste,
             when the step was asked for them (``keep_batch=True``: joint restorer training); else None.
     """
@@ -33,7 +35,7 @@ class StepOutput:
     terms: dict[str, np.ndarray]
     terminated: np.ndarray
     boxes: np.ndarray
-    record: StepRecord
+    record: StepRecord | None
     context: RepairContext | None = None
 
 
@@ -49,7 +51,7 @@ class StepTensors:
     terms: dict[str, Tensor]
     terminated: Tensor
     boxes: Tensor
-    record: StepRecord
+    record: StepRecord | None
     context: RepairContext | None = None
 
     def to_numpy(self) -> StepOutput:

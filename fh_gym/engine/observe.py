@@ -59,11 +59,17 @@ class EngineObservations:
         if not self.visited.shape[1] or not getattr(self.action_type, "mask_repeats", False):
             return torch.ones((len(slots), size), dtype=torch.bool, device=self.device)
         allowed = ~self.visited[slots]
+        stop = self.action_type.stop_action
+        cells = allowed if stop is None else allowed[:, :stop]
         # Once every cell is used, allow them all again rather than leave no legal action.
-        return allowed | ~allowed.any(dim=1, keepdim=True)
+        allowed[:, : cells.shape[1]] = cells | ~cells.any(dim=1, keepdim=True)
+        if stop is not None:
+            allowed[:, stop] = True  # stopping is always allowed
+        return allowed
 
     def info(self, slots: Tensor | None = None) -> dict[str, np.ndarray]:
         slots = self.all_slots() if slots is None else slots
         return {"psnr": self.psnr(slots).astype(np.float32), "t": self.t[slots].cpu().numpy(),
+                "repairs": self.repairs[slots].cpu().numpy(),
                 "face_index": self.face_index[slots.cpu().numpy()]}
 

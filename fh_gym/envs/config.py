@@ -39,7 +39,8 @@ def _describe_action(block: dict[str, Any]) -> str:
     kind = block["type"]
     if kind == "grid":
         side = block.get("patch_size", 32)
-        return f"grid: {side}x{side} patch, stride {block.get('stride', 16)}"
+        stop = " + stop" if block.get("stop") else ""
+        return f"grid: {side}x{side} patch, stride {block.get('stride', 16)}{stop}"
     if kind == "box":
         return "box: (x, y, ratio 3:2/1:1/2:3, scale)"
     if kind == "continuous":
@@ -53,8 +54,9 @@ def env_table() -> str:
     for name, data in variant_files().items():
         cfg = variant_overrides(name)
         reward = cfg["reward"]["type"] + (f" ({cfg['reward']['form']})" if "form" in cfg["reward"] else "")
+        reward = f"`{reward}`" + (f" - {cfg['repair']['step_cost']:g} dB a call" if cfg["repair"]["step_cost"] else "")
         degradation = cfg["degradation"]
         scale = f"x{degradation['scale']}" + (" + occlusion" if degradation.get("occlusion") else "")
-        lines.append(f"| `{data['id']}` | {_describe_action(cfg['action'])} | `{reward}` | {cfg['horizon']} | {scale} "
+        lines.append(f"| `{data['id']}` | {_describe_action(cfg['action'])} | {reward} | {cfg['horizon']} | {scale} "
                      f"| {cfg['frontend']['type']} | {cfg['restorer']['type']} |")
     return "\n".join(lines) + "\n"

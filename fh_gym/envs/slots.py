@@ -33,10 +33,11 @@ def face_info(engine: RepairEngine, slot: Tensor, terms: dict[str, np.ndarray] |
               row: int = 0) -> dict[str, Any]:
     """The single env's ``info`` of one face (``slot``: a one-element slot tensor; ``terms``: the step's
     reward terms, row ``row``), with the same keys and NumPy scalar types after ``reset`` and ``step``:
-    ``psnr`` float32, ``t`` and ``face_index`` int64, ``reward_<term>`` for every term (float32, 0 after a
-    reset and without ground truth)."""
+    ``psnr`` float32, ``t``, ``repairs`` (restorer calls so far) and ``face_index`` int64, ``reward_<term>``
+    for every term (float32, 0 after a reset and without ground truth)."""
     stats = engine.info(slot)
-    info: dict[str, Any] = {"psnr": stats["psnr"][0], "t": stats["t"][0], "face_index": stats["face_index"][0]}
+    info: dict[str, Any] = {"psnr": stats["psnr"][0], "t": stats["t"][0], "repairs": stats["repairs"][0],
+                            "face_index": stats["face_index"][0]}
     for name in engine.term_names:
         info[REWARD_PREFIX + name] = np.float32(terms[name][row]) if terms else np.float32(0.0)
     return info

@@ -30,6 +30,8 @@ class ActionType:
     #: the side of every box when all are the same square inside the image (the engine then pastes only the
     #: box), or None
     box_side: int | None = None
+    #: the action that ends the face's episode without a repair (adaptive budgets), or None
+    stop_action: int | None = None
 
     def __init__(self, image_size: int) -> None:
         self.image_size = int(image_size)

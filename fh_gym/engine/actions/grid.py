@@ -27,13 +27,18 @@ class GridActions(ActionType):
         stride: Distance between neighbouring cells.
         mask_repeats: ``action_masks()`` forbids cells already repaired in this episode (all are allowed
             again once every cell has been visited).
+        stop: Add a ``stop`` action, index ``n*n`` (``Discrete(n*n + 1)``): the face's episode ends there
+            without a repair (adaptive budgets: the agent decides how many restorer calls a face needs; the
+            env's ``repair.step_cost`` charges each call). Never masked. Not a candidate of the lookahead
+            strategies (:meth:`candidate_actions`), which stop by their own rule.
     """
 
     name = "grid"
     #: value specs of the config keys (the signature gives the defaults; ``check_kwargs`` applies them)
-    param_specs = {"patch_size": Int(min=1), "stride": Int(min=1), "mask_repeats": Bool()}
+    param_specs = {"patch_size": Int(min=1), "stride": Int(min=1), "mask_repeats": Bool(), "stop": Bool()}
 
-    def __init__(self, image_size: int, patch_size: int = 32, stride: int = 16, mask_repeats: bool = True) -> None:
+    def __init__(self, image_size: int, patch_size: int = 32, stride: int = 16, mask_repeats: bool = True,
+                 stop: bool = False) -> None:
         super().__init__(image_size)
         if not 1 <= patch_size <= image_size:
             raise ConfigError(f"action.patch_size must be in [1, {image_size}], got {patch_size}")
@@ -47,7 +52,9 @@ class GridActions(ActionType):
             positions.append(image_size - patch_size)
         self.positions = torch.tensor(positions, dtype=torch.long)
         self.cells_per_side = len(positions)
-        self.space = spaces.Discrete(self.cells_per_side**2)
+        self.cells = self.cells_per_side**2
+        self.stop_action = self.cells if stop else None
+        self.space = spaces.Discrete(self.cells + int(bool(stop)))
         self.aligned_to = math.gcd(*positions) if len(positions) > 1 else image_size
         self.box_side = self.patch_size
 
@@ -67,7 +74,8 @@ class GridActions(ActionType):
         return arr.astype(np.int64)
 
     def to_boxes(self, actions: np.ndarray) -> torch.Tensor:
-        k = torch.as_tensor(actions, dtype=torch.long)
+        # A stop action has no box: it maps to the last cell, which the engine never repairs for it.
+        k = torch.as_tensor(actions, dtype=torch.long).clamp(max=self.cells - 1)
         positions = self.positions.to(k.device)  # a no-op on the CPU
         top = positions[k // self.cells_per_side]
         left = positions[k % self.cells_per_side]
@@ -75,7 +83,7 @@ class GridActions(ActionType):
         return torch.stack([top, left, side, side], dim=1)
 
     def candidate_actions(self) -> np.ndarray:
-        return np.arange(self.space.n, dtype=np.int64)
+        return np.arange(self.cells, dtype=np.int64)
 
     def action_for_box(self, top: float, left: float, height: float, width: float) -> np.ndarray:
         pos = self.positions.numpy()
