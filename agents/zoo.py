@@ -63,7 +63,7 @@ def _policy_kwargs(hp: dict[str, Any], horizon: int) -> dict[str, Any]:
         raise ConfigError("RL Zoo files are generated for activation_fn: tanh only")
     if block.get("optimizer_kwargs") is None:
         block.pop("optimizer_kwargs", None)
-    if block.pop("head") != "flatten":  # the spatial policy needs the env's action block: not generated here
+    if block.pop("head", "flatten") != "flatten":  # the spatial policy needs the env's action block: not generated here
         raise ConfigError("RL Zoo files are generated for policy_kwargs.head: flatten only")
     extractor = {"horizon": horizon, **{k: block.pop(k) for k in EXTRACTOR_KEYS}}
     return {"features_extractor_kwargs": extractor, **block}

@@ -144,3 +144,15 @@ def test_recurrent_ppo_has_no_spatial_head(tmp_path):
     ctx = tiny_context(tmp_path, "recurrent_ppo", **SPATIAL)
     with pytest.raises(ConfigError, match="recurrent_ppo has no spatial head"):
         get_algo("recurrent_ppo").train(ctx)
+
+
+def test_agent_files_from_before_the_head_key_still_load(tmp_path):
+    """Agents saved before ``policy_kwargs.head`` existed hold the flatten head and must keep loading."""
+    ctx = tiny_context(tmp_path, "maskable_ppo")
+    env, _ = make_vec_env(ctx, ctx.algo_config)
+    model = build_model(get_algo("maskable_ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
+    old = {**ctx.algo_config, "policy_kwargs": {k: v for k, v in ctx.algo_config["policy_kwargs"].items()
+                                                if k != "head"}}
+    meta = {"algo": "maskable_ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": old, "seed": 0}
+    actor = load_agent(save_agent(model, tmp_path / "old.zip", meta))
+    assert not isinstance(actor.model.policy, FaceRepairSpatialMaskablePolicy)

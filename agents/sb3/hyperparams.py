@@ -144,7 +144,7 @@ def policy_kwargs(hp: dict[str, Any], env_config: dict[str, Any]) -> dict[str, A
         raise ConfigError(f"policy_kwargs.activation_fn {name!r} is unknown; valid: {', '.join(ACTIVATIONS)}")
     extractor = {k: block.pop(k) for k in EXTRACTOR_KEYS}
     extractor["horizon"] = int(env_config["horizon"])
-    head = block.pop("head")
+    head = block.pop("head", "flatten")  # agent files from before the key hold the flatten head
     if block.get("optimizer_kwargs") is None:
         block.pop("optimizer_kwargs", None)  # let the algorithm pick (A2C: RMSprop settings)
     if head == "spatial":
@@ -164,7 +164,7 @@ def policy_kwargs(hp: dict[str, Any], env_config: dict[str, Any]) -> dict[str, A
 
 def spatial_policy(hp: dict[str, Any], maskable: bool) -> type | None:
     """The spatial policy class when ``policy_kwargs.head`` is ``spatial`` (None: the algorithm's own)."""
-    if hp["policy_kwargs"]["head"] != "spatial":
+    if hp["policy_kwargs"].get("head", "flatten") != "spatial":
         return None
     return FaceRepairSpatialMaskablePolicy if maskable else FaceRepairSpatialPolicy
 
