@@ -98,3 +98,13 @@ def test_sb3_vector_env_resets_a_face_that_stopped():
     assert dones.tolist() == [True, False] and rewards[0] == 0
     assert infos[0]["terminal_observation"]["image"].shape == (128, 128, 3)
     assert obs["step"][:, 0].tolist() == [0.0, 1 / 16]  # face 0 starts a new episode at once
+
+
+def test_the_gain_predictor_stops_when_no_predicted_gain_pays():
+    from fh_gym.agents.strategies import GainPredictorStrategy
+    from fh_gym.restorers.build import build_network
+
+    net = build_network({"type": "BoxPoolingSelector", "width": 4, "hidden": 8}, kind="aux", init_seed=0)
+    predictor = GainPredictorStrategy(network=net)
+    costly = run_episodes(_config(repair={"step_cost": 100.0}), predictor, np.arange(2), batch_size=2)
+    assert costly.metrics["repairs"].tolist() == [0, 0]

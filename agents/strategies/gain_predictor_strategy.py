@@ -18,7 +18,8 @@ from fh_gym.samplers.gain_labels import candidate_allowed, engine_selection_stac
 
 @STRATEGIES.register()
 class GainPredictorStrategy(Strategy):
-    """Argmax of the predicted gains over the allowed candidates (masked cells are never picked).
+    """Argmax of the predicted gains over the allowed candidates (masked cells are never picked); with a stop
+    action, stop when no predicted gain exceeds the env's ``repair.step_cost``.
 
     Args:
         checkpoint: The trained predictor (``gain_predictor.pt`` of a ``gain-predictor`` run).
@@ -53,4 +54,11 @@ class GainPredictorStrategy(Strategy):
         candidates, boxes = self._candidates_of(engine)
         predicted = self.network(engine_selection_stack(engine, slots), boxes.to(engine.device))[..., 0]
         allowed = torch.as_tensor(candidate_allowed(engine, slots, candidates), device=predicted.device)
-        return candidates[predicted.masked_fill(~allowed, float("-inf")).argmax(dim=1).cpu().numpy()]
+        scores = predicted.masked_fill(~allowed, float("-inf"))
+        best = candidates[scores.argmax(dim=1).cpu().numpy()]
+        stop = engine.action_type.stop_action
+        if stop is None:
+            return best
+        # Adaptive budgets: stop when no repair is predicted to pay for the step cost (as the oracle does).
+        pays = (scores.max(dim=1).values > engine.step_cost).cpu().numpy()
+        return np.where(pays, best, stop).astype(best.dtype)

@@ -50,6 +50,9 @@ def candidate_allowed(engine: RepairEngine, slots: Tensor, candidates: np.ndarra
         masks = engine.action_masks(slots)
     except ValueError:  # continuous actions have no masks
         return np.ones((len(slots), len(candidates)), dtype=bool)
+    stop = engine.action_type.stop_action
+    if stop is not None:  # the stop action is no candidate: its mask column goes
+        masks = np.delete(masks, stop, axis=1)
     if masks.shape[1] == len(candidates):  # Discrete: one mask entry per action, candidates in action order
         return masks
     return np.ones((len(slots), len(candidates)), dtype=bool)
