@@ -195,7 +195,8 @@ def episode_metrics(final: np.ndarray, start: np.ndarray, hr: torch.Tensor, scal
 
 
 def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, num_faces: int = 32, restorer: nn.Module | None = None,
-                   dataset: Any = None, batch_size: int = 32, seed: int = 0) -> dict[str, float]:
+                   dataset: Any = None, batch_size: int = 32, seed: int = 0,
+                   extra_metrics: ExtraMetrics | None = None) -> dict[str, float]:
     """Mean metrics of ``actor`` on the first ``num_faces`` faces of ``env_config``'s data (validation people).
 
     Args:
@@ -206,16 +207,17 @@ def evaluate_actor(env_config: dict[str, Any], actor: Actor, *, num_faces: int =
             engine's to see fine-tuned weights).
         dataset: A ready validation dataset (built from the config otherwise).
         batch_size: Faces stepped together; seed: degradation / sampling seed (fixed: same LR inputs).
+        extra_metrics: More per-face columns of the final images (e.g. a recogniser's ``id_distance``, ``id_same``).
 
     Returns:
         ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y``, ``psnr_gain`` (final minus start PSNR, dB),
-        ``start_psnr`` and ``bicubic_psnr``: means over the faces.
+        ``start_psnr`` and ``bicubic_psnr`` (and the ``extra_metrics`` columns): means over the faces.
     """
     if dataset is None:
         dataset = build_dataset(env_config["data"])
     indices = validation_indices(dataset, num_faces)
     results = run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset, batch_size=batch_size,
-                           seed=seed)
+                           seed=seed, extra_metrics=extra_metrics, extra_baselines=False)
     scores = {name: float(np.mean(values)) for name, values in results.metrics.items()}
     scores["psnr_gain"] = float(np.mean(results.metrics["psnr"] - results.start_metrics["psnr"]))
     scores["start_psnr"] = float(np.mean(results.start_metrics["psnr"]))

@@ -211,3 +211,20 @@ def test_seeded_fresh_runs_are_reproducible(tmp_path):
         get_algo("a2c").train(tiny_context(tmp_path / name, "a2c", total=32))
     first, second = weights(tmp_path / "first"), weights(tmp_path / "second")
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_evaluation_logs_identity_scalars_of_a_recognizer(tmp_path):
+    """``eval_recognizer``: the recogniser's distance to HR and same-person rate of the validation faces."""
+    from fh_gym.restorers.build import build_network
+    from fh_gym.restorers.checkpoint import save_network
+
+    judge = save_network(build_network({"type": "CNNR", "width": 2, "feature_dim": 8, "blocks": [1, 1, 1, 1]},
+                                       kind="aux", init_seed=0).eval(), tmp_path / "judge.pt")
+    out = tmp_path / "runs"
+    assert main(["train", "--algo", "ppo", *DATA_FLAGS, *TINY_FLAGS, "--set-algo", f"eval_recognizer={judge}",
+                 "--set-algo", "image_every=0", "--timesteps", "64", "--eval-every", "64", "--eval-faces", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    (run_dir,) = out.iterdir()
+    tags = _tags(run_dir)
+    assert {"eval/id_distance", "eval/id_same"} <= set(tags["scalars"])
+    assert read_metadata(run_dir / "final.zip")["eval"]["id_distance"] >= 0

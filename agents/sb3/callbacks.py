@@ -21,7 +21,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
 
-from fh_gym.agents.evaluate import episode_metrics, evaluate_actor, validation_indices
+from fh_gym.agents.evaluate import ExtraMetrics, episode_metrics, evaluate_actor, validation_indices
 from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.data import build_dataset
 from fh_gym.envs.slots import reward_terms
@@ -105,13 +105,15 @@ class ValidationCallback(BaseCallback):
         on_result: ``fn(scores, num_timesteps)`` after each evaluation (best-model saving).
         seed: Fixed degradation seed (every evaluation sees the same LR inputs).
         at_start: Also evaluate before the first update.
+        extra_metrics: More per-face columns logged as ``eval/<name>`` (a recogniser's identity columns).
     """
 
     def __init__(self, eval_config: dict[str, Any], make_actor: Callable[[Any], Any], *, eval_every: int,
                  num_faces: int = 32, image_every: int = 5, image_faces: int = 4,
                  on_result: Callable[[dict[str, float], int], None] | None = None, seed: int = 0,
-                 at_start: bool = True) -> None:
+                 at_start: bool = True, extra_metrics: ExtraMetrics | None = None) -> None:
         super().__init__()
+        self.extra_metrics = extra_metrics
         self.eval_config = eval_config
         self.make_actor = make_actor
         self.eval_every = int(eval_every)
@@ -144,7 +146,7 @@ class ValidationCallback(BaseCallback):
         actor = self.make_actor(self.model)
         restorer = self.engine.restorer  # shared: evaluation sees fine-tuned weights
         scores = evaluate_actor(self.eval_config, actor, num_faces=self.num_faces, restorer=restorer,
-                                dataset=self.dataset, seed=self.seed)
+                                dataset=self.dataset, seed=self.seed, extra_metrics=self.extra_metrics)
         for name, value in scores.items():
             self.logger.record(f"eval/{name}", value)
         if self.image_every > 0 and self.evaluations % self.image_every == 0:

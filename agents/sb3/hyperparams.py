@@ -30,6 +30,7 @@ from fh_gym.restorers.config import (
     Float,
     Int,
     Schema,
+    Str,
     parse_value,
     signature_fields,
 )
@@ -50,6 +51,7 @@ FH_SCHEMA = Schema({
     "image_faces": Int(4, min=1),                # faces in each image grid
     "log_interval": Int(1, min=1),               # algorithm iterations between log dumps
     "deterministic_eval": Bool(True),            # greedy actions in evaluation
+    "eval_recognizer": Str(None, nullable=True),  # 'dlib' or an identity-net file: eval/id_distance, eval/id_same
 })
 FH_KEYS: dict[str, Any] = FH_SCHEMA.defaults()
 

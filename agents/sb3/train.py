@@ -39,6 +39,7 @@ from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
+from fh_gym.agents.comparison import recognizer_metric
 from fh_gym.agents.finetune import finetune_settings
 from fh_gym.agents.registry import Algo
 from fh_gym.agents.runs import TrainContext, last_checkpoint
@@ -253,7 +254,9 @@ def _train_session(ctx: TrainContext, algo: SB3Algo, hp: dict[str, Any], run_dir
 
     validation = cb.ValidationCallback(ctx.eval_config, make_actor, eval_every=ctx.eval_every, num_faces=ctx.eval_faces,
                                        image_every=int(hp["image_every"]), image_faces=int(hp["image_faces"]),
-                                       on_result=on_result, seed=ctx.seed)
+                                       on_result=on_result, seed=ctx.seed,
+                                       extra_metrics=None if hp["eval_recognizer"] is None else
+                                       recognizer_metric(hp["eval_recognizer"], ctx.device))
     dumped = cb.DumpedKeysCallback(int(hp["log_interval"]))
     callbacks = [c for c in (finetune, cb.EpisodeStatsCallback(), validation,
                              cb.CheckpointCallback(save, last, int(hp["checkpoint_every"])),
