@@ -22,6 +22,7 @@ from fh_gym.agents.cli import (
     bench,
     compare,
     demo,
+    finetune,
     hallucinate,
     pretrain,
     record,
@@ -33,7 +34,7 @@ from fh_gym.agents.cli import (
 from fh_gym.restorers.config import ConfigError, Int
 from fh_gym.restorers.training.session import Interrupted
 
-COMMANDS = (demo, pretrain, train_generator, train, compare, record, hallucinate, bench, verify, weights)
+COMMANDS = (demo, pretrain, finetune, train_generator, train, compare, record, hallucinate, bench, verify, weights)
 #: errors that say the user asked for something that cannot be done (exit status 2, like argparse's)
 USER_ERRORS = (ConfigError, ValueError, OSError)
 THREADS_HELP = ("torch intra-op threads (default: torch's). With other jobs on the same cores, 1 thread per process "

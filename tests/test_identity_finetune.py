@@ -1,0 +1,58 @@
+"""``fh-gym finetune-restorer``: episode-level restorer fine-tuning with an identity term (issue 10)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fh_gym.agents.cli.main import main
+from fh_gym.agents.identity_finetune import finetune_restorer, loss_config
+from fh_gym.envs.face_repair import make_config
+from fh_gym.restorers import load_network
+from fh_gym.restorers.build import build_network
+from fh_gym.restorers.checkpoint import save_network
+from fh_gym.restorers.config import ConfigError
+
+ENV = make_config({"data": {"type": "synthetic", "split": "train", "max_images": 16}, "horizon": 4})
+
+
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory):
+    net = build_network({"type": "CNNR", "width": 2, "feature_dim": 8, "blocks": [1, 1, 1, 1]}, kind="aux",
+                        init_seed=0).eval()
+    return str(save_network(net, tmp_path_factory.mktemp("judge") / "judge.pt"))
+
+
+def _weights(path):
+    return torch.cat([p.detach().flatten() for p in load_network(path, kind="patch").parameters()])
+
+
+def test_the_identity_term_changes_the_update_and_the_file_records_it(tmp_path, judge):
+    base = {"steps": 1, "batch_size": 2, "identity_net": judge, "lr": 1e-3}
+    plain = finetune_restorer(ENV, {**base, "identity_weight": 0.0}, tmp_path / "plain", progress=False)
+    aware = finetune_restorer(ENV, {**base, "identity_weight": 50.0}, tmp_path / "aware", progress=False)
+    again = finetune_restorer(ENV, {**base, "identity_weight": 0.0}, tmp_path / "again", progress=False)
+    assert torch.equal(_weights(plain["restorer"]), _weights(again["restorer"]))  # seeded
+    assert not torch.equal(_weights(plain["restorer"]), _weights(aware["restorer"]))
+    assert "losses/restorer_image" in aware and aware["steps"] == 1
+    meta = load_network(aware["restorer"], kind="patch").checkpoint_meta
+    assert meta["frontend"] == "Bicubic" and meta["identity_net"] == judge and meta["identity_weight"] == 50.0
+    assert meta["finetuned_from"] == "weights:syn_x8"
+
+
+def test_without_an_identity_net_the_loss_has_no_identity_term():
+    cfg = {"identity_net": None, "identity_weight": 0.5}
+    assert loss_config(cfg)["image"]["identity"] == 0.0 and loss_config(cfg)["identity_net"] is None
+
+
+def test_the_command_resumes_and_rejects_bad_settings(tmp_path, judge, capsys):
+    flags = ["finetune-restorer", "--set", "horizon=4", "--max-images", "16", "--identity-net", judge,
+             "--batch-size", "2", "--checkpoint-every", "1", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main([*flags, "--steps", "1"]) == 0
+    assert main([*flags, "--steps", "2"]) == 0
+    assert "(steps 2)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one line naming the flag and the choices
+        main([*flags, "--steps", "2", "--strategy", "greedy"])
+    assert exit_info.value.code == 2 and "invalid value 'greedy' (expected one of" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown config key 'finetune-restorer.identity_wieght'; valid keys here: batch_size"):
+        finetune_restorer(ENV, {"identity_wieght": 1.0}, tmp_path / "bad", progress=False)
