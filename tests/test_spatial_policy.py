@@ -26,8 +26,8 @@ GRID = {"type": "grid", "patch_size": 32, "stride": 16}
 
 
 def test_grid_candidates_are_the_action_types_boxes():
-    boxes, dims = candidate_boxes(GRID, 128)
-    assert dims == [49]
+    boxes, dims, stop = candidate_boxes(GRID, 128)
+    assert dims == [49] and not stop
     assert torch.equal(boxes.long(), build_action_type(GRID, 128).to_boxes(np.arange(49)))
     assert boxes[8].tolist() == [16.0, 16.0, 32.0, 32.0]  # cell (1, 1)
 
@@ -45,7 +45,7 @@ def test_box_means_equal_the_direct_mean_over_each_box():
 
 def test_box_action_logits_are_the_joint_marginals():
     action = {"type": "box", "positions": 4, "ratios": [1.0, 0.5], "scales": [0.25, 0.5, 0.75]}
-    boxes, dims = candidate_boxes(action, 128)
+    boxes, dims, _ = candidate_boxes(action, 128)
     assert dims == [4, 4, 2, 3] and boxes.shape == (96, 4)
     ctx = tiny_context(None, "maskable_ppo", horizon=4)
     extractor = SpatialExtractor(policy_observation_space(ctx.env_config), action, horizon=4, width=4)
@@ -156,3 +156,20 @@ def test_agent_files_from_before_the_head_key_still_load(tmp_path):
     meta = {"algo": "maskable_ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": old, "seed": 0}
     actor = load_agent(save_agent(model, tmp_path / "old.zip", meta))
     assert not isinstance(actor.model.policy, FaceRepairSpatialMaskablePolicy)
+
+
+def test_the_stop_action_gets_its_own_logit_after_the_cells(tmp_path):
+    ctx = tiny_context(tmp_path, "maskable_ppo", "fh_gym/FaceRepair-Adaptive-x8-v0", **SPATIAL)
+    boxes, dims, stop = candidate_boxes(ctx.env_config["action"], 128)
+    assert dims == [49] and stop and len(boxes) == 49
+    env, _ = make_vec_env(ctx, ctx.algo_config)
+    model = build_model(get_algo("maskable_ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
+    extractor = model.policy.features_extractor
+    assert extractor.logit_size == 50 and model.action_space.n == 50
+    model.learn(64)
+    engine = RepairEngine(ctx.env_config, 2)
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0, 1]})
+    only_stop = np.zeros((2, 50), dtype=bool)
+    only_stop[:, 49] = True
+    actions, _ = model.predict(policy_observation(engine.observe()), action_masks=only_stop)
+    assert actions.tolist() == [49, 49]

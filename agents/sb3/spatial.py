@@ -11,7 +11,8 @@ another gets the same logit, whatever its index.
 Actions (the candidates come from the env's own action type, :func:`fh_gym.engine.actions.build_action_type`):
 
 * ``Discrete`` (``grid``): the logits are the candidates' scores in action order; MaskablePPO's masks apply
-  to them unchanged, so a masked cell is never picked.
+  to them unchanged, so a masked cell is never picked. A ``stop`` action (adaptive budgets) gets its logit
+  from the pooled features of the whole face (a linear score), after the cells'.
 * ``MultiDiscrete`` (``box``: x, y, ratio, scale): the candidates are every combination, their scores a
   joint logit tensor ``L[x, y, r, s]``; SB3's ``MultiCategorical`` samples each dimension independently, so
   each dimension's logits are the joint's marginal (log-sum-exp over the other dimensions). A deviation from a
@@ -50,20 +51,23 @@ __all__ = ["FaceRepairSpatialMaskablePolicy", "FaceRepairSpatialPolicy", "Spatia
 MAP_STRIDE = 8
 
 
-def candidate_boxes(action: dict[str, Any], image_size: int) -> tuple[Tensor, list[int]]:
+def candidate_boxes(action: dict[str, Any], image_size: int) -> tuple[Tensor, list[int], bool]:
     """(K, 4) (top, left, height, width) pixel boxes of every candidate action, in the order SB3's logits take
-    (``Discrete``: action order; ``MultiDiscrete``: C order over ``nvec``), and the action dims (``nvec``)."""
+    (``Discrete``: action order; ``MultiDiscrete``: C order over ``nvec``), the action dims (``nvec``; the
+    patches only) and whether a ``stop`` action follows the patches (adaptive budgets: its logit is not a box's)."""
     kind = build_action_type(action, image_size)
     space = kind.space
+    stop = kind.stop_action is not None
     if isinstance(space, gym.spaces.Discrete):
-        actions, dims = np.arange(space.n), [int(space.n)]
+        cells = int(space.n) - int(stop)
+        actions, dims = np.arange(cells), [cells]
     elif isinstance(space, gym.spaces.MultiDiscrete):
         dims = [int(n) for n in space.nvec]
         actions = np.stack(np.unravel_index(np.arange(int(np.prod(dims))), dims), axis=1)
     else:
         raise ValueError(f"the spatial head needs Discrete or MultiDiscrete actions; action type "
                          f"{action.get('type')!r} has {space}")
-    return kind.to_boxes(actions).float(), dims
+    return kind.to_boxes(actions).float(), dims, stop
 
 
 class SpatialExtractor(BaseFeaturesExtractor):
@@ -87,8 +91,8 @@ class SpatialExtractor(BaseFeaturesExtractor):
         size = stack.image_size
         if size % MAP_STRIDE:
             raise ValueError(f"the spatial head needs images whose side is a multiple of {MAP_STRIDE}, got {size}")
-        boxes, dims = candidate_boxes(action, size)
-        logit_size = int(sum(dims)) if len(dims) > 1 else dims[0]
+        boxes, dims, self.has_stop = candidate_boxes(action, size)
+        logit_size = (int(sum(dims)) if len(dims) > 1 else dims[0]) + int(self.has_stop)
         super().__init__(observation_space, logit_size + int(global_dim))
         self.stack = stack
         self.action_dims = dims
@@ -112,11 +116,15 @@ class SpatialExtractor(BaseFeaturesExtractor):
         self.score = nn.Linear(channels + 4, 1)
         vector = sum(int(observation_space.spaces[k].shape[0]) for k in VECTOR_KEYS)
         self.global_head = nn.Sequential(nn.Linear(2 * channels + vector, int(global_dim)), nn.ReLU())
+        # The stop action (adaptive budgets) is no box: its logit comes from the whole face's pooled features.
+        self.stop_score = nn.Linear(2 * channels + vector, 1) if self.has_stop else None
 
     def reset_logits(self, gain: float = 0.01) -> None:
         """Near-uniform first policy (SB3 gives its own action nets gain 0.01 for the same reason)."""
-        nn.init.orthogonal_(self.score.weight, gain=gain)
-        nn.init.zeros_(self.score.bias)
+        for layer in (self.score, self.stop_score):
+            if layer is not None:
+                nn.init.orthogonal_(layer.weight, gain=gain)
+                nn.init.zeros_(layer.bias)
 
     def box_means(self, maps: Tensor) -> Tensor:
         """(B, K, C) mean of ``maps`` (B, C, h, w) over every candidate's box (integral image)."""
@@ -148,7 +156,10 @@ class SpatialExtractor(BaseFeaturesExtractor):
         joint = self.score(torch.cat([self.box_means(maps), geometry], dim=2)).squeeze(2)
         vector = torch.cat([observations[k].float().flatten(1) for k in VECTOR_KEYS], dim=1)
         pooled = torch.cat([maps.mean((2, 3)), maps.amax((2, 3)), vector], dim=1)
-        return torch.cat([self.logits(joint), self.global_head(pooled)], dim=1)
+        logits = self.logits(joint)
+        if self.stop_score is not None:
+            logits = torch.cat([logits, self.stop_score(pooled)], dim=1)
+        return torch.cat([logits, self.global_head(pooled)], dim=1)
 
 
 class _Logits(nn.Module):
