@@ -54,5 +54,5 @@ def test_the_command_resumes_and_rejects_bad_settings(tmp_path, judge, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse: one line naming the flag and the choices
         main([*flags, "--steps", "2", "--strategy", "greedy"])
     assert exit_info.value.code == 2 and "invalid value 'greedy' (expected one of" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="unknown config key 'finetune-restorer.identity_wieght'; valid keys here: batch_size"):
+    with pytest.raises(ConfigError, match="unknown config key 'finetune-restorer.identity_wieght'; valid keys"):
         finetune_restorer(ENV, {"identity_wieght": 1.0}, tmp_path / "bad", progress=False)
