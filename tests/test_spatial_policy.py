@@ -50,7 +50,7 @@ def test_box_action_logits_are_the_joint_marginals():
     ctx = tiny_context(None, "maskable_ppo", horizon=4)
     extractor = SpatialExtractor(policy_observation_space(ctx.env_config), action, horizon=4, width=4)
     joint = torch.randn(3, 96)
-    logits = extractor.logits(joint)
+    logits = extractor.factor_logits(joint)
     assert logits.shape == (3, 13)
     table = joint.view(3, 4, 4, 2, 3)
     assert torch.allclose(logits[:, :4], table.logsumexp((2, 3, 4)), atol=1e-5)  # x

@@ -34,44 +34,21 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
-import torch.nn.functional as F
 from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
 from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import Tensor, nn
 
+from fh_gym.agents.policies.spatial_scorer import SpatialScoring, candidate_boxes
 from fh_gym.agents.sb3.features import VECTOR_KEYS, ObservationStack
-from fh_gym.engine.actions import build_action_type
 
-__all__ = ["FaceRepairSpatialMaskablePolicy", "FaceRepairSpatialPolicy", "SpatialExtractor"]
-
-#: pixels per cell of the feature map the boxes are averaged on
-MAP_STRIDE = 8
+__all__ = ["FaceRepairSpatialMaskablePolicy", "FaceRepairSpatialPolicy", "SpatialExtractor", "candidate_boxes"]
 
 
-def candidate_boxes(action: dict[str, Any], image_size: int) -> tuple[Tensor, list[int], bool]:
-    """(K, 4) (top, left, height, width) pixel boxes of every candidate action, in the order SB3's logits take
-    (``Discrete``: action order; ``MultiDiscrete``: C order over ``nvec``), the action dims (``nvec``; the
-    patches only) and whether a ``stop`` action follows the patches (adaptive budgets: its logit is not a box's)."""
-    kind = build_action_type(action, image_size)
-    space = kind.space
-    stop = kind.stop_action is not None
-    if isinstance(space, gym.spaces.Discrete):
-        cells = int(space.n) - int(stop)
-        actions, dims = np.arange(cells), [cells]
-    elif isinstance(space, gym.spaces.MultiDiscrete):
-        dims = [int(n) for n in space.nvec]
-        actions = np.stack(np.unravel_index(np.arange(int(np.prod(dims))), dims), axis=1)
-    else:
-        raise ValueError(f"the spatial head needs Discrete or MultiDiscrete actions; action type "
-                         f"{action.get('type')!r} has {space}")
-    return kind.to_boxes(actions).float(), dims, stop
-
-
-class SpatialExtractor(BaseFeaturesExtractor):
-    """Fully convolutional trunk -> per-candidate logits (box means of the map) + global features.
+class SpatialExtractor(SpatialScoring, BaseFeaturesExtractor):
+    """The spatial scoring (:class:`~fh_gym.agents.policies.spatial_scorer.SpatialScoring`) of the SB3
+    observation -> [the factorised logits, global features].
 
     Args:
         observation_space: The env's Dict space (images possibly transposed by SB3).
@@ -88,77 +65,23 @@ class SpatialExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.spaces.Dict, action: dict[str, Any], horizon: int = 16,
                  width: int = 16, global_dim: int = 64) -> None:
         stack = ObservationStack(observation_space, horizon)
-        size = stack.image_size
-        if size % MAP_STRIDE:
-            raise ValueError(f"the spatial head needs images whose side is a multiple of {MAP_STRIDE}, got {size}")
-        boxes, dims, self.has_stop = candidate_boxes(action, size)
-        logit_size = (int(sum(dims)) if len(dims) > 1 else dims[0]) + int(self.has_stop)
+        boxes, dims, stop = candidate_boxes(action, stack.image_size)
+        logit_size = (int(sum(dims)) if len(dims) > 1 else dims[0]) + int(stop)
         super().__init__(observation_space, logit_size + int(global_dim))
-        self.stack = stack
-        self.action_dims = dims
-        self.logit_size = logit_size
-        channels = 2 * int(width)
-        self.trunk = nn.Sequential(  # 128 -> 64 -> 32 -> 16 (stride 8), receptive field ~70 px
-            nn.AvgPool2d(2),
-            nn.Conv2d(10 * stack.frames + 2, width, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=2, dilation=2), nn.ReLU(),
-        )
-        cells = (boxes / MAP_STRIDE).round().long()
-        top, left = cells[:, 0], cells[:, 1]
-        bottom = torch.maximum(top + 1, (cells[:, 0] + cells[:, 2]).clamp(max=size // MAP_STRIDE))
-        right = torch.maximum(left + 1, (cells[:, 1] + cells[:, 3]).clamp(max=size // MAP_STRIDE))
-        self.register_buffer("box_cells", torch.stack([top, left, bottom, right], 1), persistent=False)
-        self.register_buffer("box_geometry", torch.stack([(boxes[:, 0] + boxes[:, 2] / 2) / size,
-                                                          (boxes[:, 1] + boxes[:, 3] / 2) / size,
-                                                          boxes[:, 2] / size, boxes[:, 3] / size], 1),
-                             persistent=False)
-        self.score = nn.Linear(channels + 4, 1)
         vector = sum(int(observation_space.spaces[k].shape[0]) for k in VECTOR_KEYS)
-        self.global_head = nn.Sequential(nn.Linear(2 * channels + vector, int(global_dim)), nn.ReLU())
-        # The stop action (adaptive budgets) is no box: its logit comes from the whole face's pooled features.
-        self.stop_score = nn.Linear(2 * channels + vector, 1) if self.has_stop else None
-
-    def reset_logits(self, gain: float = 0.01) -> None:
-        """Near-uniform first policy (SB3 gives its own action nets gain 0.01 for the same reason)."""
-        for layer in (self.score, self.stop_score):
-            if layer is not None:
-                nn.init.orthogonal_(layer.weight, gain=gain)
-                nn.init.zeros_(layer.bias)
-
-    def box_means(self, maps: Tensor) -> Tensor:
-        """(B, K, C) mean of ``maps`` (B, C, h, w) over every candidate's box (integral image)."""
-        integral = F.pad(maps.cumsum(2).cumsum(3), (1, 0, 1, 0))
-        top, left, bottom, right = self.box_cells.unbind(1)
-        sums = (integral[:, :, bottom, right] - integral[:, :, top, right] - integral[:, :, bottom, left]
-                + integral[:, :, top, left])
-        area = ((bottom - top) * (right - left)).to(maps.dtype)
-        return (sums / area).transpose(1, 2)
-
-    def logits(self, joint: Tensor) -> Tensor:
-        """SB3's logits from the (B, K) joint scores: as-is (Discrete) or each dimension's marginal."""
-        if len(self.action_dims) == 1:
-            return joint
-        table = joint.view(-1, *self.action_dims)
-        marginals = []
-        for d in range(len(self.action_dims)):
-            others = [k + 1 for k in range(len(self.action_dims)) if k != d]
-            marginals.append(table.logsumexp(dim=others))
-        return torch.cat(marginals, dim=1)
+        self.stack = stack
+        # 10 channels per frame ([I_t, I_0, coverage, I_t - I_0]) and the y, x coordinate channels
+        self.build_scoring(10 * stack.frames + 2, int(width), extra_features=vector, stop=stop)
+        self.set_candidates(boxes, dims, stop, stack.image_size)
+        self.global_head = nn.Sequential(nn.Linear(self.pooled_size, int(global_dim)), nn.ReLU())
 
     def forward(self, observations: dict[str, Tensor]) -> Tensor:
-        stack = self.stack(observations)
-        b, _, h, w = stack.shape
-        ys = torch.linspace(-1, 1, h, device=stack.device).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=stack.device).view(1, 1, 1, w).expand(b, 1, h, w)
-        maps = self.trunk(torch.cat([stack, ys, xs], dim=1))
-        geometry = self.box_geometry.unsqueeze(0).expand(b, -1, -1)
-        joint = self.score(torch.cat([self.box_means(maps), geometry], dim=2)).squeeze(2)
+        frames = self.stack(observations)
+        b, _, h, w = frames.shape
+        ys = torch.linspace(-1, 1, h, device=frames.device).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=frames.device).view(1, 1, 1, w).expand(b, 1, h, w)
         vector = torch.cat([observations[k].float().flatten(1) for k in VECTOR_KEYS], dim=1)
-        pooled = torch.cat([maps.mean((2, 3)), maps.amax((2, 3)), vector], dim=1)
-        logits = self.logits(joint)
-        if self.stop_score is not None:
-            logits = torch.cat([logits, self.stop_score(pooled)], dim=1)
+        logits, pooled = self.score_candidates(torch.cat([frames, ys, xs], dim=1), vector)
         return torch.cat([logits, self.global_head(pooled)], dim=1)
 
 
