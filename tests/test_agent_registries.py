@@ -130,7 +130,8 @@ def test_policy_builds_from_its_defaults_and_round_trips(name):
 
 
 def test_unknown_policy_lists_the_registered_ones():
-    with pytest.raises(ConfigError, match=r"^unknown policy 'Nope'; available: AttentionFHPolicy, IPFHPolicy, SpatialPolicy$"):
+    with pytest.raises(ConfigError, match=r"^unknown policy 'Nope'; available: AttentionFHPolicy, IPFHPolicy, "
+                                          r"SpatialPolicy$"):
         build_policy({"type": "Nope"})
 
 
