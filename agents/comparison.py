@@ -41,11 +41,19 @@ def build_actors(strategies: Sequence[str] | str, agents: Sequence[str | Path] =
         agents: Trained-agent checkpoints (``.zip`` / ``.pt``; plain SB3 / RL Zoo zips too).
         strategy_kwargs: Constructor arguments per strategy name (``{"greedy": {"max_candidates": 64}}``).
         env_config: The command's env config: what plain SB3 zips (no fh-gym metadata) were trained on.
+
+    Names are unique: a later actor whose name is taken gets ``-2``, ``-3``... (in ``--agent`` order).
     """
     names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
     kwargs = strategy_kwargs or {}
     actors: list[Actor] = [build_strategy(n.strip(), **kwargs.get(n.strip(), {})) for n in names if n.strip()]
     actors.extend(load_agent(path, env_config=env_config) for path in agents)
+    # Two agents files named alike (runs/a/final.zip, runs/b/final.zip) must stay two rows of the report.
+    seen: dict[str, int] = {}
+    for actor in actors:
+        seen[actor.name] = seen.get(actor.name, 0) + 1
+        if seen[actor.name] > 1:
+            actor.name = f"{actor.name}-{seen[actor.name]}"
     return actors
 
 

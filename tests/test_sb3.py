@@ -136,3 +136,16 @@ def test_hyperparams_load_from_package_resources():
 
 def test_tiny_hyperparams_helper_is_valid():
     assert tiny_hyperparams("a2c")["n_steps"] == 16
+
+
+def test_two_agent_files_with_one_name_stay_two_rows(tmp_path):
+    from fh_gym.agents.comparison import build_actors
+
+    ctx = tiny_context(tmp_path, "ppo")
+    env, _ = make_vec_env(ctx, ctx.algo_config)
+    model = build_model(get_algo("ppo"), env, ctx.algo_config, ctx.env_config, seed=0)
+    meta = {"algo": "ppo", "env_id": ctx.env_id, "env_config": ctx.env_config, "hyperparams": ctx.algo_config,
+            "seed": 0}
+    paths = [save_agent(model, tmp_path / run / "final.zip", meta) for run in ("a", "b")]
+    names = [a.name for a in build_actors("even,random", paths)]
+    assert names == ["even", "random", "ppo-final", "ppo-final-2"]
