@@ -108,7 +108,14 @@ def pair_context(config: dict[str, Any], out_dir: Path, rank: int, world: int, d
     return RecipeContext(config=config, out_dir=out_dir, scale=sampler.scale, image_size=sampler.dataset.image_size,
                          device=device, train_batch=sampler, val_batch=val_batch,
                          num_identities=sampler.num_identities, resume=resume, progress=progress and rank == 0,
-                         rank=rank, world_size=world, extras={"class_names": sampler.class_names})
+                         rank=rank, world_size=world, extras={"class_names": sampler.class_names,
+                                                              "teacher_mean": teacher_mean(sampler)})
+
+
+def teacher_mean(sampler: PairSampler) -> list[float] | None:
+    """The mean a distillation sampler subtracted from its targets (None: raw targets, or not a distillation)."""
+    mean = getattr(sampler, "target_mean", None)
+    return None if mean is None else [float(v) for v in mean]
 
 
 def teacher_samplers(config: dict[str, Any], out_dir: Path, train: PairSampler, val: PairSampler, rank: int,
@@ -128,6 +135,8 @@ def teacher_samplers(config: dict[str, Any], out_dir: Path, train: PairSampler, 
     chosen = val.fixed_indices(int(config["val_size"]), np.random.default_rng(12345))
     val_labelled = TeacherPairSampler(teacher, ("hr",), data={}, degradation=config["degradation"], seed=seed,
                                       device=train.device, dataset=val.dataset.subset(chosen))
+    if config.get("center", False):
+        labelled.center(val_labelled)
     return labelled, val_labelled.fixed(len(chosen))
 
 

@@ -105,7 +105,22 @@ def test_the_recipe_writes_a_student_with_its_teacher_threshold_and_people(tmp_p
     meta = student.checkpoint_meta
     assert meta["teacher"] == str(teacher_path) and meta["views"] == ["hr", "flip", "bicubic"]
     assert meta["threshold"] == pytest.approx(summary["threshold"]) and len(meta["class_names"]) > 0
+    assert len(meta["teacher_mean"]) == 16  # centred targets (the default): the mean is recorded
     assert NetRecognizer(student).threshold == pytest.approx(summary["threshold"])
     targets = safe_load(out / TEACHER_CACHE)
     assert targets["teacher"] == NetRecognizer(teacher_net).name and targets["targets"].shape[1:] == (3, 16)
     assert math.isclose(float(targets["targets"][0, 0].norm()), 1.0, rel_tol=1e-5)
+
+
+def test_centring_removes_the_common_direction_of_the_targets():
+    teacher = ColourTeacher()
+    train, val = _sampler(teacher), _sampler(ColourTeacher(), views=("hr",))
+    raw_val = val.targets.clone()
+    mean = train.center(val)
+    torch.testing.assert_close(train.target_mean, mean)
+    torch.testing.assert_close(train.targets.norm(dim=-1), torch.ones(train.targets.shape[:2]), atol=1e-5, rtol=0)
+    # the same mean moved the validation targets: they are the raw ones minus it, renormalised
+    torch.testing.assert_close(val.targets, F.normalize(raw_val - mean, dim=-1))
+    assert float(train.targets.mean(dim=(0, 1)).norm()) < 0.5 * float(mean.norm())  # the common part is gone
+    batch = train(16)  # batches carry the centred targets
+    assert torch.equal(batch.teacher.norm(dim=1).round(decimals=4), torch.ones(16))

@@ -13,7 +13,11 @@ Loss (our choice; the papers train their recognisers from labels, not by distill
   teacher's, i.e. the distances that verification thresholds (relational distillation, Park et al. 2019).
 
 Targets come from the caller (``PairBatch.teacher``): every training face labelled once per view (HR,
-mirrored, bicubic of its LR version; see :mod:`fh_gym.samplers.teacher_pairs`) and cached in the run folder.
+mirrored, bicubic of its LR version; see :mod:`fh_gym.samplers.teacher_pairs`) and cached in the run folder;
+with ``center`` (default) they are the teacher's unit embeddings minus their mean over the training faces,
+renormalised. Measured: with raw dlib targets a 2,500-step student learnt only their common direction
+(cosine 0.88 to every target, 54% verification on validation pairs), since any two dlib embeddings of LFW
+faces are already at cosine ~0.84.
 The final checkpoint records the teacher, the class names of the training people (``fh-gym verify`` leaves
 out pairs with them) and the same-person ``threshold`` between unit embeddings chosen on the validation
 people, which :class:`fh_gym.identity.NetRecognizer` uses.
@@ -57,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "teacher": Str("dlib"),  # 'dlib' or an identity-network checkpoint (fh_gym.identity.build_recognizer)
     "views": Anything(["hr", "flip", "bicubic"], check=_views_problem),
     "relation_weight": 1.0,
+    "center": True,  # distil the targets minus their mean over the training faces (see TeacherPairSampler.center)
     "steps": 3000,
     "batch_size": 32,
     "optimizer": "adam",
@@ -137,6 +142,6 @@ def train_identity_distill(ctx: RecipeContext) -> dict[str, Any]:
     threshold = distance_threshold(embed(net, val.hr), val.identities)
     paths = run.save_networks(meta={"class_names": list(ctx.extras.get("class_names") or []), "eval": final,
                                     "threshold": threshold, "teacher": str(cfg["teacher"]),
-                                    "views": list(cfg["views"])})
+                                    "views": list(cfg["views"]), "teacher_mean": ctx.extras.get("teacher_mean")})
     return {"identity_net": str(paths.get("identity_net", ctx.out_dir / "identity_net.pt")),
             "last": str(run.checkpoint_path), "step": run.step, "threshold": threshold, **final}
