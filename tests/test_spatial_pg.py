@@ -29,19 +29,13 @@ def test_spatial_pg_trains_saves_and_acts_within_the_masks(tmp_path):
 
 def test_the_policy_scores_box_actions_by_their_marginals_and_a_stop_action_apart():
     base = {"image_size": 64, "data": DATA, "horizon": HORIZON}
-    config = make_config({**base, "action": {"type": "box", "positions": 4}}, "dense_x8")
-    engine = RepairEngine(config, 2)
-    engine.reset(engine.all_slots(), np.random.default_rng(0))
-    spec = ActionSpec.from_space(engine.single_action_space)
-    policy = build_policy({"type": "SpatialPolicy", "sizes": list(spec.sizes), "multi": spec.multi,
-                           "image_size": 64, "width": 4})
-    out = policy(engine, engine.all_slots(), {}, torch.zeros(2, 4, dtype=torch.long), torch.ones(2, dtype=bool))
-    assert out.logits.shape == (2, spec.total) and len(policy.box_cells) == int(np.prod(spec.sizes))
-    adaptive = make_config({**base, "action": {"stop": True}}, "dense_x8")
-    engine = RepairEngine(adaptive, 2)
-    engine.reset(engine.all_slots(), np.random.default_rng(0))
-    spec = ActionSpec.from_space(engine.single_action_space)
-    policy = build_policy({"type": "SpatialPolicy", "sizes": list(spec.sizes), "multi": spec.multi,
-                           "image_size": 64, "width": 4})
-    out = policy(engine, engine.all_slots(), {}, torch.zeros(2, 1, dtype=torch.long), torch.ones(2, dtype=bool))
-    assert out.logits.shape == (2, spec.total) and len(policy.box_cells) == spec.total - 1
+    for action, cells in (({"type": "box", "positions": 4}, lambda sizes: int(np.prod(sizes))),
+                          ({"stop": True}, lambda sizes: sizes[0] - 1)):
+        engine = RepairEngine(make_config({**base, "action": action}, "dense_x8"), 2)
+        engine.reset(engine.all_slots(), np.random.default_rng(0))
+        spec = ActionSpec.from_space(engine.single_action_space)
+        policy = build_policy({"type": "SpatialPolicy", "sizes": list(spec.sizes), "multi": spec.multi,
+                               "image_size": 64, "width": 4})
+        prev = torch.zeros(2, len(spec.sizes), dtype=torch.long)
+        out = policy(engine, engine.all_slots(), {}, prev, torch.ones(2, dtype=bool))
+        assert out.logits.shape == (2, spec.total) and len(policy.box_cells) == cells(spec.sizes)

@@ -19,6 +19,17 @@ from torch import Tensor, nn
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.training.verification import batch_pairs, kfold_verification
 
+#: the optimiser keys the identity recipes share (``identity-net``, ``identity-distill``): Adam, the learning
+#: rate divided by 10 at 60% and 85% of the steps, gradient clipping
+OPTIMIZER_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "momentum": 0.9,  # SGD only
+    "weight_decay": 0.0,
+    "lr_milestones": [0.6, 0.85],  # fractions of ``steps`` where the learning rate is divided by 10
+    "grad_clip": 10.0,
+}
+
 
 def make_optimizer(name: str, params: Any, lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:

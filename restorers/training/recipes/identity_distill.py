@@ -36,6 +36,7 @@ from fh_gym.restorers.build import build_network
 from fh_gym.restorers.config import Anything, Str
 from fh_gym.restorers.training.generator_eval import lr_milestone_factor, periodic_eval
 from fh_gym.restorers.training.identity_training import (
+    OPTIMIZER_DEFAULTS,
     embed,
     make_optimizer,
     pair_verification,
@@ -64,12 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "center": True,  # distil the targets minus their mean over the training faces (see TeacherPairSampler.center)
     "steps": 3000,
     "batch_size": 32,
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.9,  # SGD only
-    "weight_decay": 0.0,
-    "lr_milestones": [0.6, 0.85],  # fractions of ``steps`` where the learning rate is divided by 10
-    "grad_clip": 10.0,
+    **OPTIMIZER_DEFAULTS,
     "val_size": 256,
     "min_images_per_identity": 1,  # every training face teaches (the labels are the teacher's, not classes)
     "bn_batches": 8,

@@ -9,6 +9,7 @@ import torch
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.training.generator_eval import lr_milestone_factor, periodic_eval
 from fh_gym.restorers.training.identity_training import (
+    OPTIMIZER_DEFAULTS,
     RecognitionLoss,
     make_optimizer,
     random_hflip,
@@ -26,12 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     # SICNN: SGD (momentum 0.9, weight decay 5e-4), lr 0.1 divided by 10 at 20K and 30K of 35K iterations,
     # batch 512. Adam learns much faster in short CPU runs (see the CNNR docstring).
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.9,  # SGD only
-    "weight_decay": 0.0,
-    "lr_milestones": [0.6, 0.85],  # fractions of ``steps`` where the learning rate is divided by 10
-    "grad_clip": 10.0,
+    **OPTIMIZER_DEFAULTS,
     "flip": True,  # random horizontal flips
     "val_size": 256,
     "bn_batches": 8,  # training batches that re-estimate the feature normalisation before eval / saving
