@@ -6,17 +6,20 @@ grid by default) on the env's training people, with IPFH's two losses (:class:`~
 IPFHRestorerFineTuner`): after every repair the patch MSE (Eq. 16, MSE term only), and at T the image loss
 (Eq. 17) on the final face replayed differentiably through every repair:
 
-    L_im = MSE(y_hat, y) + identity_weight * (1 - cos(phi(y_hat), phi(y)))
+    L_im = MSE(y_hat, y) + identity_weight * L_id(y_hat, y)
 
-with ``phi`` the ``identity_net`` (e.g. the network distilled from dlib by ``identity-distill``: batched,
-differentiable). ``identity_weight: 0`` is the PSNR-only fine-tuning of the same restorer with the same budget,
+with ``phi`` the ``identity_net`` and IPFH's ``L_id`` (Eq. 14, :class:`fh_gym.engine.identity.IdentityTerms`):
+``1 - cos(phi(y_hat), phi(y))`` for a network without a classifier head (e.g. the network distilled from dlib by
+``identity-distill``: batched, differentiable), but the A-softmax *classification* loss for people an identity
+net's head was trained on (the shipped ``CNNR`` files): on training people that is a loss of ~15 nats, not a
+distance in [0, 2], so its weight must be far smaller. ``identity_weight: 0`` is the PSNR-only fine-tuning of the same restorer with the same budget,
 the fair baseline of an identity-aware one. The output ``restorer.pt`` records its front-end and identity set-up,
 for ``--restorer`` in ``compare``, ``verify`` and the envs.
 
 Choices (the papers train their restorers jointly with RL; this is the supervised part alone): the episodes
 follow a fixed strategy so the restorer sees the windows it will repair in the comparisons; the cosine form of
 ``L_id`` (IPFH Eq. 14 for a network without a classifier head) is bounded, where Eq. 13's feature distance
-scales with the network's feature norms.
+scales with the network's feature norms: use a head-less identity net.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ SCHEMA = Schema({
     "lr": Float(5e-5, min=0, min_open=True),
     "grad_clip": Float(1.0, min=0),
     "identity_net": Str(None, nullable=True, doc="identity network checkpoint for the identity term"),
-    "identity_weight": Float(0.02, min=0, doc="weight of 1 - cos(phi(y_hat), phi(y)) in the image loss"),
+    "identity_weight": Float(0.02, min=0, doc="weight of the identity term L_id in the image loss (1 - cosine "
+                             "for a head-less identity net)"),
     "strategy": Choice("even", ("even", "centre_out", "random", "sequential")),
     "seed": Int(0, min=0),
     "checkpoint_every": Int(50, min=1),
