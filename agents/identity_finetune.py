@@ -12,8 +12,8 @@ with ``phi`` the ``identity_net`` and IPFH's ``L_id`` (Eq. 14, :class:`fh_gym.en
 ``1 - cos(phi(y_hat), phi(y))`` for a network without a classifier head (e.g. the network distilled from dlib by
 ``identity-distill``: batched, differentiable), but the A-softmax *classification* loss for people an identity
 net's head was trained on (the shipped ``CNNR`` files): on training people that is a loss of ~15 nats, not a
-distance in [0, 2], so its weight must be far smaller. ``identity_weight: 0`` is the PSNR-only fine-tuning of the same restorer with the same budget,
-the fair baseline of an identity-aware one. The output ``restorer.pt`` records its front-end and identity set-up,
+distance in [0, 2], so its weight must be far smaller. ``identity_weight: 0`` is the PSNR-only fine-tuning of
+the same restorer with the same budget, the fair baseline of an identity-aware one. The output ``restorer.pt`` records its front-end and identity set-up,
 for ``--restorer`` in ``compare``, ``verify`` and the envs.
 
 Choices (the papers train their restorers jointly with RL; this is the supervised part alone): the episodes

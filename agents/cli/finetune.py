@@ -3,8 +3,9 @@
 Episodes of a fixed strategy (``--strategy``, default the even grid) on the env's training people; after every
 repair the patch MSE, at T the image loss on the final face (MSE + ``--identity-weight`` x IPFH's identity loss:
 1 - cosine of the ``--identity-net`` features of the result and the truth for a head-less net such as one from
-``identity-distill``; a net with an A-softmax head gives its classification loss on the people it knows). ``--identity-weight 0`` (or no ``--identity-net``) is
-the PSNR-only fine-tuning with the same budget: the baseline an identity-aware restorer is compared with.
+``identity-distill``; a net with an A-softmax head gives its classification loss on the people it knows).
+``--identity-weight 0`` (or no ``--identity-net``) is the PSNR-only fine-tuning with the same budget: the
+baseline an identity-aware restorer is compared with.
 Library: ``fh_gym.agents.identity_finetune``. Rerunning into the same ``--out`` resumes from ``last.pt``.
 
 Example::
