@@ -13,8 +13,8 @@ with ``phi`` the ``identity_net`` and IPFH's ``L_id`` (Eq. 14, :class:`fh_gym.en
 ``identity-distill``: batched, differentiable), but the A-softmax *classification* loss for people an identity
 net's head was trained on (the shipped ``CNNR`` files): on training people that is a loss of ~15 nats, not a
 distance in [0, 2], so its weight must be far smaller. ``identity_weight: 0`` is the PSNR-only fine-tuning of
-the same restorer with the same budget, the fair baseline of an identity-aware one. The output ``restorer.pt`` records its front-end and identity set-up,
-for ``--restorer`` in ``compare``, ``verify`` and the envs.
+the same restorer with the same budget, the fair baseline of an identity-aware one. The output ``restorer.pt``
+records its front-end and identity set-up, for ``--restorer`` in ``compare``, ``verify`` and the envs.
 
 Choices (the papers train their restorers jointly with RL; this is the supervised part alone): the episodes
 follow a fixed strategy so the restorer sees the windows it will repair in the comparisons; the cosine form of
