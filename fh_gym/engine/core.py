@@ -36,6 +36,7 @@ from fh_gym.engine.networks import (
 from fh_gym.engine.observe import EngineObservations
 from fh_gym.engine.paste import PasteTargets, paste_boxes, paste_windows, squared_error_change
 from fh_gym.engine.rewards.base import StepRecord, build_reward
+from fh_gym.engine.stopping import step_with_stops
 from fh_gym.engine.view import EpisodeView
 from fh_gym.engine.windows import (
     WindowBlocks,
@@ -286,7 +287,7 @@ class RepairEngine(EngineObservations):
         if self.action_type.stop_action is not None:
             stopping = actions == self.action_type.stop_action
             if bool(stopping.any()):
-                return self._step_with_stops(actions, slots, stopping, keep_batch)
+                return step_with_stops(self, actions, slots, stopping, keep_batch)
         if self._geometry is not None:
             boxes, *geometry = self._geometry.lookup(actions)
             ctx, starts, blocks = self._context(slots, boxes, tuple(geometry))
@@ -348,27 +349,6 @@ class RepairEngine(EngineObservations):
             terms[name] = torch.where(truth, value, torch.zeros_like(value)).detach().to(torch.float32)
             reward = reward + terms[name]
         return terms, reward
-
-    def _step_with_stops(self, actions: Tensor, slots: Tensor, stopping: Tensor, keep_batch: bool) -> StepTensors:
-        """A step where some faces stop: they end their episode unrepaired (reward 0, no restorer call); the
-        others are repaired as usual. ``record`` and ``context`` then cover the repaired faces only
-        (``record.slots`` says which; None when every face stopped)."""
-        self.t[slots[stopping]] = self.horizon
-        b = len(slots)
-        reward = torch.zeros(b, dtype=torch.float32, device=self.device)
-        terms = {name: torch.zeros(b, dtype=torch.float32, device=self.device) for name in self.term_names
-                 } if bool(self.has_truth[slots].any()) else {}
-        terminated = torch.ones(b, dtype=torch.bool, device=self.device)
-        boxes = torch.zeros(b, 4, dtype=torch.long, device=self.device)
-        if bool(stopping.all()):
-            return StepTensors(reward=reward, terms=terms, terminated=terminated, boxes=boxes, record=None)
-        going = ~stopping
-        repaired = self.step_tensors(actions[going], slots[going], keep_batch=keep_batch, check=False)
-        reward[going], terminated[going], boxes[going] = repaired.reward, repaired.terminated, repaired.boxes
-        for name, value in repaired.terms.items():
-            terms[name][going] = value
-        return StepTensors(reward=reward, terms=terms, terminated=terminated, boxes=boxes, record=repaired.record,
-                           context=repaired.context)
 
     def paste_mask(self, boxes: Tensor, starts: Tensor, box: Tensor | None = None) -> Tensor:
         """(B, 1, w, w): how much of a restored window replaces the current one (the box mask ``box`` of
