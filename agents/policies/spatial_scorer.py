@@ -54,12 +54,22 @@ def candidate_boxes(action: dict[str, Any], image_size: int) -> tuple[Tensor, li
     return action_candidates(build_action_type(action, image_size))
 
 
+def logit_length(dims: list[int], stop: bool) -> int:
+    """Length of the factorised logits of factors ``dims`` (plus the stop action's)."""
+    return int(sum(dims)) + int(stop)
+
+
+def with_coordinates(stack: Tensor) -> Tensor:
+    """``stack`` (B, C, H, W) with the y and x coordinate channels in [-1, 1] appended."""
+    b, _, h, w = stack.shape
+    ys = torch.linspace(-1, 1, h, device=stack.device).view(1, 1, h, 1).expand(b, 1, h, w)
+    xs = torch.linspace(-1, 1, w, device=stack.device).view(1, 1, 1, w).expand(b, 1, h, w)
+    return torch.cat([stack, ys, xs], dim=1)
+
+
 def spatial_stack(image: Tensor, start: Tensor, coverage: Tensor) -> Tensor:
     """(B, 12, S, S) trunk input from images in [0, 1] and the coverage in episode fractions (B, 1, S, S)."""
-    b, _, h, w = image.shape
-    ys = torch.linspace(-1, 1, h, device=image.device).view(1, 1, h, 1).expand(b, 1, h, w)
-    xs = torch.linspace(-1, 1, w, device=image.device).view(1, 1, 1, w).expand(b, 1, h, w)
-    return torch.cat([image, start, coverage, image - start, ys, xs], dim=1)
+    return with_coordinates(torch.cat([image, start, coverage, image - start], dim=1))
 
 
 class SpatialScoring:
@@ -111,7 +121,7 @@ class SpatialScoring:
     @property
     def logit_size(self) -> int:
         """Length of the factorised logits (the sum of the factor sizes, plus the stop action's)."""
-        return int(sum(self.action_dims)) + int(self.has_stop)
+        return logit_length(self.action_dims, self.has_stop)
 
     def reset_logits(self, gain: float = 0.01) -> None:
         """Near-uniform first policy (SB3 and the paper agents start their action heads small too)."""

@@ -16,8 +16,8 @@ Actions (the candidates come from the env's own action type, :func:`fh_gym.engin
 * ``MultiDiscrete`` (``box``: x, y, ratio, scale): the candidates are every combination, their scores a
   joint logit tensor ``L[x, y, r, s]``; SB3's ``MultiCategorical`` samples each dimension independently, so
   each dimension's logits are the joint's marginal (log-sum-exp over the other dimensions). A deviation from a
-  joint distribution that SB3's factorised action distribution forces; the paper agents' own policies
-  (:mod:`fh_gym.agents.policies`) keep the joint.
+  joint distribution that SB3's factorised action distribution forces (the paper agents' ``SpatialPolicy``
+  shares this scoring, :mod:`fh_gym.agents.policies.spatial_scorer`).
 
 Layout: the extractor's output is ``[action logits (sum of the action dims), global features (global_dim)]``;
 :class:`SpatialHeadMixin` makes the policy's ``action_net`` read the first part as-is (``net_arch.pi`` is
@@ -40,7 +40,7 @@ from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import Tensor, nn
 
-from fh_gym.agents.policies.spatial_scorer import SpatialScoring, candidate_boxes
+from fh_gym.agents.policies.spatial_scorer import SpatialScoring, candidate_boxes, logit_length, with_coordinates
 from fh_gym.agents.sb3.features import VECTOR_KEYS, ObservationStack
 
 __all__ = ["FaceRepairSpatialMaskablePolicy", "FaceRepairSpatialPolicy", "SpatialExtractor", "candidate_boxes"]
@@ -66,8 +66,7 @@ class SpatialExtractor(SpatialScoring, BaseFeaturesExtractor):
                  width: int = 16, global_dim: int = 64) -> None:
         stack = ObservationStack(observation_space, horizon)
         boxes, dims, stop = candidate_boxes(action, stack.image_size)
-        logit_size = (int(sum(dims)) if len(dims) > 1 else dims[0]) + int(stop)
-        super().__init__(observation_space, logit_size + int(global_dim))
+        super().__init__(observation_space, logit_length(dims, stop) + int(global_dim))
         vector = sum(int(observation_space.spaces[k].shape[0]) for k in VECTOR_KEYS)
         self.stack = stack
         # 10 channels per frame ([I_t, I_0, coverage, I_t - I_0]) and the y, x coordinate channels
@@ -77,11 +76,8 @@ class SpatialExtractor(SpatialScoring, BaseFeaturesExtractor):
 
     def forward(self, observations: dict[str, Tensor]) -> Tensor:
         frames = self.stack(observations)
-        b, _, h, w = frames.shape
-        ys = torch.linspace(-1, 1, h, device=frames.device).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=frames.device).view(1, 1, 1, w).expand(b, 1, h, w)
         vector = torch.cat([observations[k].float().flatten(1) for k in VECTOR_KEYS], dim=1)
-        logits, pooled = self.score_candidates(torch.cat([frames, ys, xs], dim=1), vector)
+        logits, pooled = self.score_candidates(with_coordinates(frames), vector)
         return torch.cat([logits, self.global_head(pooled)], dim=1)
 
 

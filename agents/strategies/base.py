@@ -18,6 +18,16 @@ from fh_gym.episodes import BaseActor
 from fh_gym.restorers.registry import Registry
 
 
+def stop_unless_it_pays(engine: RepairEngine, best: np.ndarray, best_gain: np.ndarray) -> np.ndarray:
+    """``best`` actions, or the env's stop action (adaptive budgets) where ``best_gain`` (dB, per face) does not
+    exceed ``repair.step_cost``: the reward of a repair is its gain minus that cost. Without a stop action:
+    ``best``."""
+    stop = engine.action_type.stop_action
+    if stop is None:
+        return best
+    return np.where(best_gain > engine.step_cost, best, stop).astype(best.dtype)
+
+
 class Strategy(BaseActor):
     """Base class of the fixed strategies. ``horizon`` (if set) replaces the env's T for this strategy.
 

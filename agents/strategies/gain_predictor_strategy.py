@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fh_gym.agents.strategies.base import STRATEGIES, Strategy
+from fh_gym.agents.strategies.base import STRATEGIES, Strategy, stop_unless_it_pays
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.config import ConfigError
@@ -54,11 +54,5 @@ class GainPredictorStrategy(Strategy):
         candidates, boxes = self._candidates_of(engine)
         predicted = self.network(engine_selection_stack(engine, slots), boxes.to(engine.device))[..., 0]
         allowed = torch.as_tensor(candidate_allowed(engine, slots, candidates), device=predicted.device)
-        scores = predicted.masked_fill(~allowed, float("-inf"))
-        best = candidates[scores.argmax(dim=1).cpu().numpy()]
-        stop = engine.action_type.stop_action
-        if stop is None:
-            return best
-        # Adaptive budgets: stop when no repair is predicted to pay for the step cost (as the oracle does).
-        pays = (scores.max(dim=1).values > engine.step_cost).cpu().numpy()
-        return np.where(pays, best, stop).astype(best.dtype)
+        gain, index = predicted.masked_fill(~allowed, float("-inf")).max(dim=1)
+        return stop_unless_it_pays(engine, candidates[index.cpu().numpy()], gain.cpu().numpy())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from fh_gym.agents.strategies.base import STRATEGIES, Strategy
+from fh_gym.agents.strategies.base import STRATEGIES, Strategy, stop_unless_it_pays
 from fh_gym.engine.core import RepairEngine
 
 
@@ -34,9 +34,4 @@ class GreedyOracleStrategy(Strategy):
         if self.max_candidates is not None and len(candidates) > self.max_candidates:
             candidates = candidates[rng.choice(len(candidates), self.max_candidates, replace=False)]
         gains = engine.candidate_gains(slots, candidates, chunk=self.chunk)
-        best = candidates[gains.argmax(axis=1)]
-        stop = engine.action_type.stop_action
-        if stop is None:
-            return best
-        # The reward of a repair is its gain minus the step cost: stop when no repair pays for itself.
-        return np.where(gains.max(axis=1) > engine.step_cost, best, stop).astype(best.dtype)
+        return stop_unless_it_pays(engine, candidates[gains.argmax(axis=1)], gains.max(axis=1))
