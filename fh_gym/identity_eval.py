@@ -165,33 +165,50 @@ def pair_images(pairs: Sequence[LFWPair], dataset: FaceDataset) -> tuple[np.ndar
 FaceSource = Callable[[Tensor], Tensor]
 
 
+#: what judges a pair: an identity network (cosine of its features) or a Recognizer (cosine of unit embeddings)
+Judge = nn.Module | Recognizer
+
+
+def judged_name(source: str, judge: str, judges: int) -> str:
+    """A result row's name: the face source alone with one judge, ``"<source>, judged by <judge>"`` with more."""
+    return source if judges == 1 else f"{source}, judged by {judge}"
+
+
 @torch.no_grad()
-def verify_pairs(net: nn.Module | Recognizer, dataset: FaceDataset, pairs: Sequence[LFWPair],
+def verify_pairs(judges: Judge | Mapping[str, Judge], dataset: FaceDataset, pairs: Sequence[LFWPair],
                  sources: Mapping[str, FaceSource], batch_size: int = 64,
                  device: torch.device | str = "cpu") -> dict[str, VerificationResult]:
-    """10-fold verification accuracy of each face source on ``pairs``, judged by ``net``: an identity network
-    (cosine of its features) or a :class:`~fh_gym.identity.recognizers.Recognizer` (cosine of its unit
-    embeddings, e.g. dlib's descriptor).
+    """10-fold verification accuracy of each face source on ``pairs``, judged by each of ``judges``: identity
+    networks (cosine of their features) or :class:`~fh_gym.identity.recognizers.Recognizer` s (cosine of their
+    unit embeddings, e.g. dlib's descriptor); one judge or a ``{name: judge}`` mapping.
 
     Each source maps a batch of HR faces (B, 3, H, W) in [0, 1] to the faces whose identity features are
-    compared (HR itself, bicubic upsampling of their LR version, a generator's output...). Pairs whose images
-    are not in ``dataset`` are left out.
+    compared (HR itself, bicubic upsampling of their LR version, a generator's output, the env's repairs...).
+    Every batch of a source is made once and embedded by every judge (a source can be costly: an env's
+    repairs). Pairs whose images are not in ``dataset`` are left out.
+
+    Returns:
+        ``{row: result}``, rows named by :func:`judged_name` in the order source, then judge.
     """
+    named = dict(judges) if isinstance(judges, Mapping) else {"judge": judges}
     unique, first, second, found = pair_images(pairs, dataset)
     if not found:
         raise ValueError("none of the pairs' images is in the dataset (check the LFW root and the pairs file)")
     same = np.array([p.same for p in found])
     folds = np.array([p.fold for p in found])
+    fold_arg = folds if len(np.unique(folds)) >= 2 else 10
     results = {}
-    for name, source in sources.items():
-        chunks = []
+    for source_name, source in sources.items():
+        chunks: dict[str, list[Tensor]] = {name: [] for name in named}
         for lo in range(0, len(unique), batch_size):
-            hr = dataset.hr_float(unique[lo:lo + batch_size], device)
-            faces = source(hr).clamp(0, 1)
-            chunks.append(net.embed(faces) if isinstance(net, Recognizer) else identity_features(net, faces))
-        features = torch.cat(chunks)
-        scores = cosine_similarity(features[first], features[second]).cpu().numpy()
-        results[name] = kfold_verification(scores, same, folds if len(np.unique(folds)) >= 2 else 10)
+            faces = source(dataset.hr_float(unique[lo:lo + batch_size], device)).clamp(0, 1)
+            for name, judge in named.items():
+                chunks[name].append(judge.embed(faces) if isinstance(judge, Recognizer)
+                                    else identity_features(judge, faces))
+        for name, parts in chunks.items():
+            features = torch.cat(parts)
+            scores = cosine_similarity(features[first], features[second]).cpu().numpy()
+            results[judged_name(source_name, name, len(named))] = kfold_verification(scores, same, fold_arg)
     return results
 
 
@@ -262,19 +279,19 @@ class VerificationReport:
         return format_table(self.results, self.kept, self.total, self.excluded, self.balanced)
 
 
-def verify_lfw(net: nn.Module | Recognizer, dataset: FaceDataset, pairs: Sequence[LFWPair],
+def verify_lfw(judges: Judge | Mapping[str, Judge], dataset: FaceDataset, pairs: Sequence[LFWPair],
                sources: Mapping[str, FaceSource], *,
                exclude_people: set[str] | None = None, balanced: bool = True, max_pairs: int | None = None,
                batch_size: int = 64, device: torch.device | str = "cpu") -> VerificationReport:
     """The LFW verification protocol of ``docs/evaluation.md``: leave out pairs with ``exclude_people`` (the
     identity net's training people), re-balance each fold (``balanced``), optionally keep ``max_pairs``
-    spread over the folds, then verify every source on the pairs left (:func:`verify_pairs`)."""
+    spread over the folds, then verify every source on the pairs left with every judge (:func:`verify_pairs`)."""
     kept = restrict_pairs(pairs, exclude_people) if exclude_people is not None else list(pairs)
     excluded = len(pairs) - len(kept)
     if balanced:
         kept = balance_folds(kept)
     kept = spread_subset(kept, max_pairs)
-    results = verify_pairs(net, dataset, kept, sources, batch_size=batch_size, device=device)
+    results = verify_pairs(judges, dataset, kept, sources, batch_size=batch_size, device=device)
     return VerificationReport(results, len(kept), len(pairs), excluded, balanced)
 
 

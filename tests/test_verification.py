@@ -160,6 +160,26 @@ def test_verify_pairs_on_a_toy_with_a_known_answer():
     assert results["grey"].auc == 0.5 and results["grey"].accuracy == pytest.approx(0.5)
 
 
+def test_several_judges_see_each_source_batch_made_once():
+    dataset = toy_dataset()
+    pairs = [LFWPair("A", 1, "A", 2, 0), LFWPair("A", 1, "B", 1, 0), LFWPair("B", 2, "B", 3, 1),
+             LFWPair("B", 1, "C", 1, 1)]
+    calls = []
+
+    def counted(hr):
+        calls.append(len(hr))
+        return hr
+
+    class Dark(MeanColour):  # a second judge that sees the faces darker: same ranking of the pairs
+        def forward(self, x):
+            return super().forward(x / 2)
+
+    results = verify_pairs({"mean": MeanColour(), "dark": Dark()}, dataset, pairs, {"HR": counted}, batch_size=4)
+    assert list(results) == ["HR, judged by mean", "HR, judged by dark"]
+    assert calls == [4, 2]  # 6 distinct images, batches of 4: made once, not once per judge
+    assert results["HR, judged by mean"].accuracy == results["HR, judged by dark"].accuracy == 1.0
+
+
 def test_identity_similarity_is_one_for_identical_faces():
     net = CNNR(width=2, feature_dim=8, blocks=[1, 1, 1, 1])
     hr = torch.rand(3, 3, 128, 128)

@@ -111,16 +111,9 @@ def run(args: argparse.Namespace) -> int:
         for actor in build_actors(args.repair, args.agent, env_config=env_config):
             sources[f"{actor.name} repair ({args.env})"] = ev.repair_source(env_config, actor, args.scale, args.seed)
     dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
-    reports = {name: ev.verify_lfw(judge, dataset, pairs, sources,
-                                exclude_people=None if args.all_pairs else trained_on, balanced=not args.unbalanced,
-                                max_pairs=args.max_pairs, batch_size=args.batch_size, device=device)
-               for name, judge in judges.items()}
-    if len(reports) == 1:
-        print(next(iter(reports.values())).table())
-        return 0
-    # Several judges: one table, rows "faces, judged by", the same pairs for all (same exclusions and balancing).
-    first = next(iter(reports.values()))
-    merged = {f"{faces}, judged by {name}": result for name, report in reports.items()
-              for faces, result in report.results.items()}
-    print(ev.VerificationReport(merged, first.kept, first.total, first.excluded, first.balanced).table())
+    report = ev.verify_lfw(judges, dataset, pairs, sources, exclude_people=None if args.all_pairs else trained_on,
+                           balanced=not args.unbalanced, max_pairs=args.max_pairs, batch_size=args.batch_size,
+                           device=device)
+    # Several judges: one table, rows "faces, judged by", the same pairs and the same faces for all.
+    print(report.table())
     return 0

@@ -8,6 +8,12 @@ the gains over the allowed candidates plus ``rank_weight`` x the cross-entropy o
 candidates towards the oracle's choice (acting takes the argmax, so the order matters more than the values).
 ``ctx.evaluate`` (fh-gym: the ``gain_predictor`` strategy's episodes on validation people) runs every
 ``eval_every`` steps.
+
+With ``replay_states`` > 0 every fresh label batch also enters a replay buffer
+(:mod:`fh_gym.restorers.training.label_replay`) and each step makes ``replay_updates`` more updates on random
+states of it (``mirror``: half of them mirrored left-right): labels cost ~30x an update, so reusing them is
+how a CPU run learns more per label. A step is still one fresh label batch (``steps`` counts labels); the logged
+losses are those of the fresh batch, before the network has trained on it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch.nn.functional as F
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.training.generator_eval import cosine_factor, periodic_eval
+from fh_gym.restorers.training.label_replay import LabelReplay
 from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, register_recipe
 
@@ -32,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "grad_clip": 1.0,
     "rank_weight": 0.1,  # weight of the cross-entropy towards the oracle's choice
     "greedy_prob": 0.5,  # behaviour policy of the labelled episodes: oracle with this probability, else random
+    "replay_states": 0,  # states kept for reuse (0: every label trains once)
+    "replay_updates": 0,  # extra updates on replayed states per fresh label batch
+    "mirror": False,  # mirror half of the replayed states left-right (grid-like candidate sets only)
     "checkpoint_every": 250,
     "log_every": 25,
     "eval_every": 1000,
@@ -59,6 +69,10 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
     if ctx.gain_labels is None:
         raise ConfigError("gain-predictor needs a gain-label source from its caller: run it with "
                           "`fh-gym train-gain-predictor --env ID ...`")
+    if int(cfg["replay_updates"]) > 0 and int(cfg["replay_states"]) < 1:
+        raise ConfigError(f"replay_updates={cfg['replay_updates']} needs replay_states >= 1 (the buffer's size)")
+    if cfg["mirror"] and int(cfg["replay_states"]) < 1:
+        raise ConfigError("mirror applies to replayed states: set replay_states >= 1 and replay_updates >= 1")
     torch.manual_seed(int(cfg["seed"]))
     net = build_network({**cfg["network"], "image_size": ctx.image_size}, kind="aux").to(ctx.device)
     optimizer = torch.optim.Adam(net.parameters(), lr=float(cfg["lr"]))
@@ -70,6 +84,7 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
                       log_every=cfg["log_every"], resume=ctx.resume, progress=ctx.progress,
                       schedulers={"lr": scheduler}, description="gain-predictor")
     draw = ctx.gain_labels(run.step)  # seeded by the resume step
+    replay: LabelReplay | None = None
     last: dict[str, Any] = {"metrics": {}, "step": None}
 
     def evaluate() -> dict[str, float]:
@@ -79,13 +94,28 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
             net.train()
         return last["metrics"]
 
-    def step_fn(_: int) -> dict[str, float]:
-        batch = draw()
-        net.train()
+    def update(batch: Any) -> dict[str, torch.Tensor]:
         predicted = net(batch.stack.to(ctx.device), batch.boxes.to(ctx.device))[..., 0]
         losses = gain_losses(predicted, batch.gains.to(ctx.device), batch.allowed.to(ctx.device),
                              float(cfg["rank_weight"]))
         optimizer_step(optimizer, losses["loss"], net.parameters(), cfg["grad_clip"])
+        return losses
+
+    def step_fn(step: int) -> dict[str, float]:
+        nonlocal replay
+        batch = draw()
+        net.train()
+        if int(cfg["replay_states"]) > 0:
+            if replay is None:
+                try:
+                    replay = LabelReplay(int(cfg["replay_states"]), batch.boxes, ctx.image_size,
+                                         mirror=bool(cfg["mirror"]), seed=(int(cfg["seed"]) << 20) + step)
+                except ValueError as error:
+                    raise ConfigError(str(error)) from None
+            replay.add(batch)
+        losses = update(batch)
+        for _ in range(int(cfg["replay_updates"])):
+            update(replay.sample(int(cfg["batch_size"]), ctx.device))
         return {k: float(v.detach()) for k, v in losses.items()}
 
     log_fn = periodic_eval(int(cfg["eval_every"]), evaluate) if int(cfg["eval_every"]) > 0 else None
