@@ -78,7 +78,7 @@ def weights_table() -> str:
     lines = ["| network | weights | kind | data | scale | default for | size | budget | measured |",
              "|---|---|---|---|---|---|---|---|---|"]
     for w in shipped():
-        match = ", ".join(f"{k}={v}" for k, v in w.match.items()) or "any"
+        match = (", ".join(f"{k}={v}" for k, v in w.match.items()) or "any") if w.default else "by name only"
         figures = "; ".join(_figure(k, v) for k, v in w.figures.items())
         lines.append(f"| {w.network} | `{w.name}` | {get_arch(w.network).kind} | {w.data} | "
                      f"{'x' + str(w.scale) if w.scale else '-'} | {match} | {w.size_bytes / 1e6:.2f} MB | "
@@ -106,7 +106,8 @@ def model_cards() -> str:
                 ("trained on", f"{w.data} faces" + (" (LFW training people; never its test people)"
                                                     if w.data == "lfw" else " (the built-in generator)")),
                 ("settings", ", ".join(f"{k}: {v}" for k, v in w.trained_on.items()) or "-"),
-                ("default for", ", ".join(f"{k}={v}" for k, v in w.match.items()) or "any env of its scale"),
+                ("default for", (", ".join(f"{k}={v}" for k, v in w.match.items()) or "any env of its scale")
+                 if w.default else f"none (by name: `weights: {w.name}`)"),
                 ("budget", w.budget), ("retrain", f"`{w.command}`" if w.command else "-"),
                 ("measured", "; ".join(_figure(k, v) for k, v in w.figures.items()) or "-"),
                 ("check", ", ".join(f"{k}: {v}" for k, v in w.check.items()) or "-")]

@@ -22,7 +22,8 @@ A *typed block* is a dict with a ``"type"`` key (``{"type": "FSRCNN", "d": 56}``
 depend on the type, so:
 
 * overriding it with another ``type`` replaces the whole block;
-* overriding it with the same ``type`` merges key by key;
+* overriding it with the same ``type`` merges key by key, except that ``checkpoint`` and ``weights`` (the two
+  ways to give a network its parameters) replace each other: an override that sets one drops the other;
 * its keys are validated by the builder of that type (:func:`check_kwargs`), not by the merge: the key names
   against the builder's signature and the values against the signature's annotations (``int``, ``float``,
   ``bool``, ``str``, optionally ``| None``) refined by the class's ``param_specs`` (ranges).
@@ -97,7 +98,11 @@ def merge_config(base: Mapping[str, Any], override: Mapping[str, Any] | None, pa
             if "type" in value and value["type"] != current["type"]:
                 result[key] = copy.deepcopy(dict(value))
             else:
-                result[key] = merge_config(current, value, where)
+                merged = merge_config(current, value, where)
+                for given, other in (("checkpoint", "weights"), ("weights", "checkpoint")):
+                    if given in value and other not in value:
+                        merged.pop(other, None)
+                result[key] = merged
         elif isinstance(current, Mapping) and isinstance(value, Mapping):
             result[key] = merge_config(current, value, where)
         else:

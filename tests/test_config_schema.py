@@ -22,6 +22,7 @@ from fh_gym.restorers.config import (
     Schema,
     check_kwargs,
     infer_field,
+    merge_config,
     schema_from_defaults,
 )
 from fh_gym.restorers.schema import annotation_field
@@ -129,3 +130,13 @@ def test_every_algorithms_hyperparameters_validate_for_every_env(algo):
             entry.check_hyperparams(None, {**entry.defaults(None), key: 0})
     with pytest.raises(ConfigError, match=f"invalid {algo}.total_timesteps: 'abc'"):
         entry.check_hyperparams(None, {**entry.defaults(None), "total_timesteps": "abc"})
+
+
+def test_checkpoint_and_weights_replace_each_other_in_a_typed_block_override():
+    base = {"net": {"type": "CNNR", "weights": "lfw", "width": 16}}
+    merged = merge_config(base, {"net": {"checkpoint": "mine.pt"}})
+    assert merged["net"] == {"type": "CNNR", "width": 16, "checkpoint": "mine.pt"}
+    back = merge_config(merged, {"net": {"type": "CNNR", "weights": "syn"}})
+    assert back["net"] == {"type": "CNNR", "width": 16, "weights": "syn"}
+    both = merge_config(base, {"net": {"checkpoint": "mine.pt", "weights": "none"}})
+    assert both["net"]["weights"] == "none" and both["net"]["checkpoint"] == "mine.pt"

@@ -52,7 +52,8 @@ def test_mirrored_states_carry_their_candidates_mirror_gains():
     mirrored = (batch.gains == state.gains[:, [1, 0, 3, 2]]).all(1)
     assert bool((plain | mirrored).all()) and 60 < int(mirrored.sum()) < 140
     flipped = batch.stack[mirrored][0]
-    expected = selection_stack(state.stack[:, 0:3].flip(-1), state.stack[:, 3:6].flip(-1), state.stack[:, 9:10].flip(-1))
+    image, start, coverage = (state.stack[:, part].flip(-1) for part in (slice(0, 3), slice(3, 6), slice(9, 10)))
+    expected = selection_stack(image, start, coverage)
     torch.testing.assert_close(flipped, expected[0], atol=1e-3, rtol=0)
     assert batch.allowed[mirrored][0].tolist() == state.allowed[0, [1, 0, 3, 2]].tolist()
 

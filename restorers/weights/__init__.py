@@ -34,8 +34,8 @@ from fh_gym.restorers.config import ConfigError
 DEFAULT, NONE = "default", "none"
 #: data kinds of the shipped files; any real-face source (lfw, celeba, folder) prefers ``lfw`` weights
 DATA_KINDS = ("synthetic", "lfw")
-MANIFEST_KEYS = ("file", "sha256", "network", "data", "scale", "match", "description", "command", "output",
-                 "budget", "figures", "check", "trained_on")
+MANIFEST_KEYS = ("file", "sha256", "network", "data", "scale", "match", "default", "description", "command",
+                 "output", "budget", "figures", "check", "trained_on")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class ShippedWeights:
         data: ``synthetic`` or ``lfw`` (what it was trained on).
         scale: Super-resolution factor it was trained for (None: the network has no scale, e.g. recognisers).
         match: What it is the ``default`` for beyond type, scale and data (e.g. ``{windows: box}``).
+        default: False: never picked by ``weights: default``, only by its name (a second recogniser of one type).
         description, command, budget: Model card text: what it is, how to retrain it, how long it took.
         output: The network checkpoint ``command`` writes (``bench/train_weights.py`` exports it).
         figures: Measured results (name -> value or [mean, ci95]), with ``n``/``faces`` and the protocol.
@@ -64,6 +65,7 @@ class ShippedWeights:
     data: str
     scale: int | None
     match: dict[str, Any] = field(default_factory=dict)
+    default: bool = True
     description: str = ""
     command: str = ""
     output: str = ""
@@ -127,8 +129,9 @@ def resolve_default(network: str, scale: int | None, context: Mapping[str, Any] 
                     fits: Callable[[ShippedWeights], bool] | None = None) -> ShippedWeights | None:
     """The shipped file ``weights: default`` means for ``network`` at ``scale`` in ``context``, or None.
 
-    How the choice is made: among the files of that network type (and scale, when the network has one), keep
-    those whose ``match`` agrees with every key it sets in ``context`` (``windows``: ``grid`` or ``box``,
+    How the choice is made: among the files of that network type (and scale, when the network has one) that
+    may be a default (manifest ``default``, true unless set), keep those whose ``match`` agrees with every key
+    it sets in ``context`` (``windows``: ``grid`` or ``box``,
     ``occluded``, ``frontend``: the front-end type the restorer was trained behind...; when none agrees on the
     front-end, the front-end is ignored); then prefer the data kind of ``context["data"]`` (synthetic faces ->
     ``synthetic`` weights, any real-face source -> ``lfw`` weights), then files whose ``match`` is most
@@ -137,7 +140,7 @@ def resolve_default(network: str, scale: int | None, context: Mapping[str, Any] 
     """
     context = dict(context or {})
     wanted = data_kind(context.get("data")) or "lfw"
-    of_network = [w for w in shipped() if w.network == network
+    of_network = [w for w in shipped() if w.network == network and w.default
                   and (scale is None or w.scale is None or w.scale == int(scale)) and (fits is None or fits(w))]
     # A restorer trained behind another front-end still beats an untrained one: the front-end is matched
     # last (the engine warns when the restorer's front-end differs from the env's).
