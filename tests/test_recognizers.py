@@ -72,7 +72,7 @@ def test_missing_extra_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(ConfigError, match=r'pip install "fh-gym\[identity\]"'):
         DlibRecognizer()
-    with pytest.raises(ConfigError, match="'dlib' or an identity-network checkpoint"):
+    with pytest.raises(ConfigError, match="must be dlib, an identity-network checkpoint file or shipped weights"):
         build_recognizer("no_such_file.pt")
 
 
@@ -114,8 +114,21 @@ def test_compare_refuses_an_unknown_recognizer(tmp_path, capsys):
 
     assert main(["compare", *DATA, "--strategies", "even", "--faces", "2", "--recognizer", "nope.pt",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "--recognizer must be 'dlib' or an identity-network checkpoint file; nope.pt not found" in \
-        capsys.readouterr().err
+    assert ("--recognizer must be dlib, an identity-network checkpoint file or shipped weights TYPE:NAME "
+            "(e.g. CNNR:lfw_dlib); nope.pt not found") in capsys.readouterr().err
+    assert main(["compare", *DATA, "--strategies", "even", "--faces", "2", "--recognizer", "CNNR:nope",
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "unknown weights 'nope' for CNNR; available: default, none, syn, lfw, lfw_dlib" in capsys.readouterr().err
+
+
+def test_the_shipped_distilled_recogniser_by_name(tmp_path, three_faces):
+    judge = build_recognizer("CNNR:lfw_dlib")
+    assert judge.name == "CNNR:lfw_dlib" and judge.threshold == pytest.approx(1.1639, abs=1e-3)
+    embedded = judge.embed(three_faces)
+    assert embedded.shape == (3, 128)
+    torch.testing.assert_close(embedded.norm(dim=1), torch.ones(3))
+    rows = _identity_columns(tmp_path, "CNNR:lfw_dlib")
+    assert 0.0 < float(rows["bicubic"]["id_distance_mean"]) < 2.0
 
 
 @needs_dlib

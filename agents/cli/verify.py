@@ -38,9 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     judge = p.add_mutually_exclusive_group(required=True)
     judge.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint (identity-net or sicnn recipe)")
-    judge.add_argument("--recognizer", metavar="dlib|CKPT", action="append",
+    judge.add_argument("--recognizer", metavar="dlib|CKPT|TYPE:NAME", action="append",
                        help="face recogniser: 'dlib' (dlib's ResNet descriptor, pip install \"fh-gym[identity]\"; "
-                            "not trained on LFW) or an identity-network checkpoint; repeat it to judge with several "
+                            "not trained on LFW), an identity-network checkpoint or shipped weights (CNNR:lfw_dlib, "
+                            "the recogniser distilled from dlib); repeat it to judge with several "
                             "on the same pairs (those of people none of them was trained on), e.g. dlib beside a "
                             "network distilled from it")
     p.add_argument("--generator", action="append", default=[], type=Path, metavar="CKPT",
@@ -78,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.comparison import build_actors
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import resolve_device
-    from fh_gym.identity import build_recognizer
+    from fh_gym.identity import build_recognizer, identity_network
     from fh_gym.restorers.checkpoint import load_network
-    from fh_gym.restorers.config import ConfigError
 
     device = resolve_device(args.device)
     pairs = ev.parse_lfw_pairs(ev.lfw_pairs_path(args.pairs))
@@ -89,14 +89,11 @@ def run(args: argparse.Namespace) -> int:
         if str(spec) == "dlib":
             judges["dlib"] = build_recognizer("dlib")
             continue
-        path = Path(spec)
-        if not path.is_file():
-            raise ConfigError(f"identity network checkpoint {path} not found")
-        net = load_network(path, kind="aux").to(device).eval()
+        net = identity_network(spec, device, "--recognizer" if args.recognizer else "--identity-net")
         people = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
         trained_on |= people
-        unknown += [] if people else [str(path)]
-        judges[str(path)] = net
+        unknown += [] if people else [str(spec)]
+        judges[str(spec)] = net
     if not args.all_pairs and unknown:
         print(f"warning: {', '.join(unknown)} has no class names; cannot leave out the people it was trained on")
     generators = {}

@@ -6,6 +6,8 @@ from fh_gym.identity.recognizers import (
     Recognizer,
     build_recognizer,
     identity_distance,
+    identity_network,
 )
 
-__all__ = ["DlibRecognizer", "NetRecognizer", "Recognizer", "build_recognizer", "identity_distance"]
+__all__ = ["DlibRecognizer", "NetRecognizer", "Recognizer", "build_recognizer", "identity_distance",
+           "identity_network"]

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.config import ConfigError
 
@@ -167,11 +168,21 @@ def _dlib_and_models() -> tuple[object, Path]:
     return dlib, models
 
 
+def identity_network(spec: str | Path, device: str | torch.device = "cpu", what: str = "--recognizer") -> nn.Module:
+    """An identity network from a checkpoint path or shipped weights ``TYPE:NAME`` (e.g. ``CNNR:lfw_dlib``,
+    see ``fh-gym weights``), in eval mode on ``device``; ``what`` names the option in the error."""
+    path = Path(spec)
+    if not path.is_file() and ":" in str(spec):
+        network, name = str(spec).split(":", 1)
+        return build_network({"type": network, "weights": name}, kind="aux").to(device).eval()
+    if not path.is_file():
+        raise ConfigError(f"{what} must be {'dlib, ' if what == '--recognizer' else ''}an identity-network "
+                          f"checkpoint file or shipped weights TYPE:NAME (e.g. CNNR:lfw_dlib); {path} not found")
+    return load_network(path, kind="aux").to(device).eval()
+
+
 def build_recognizer(spec: str | Path, device: str | torch.device = "cpu") -> Recognizer:
-    """``"dlib"`` or an identity-network checkpoint path (``--recognizer dlib|CKPT``)."""
+    """``"dlib"``, an identity-network checkpoint path or shipped weights ``TYPE:NAME`` (``--recognizer``)."""
     if str(spec) == "dlib":
         return DlibRecognizer()
-    path = Path(spec)
-    if not path.is_file():
-        raise ConfigError(f"--recognizer must be 'dlib' or an identity-network checkpoint file; {path} not found")
-    return NetRecognizer(load_network(path, kind="aux").to(device))
+    return NetRecognizer(identity_network(spec, device), name=str(spec) if ":" in str(spec) else None)
