@@ -36,6 +36,7 @@ from fh_gym.agents.strategies import build_strategy
 from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.engine.networks import frontend_signature
 from fh_gym.episodes import EpisodeHook, play_episodes
+from fh_gym.identity import identity_block
 from fh_gym.restorers.config import Choice, Float, Int, Schema, Str
 from fh_gym.restorers.training.loop import TrainingRun
 
@@ -45,7 +46,8 @@ SCHEMA = Schema({
     "batch_size": Int(8, min=1, doc="faces per batch"),
     "lr": Float(5e-5, min=0, min_open=True),
     "grad_clip": Float(1.0, min=0),
-    "identity_net": Str(None, nullable=True, doc="identity network checkpoint for the identity term"),
+    "identity_net": Str(None, nullable=True, doc="identity network for the identity term: a checkpoint or shipped "
+                                                 "weights TYPE:NAME (CNNR:lfw_dlib)"),
     "identity_weight": Float(0.02, min=0, doc="weight of the identity term L_id in the image loss (1 - cosine "
                              "for a head-less identity net)"),
     "strategy": Choice("even", ("even", "centre_out", "random", "sequential")),
@@ -78,7 +80,7 @@ def loss_config(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"patch": {"mse": 1.0, "texture": 0.0, "lr_mse": 0.0, "lr_texture": 0.0},
             "image": {"mse": 1.0, "texture": 0.0, "lr_mse": 0.0, "feature": 0.0, "identity": identity},
             "image_loss": True, "texture_features": {"type": "GaborTextureFeatures"}, "lr_domain": "resize",
-            "identity_net": None if not cfg["identity_net"] else {"type": "CNNR", "checkpoint": cfg["identity_net"]}}
+            "identity_net": identity_block(cfg["identity_net"]) if cfg["identity_net"] else None}
 
 
 def finetune_restorer(env_config: dict[str, Any], settings: dict[str, Any], out_dir: Path, *, resume: bool = True,

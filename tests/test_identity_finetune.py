@@ -56,3 +56,10 @@ def test_the_command_resumes_and_rejects_bad_settings(tmp_path, judge, capsys):
     assert exit_info.value.code == 2 and "invalid value 'greedy' (expected one of" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown config key 'finetune-restorer.identity_wieght'; valid keys"):
         finetune_restorer(ENV, {"identity_wieght": 1.0}, tmp_path / "bad", progress=False)
+
+
+def test_the_identity_net_may_be_shipped_weights_by_name():
+    cfg = {"identity_net": "CNNR:lfw_dlib", "identity_weight": 0.5}
+    assert loss_config(cfg)["identity_net"] == {"type": "CNNR", "weights": "lfw_dlib"}
+    assert loss_config({**cfg, "identity_net": "runs/x/identity_net.pt"})["identity_net"] == {
+        "type": "CNNR", "checkpoint": "runs/x/identity_net.pt"}

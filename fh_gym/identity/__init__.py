@@ -5,9 +5,10 @@ from fh_gym.identity.recognizers import (
     NetRecognizer,
     Recognizer,
     build_recognizer,
+    identity_block,
     identity_distance,
     identity_network,
 )
 
-__all__ = ["DlibRecognizer", "NetRecognizer", "Recognizer", "build_recognizer", "identity_distance",
-           "identity_network"]
+__all__ = ["DlibRecognizer", "NetRecognizer", "Recognizer", "build_recognizer", "identity_block",
+           "identity_distance", "identity_network"]

@@ -168,13 +168,22 @@ def _dlib_and_models() -> tuple[object, Path]:
     return dlib, models
 
 
+def identity_block(spec: str | Path) -> dict[str, str]:
+    """The network block of an identity net given as shipped weights ``TYPE:NAME`` (``{type, weights}``) or a
+    checkpoint path (``{type: CNNR, checkpoint}``: the identity networks fh-gym trains are CNN_R)."""
+    if not Path(spec).is_file() and ":" in str(spec):
+        network, name = str(spec).split(":", 1)
+        return {"type": network, "weights": name}
+    return {"type": "CNNR", "checkpoint": str(spec)}
+
+
 def identity_network(spec: str | Path, device: str | torch.device = "cpu", what: str = "--recognizer") -> nn.Module:
     """An identity network from a checkpoint path or shipped weights ``TYPE:NAME`` (e.g. ``CNNR:lfw_dlib``,
     see ``fh-gym weights``), in eval mode on ``device``; ``what`` names the option in the error."""
     path = Path(spec)
-    if not path.is_file() and ":" in str(spec):
-        network, name = str(spec).split(":", 1)
-        return build_network({"type": network, "weights": name}, kind="aux").to(device).eval()
+    block = identity_block(spec)
+    if "weights" in block:
+        return build_network(block, kind="aux").to(device).eval()
     if not path.is_file():
         raise ConfigError(f"{what} must be {'dlib, ' if what == '--recognizer' else ''}an identity-network "
                           f"checkpoint file or shipped weights TYPE:NAME (e.g. CNNR:lfw_dlib); {path} not found")
