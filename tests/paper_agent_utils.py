@@ -17,10 +17,11 @@ TINY_POLICY = {
     "ipfh": {"widths": [4, 8], "holistic_dim": 16, "context_dim": 8, "patch_size": 16, "patch_width": 4,
              "value_hidden": 8},
     "spatial_pg": {"width": 4, "value_hidden": 8},
+    "gain_pg": {"width": 4, "hidden": 8, "value_hidden": 8},
 }
-VARIANT = {"attention_fh": "attention_fh", "ipfh": "ipfh", "spatial_pg": "dense_x8"}
+VARIANT = {"attention_fh": "attention_fh", "ipfh": "ipfh", "spatial_pg": "dense_x8", "gain_pg": "dense_x8"}
 ENV_ID = {"attention_fh": "fh_gym/FaceRepair-AttentionFH-v0", "ipfh": "fh_gym/FaceRepair-IPFH-v0",
-          "spatial_pg": "fh_gym/FaceRepair-Dense-x8-v0"}
+          "spatial_pg": "fh_gym/FaceRepair-Dense-x8-v0", "gain_pg": "fh_gym/FaceRepair-Dense-x8-v0"}
 
 
 def env_config(algo: str, **overrides: Any) -> dict[str, Any]:

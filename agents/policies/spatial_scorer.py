@@ -59,6 +59,16 @@ def logit_length(dims: list[int], stop: bool) -> int:
     return int(sum(dims)) + int(stop)
 
 
+def factor_marginals(joint: Tensor, dims: list[int]) -> Tensor:
+    """The factorised logits of (B, K) joint scores over factors ``dims`` (C order): as-is for one factor,
+    else each factor's marginal (log-sum-exp over the others), concatenated."""
+    if len(dims) == 1:
+        return joint
+    table = joint.view(-1, *dims)
+    factors = range(len(dims))
+    return torch.cat([table.logsumexp(dim=[k + 1 for k in factors if k != d]) for d in factors], dim=1)
+
+
 def with_coordinates(stack: Tensor) -> Tensor:
     """``stack`` (B, C, H, W) with the y and x coordinate channels in [-1, 1] appended."""
     b, _, h, w = stack.shape
@@ -140,12 +150,8 @@ class SpatialScoring:
         return (sums / area).transpose(1, 2)
 
     def factor_logits(self, joint: Tensor) -> Tensor:
-        """The factorised logits from the (B, K) joint scores: as-is (Discrete) or each factor's marginal."""
-        if len(self.action_dims) == 1:
-            return joint
-        table = joint.view(-1, *self.action_dims)
-        factors = range(len(self.action_dims))
-        return torch.cat([table.logsumexp(dim=[k + 1 for k in factors if k != d]) for d in factors], dim=1)
+        """The factorised logits from the (B, K) joint scores (:func:`factor_marginals`)."""
+        return factor_marginals(joint, self.action_dims)
 
     def score_candidates(self, stack: Tensor, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(logits (B, logit_size), pooled (B, pooled_size))`` of a (B, C, S, S) stack."""

@@ -1,0 +1,77 @@
+"""``gain_pg``: policy gradient on a policy of predicted gains, started from a trained gain predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from paper_agent_utils import BATCH, DATA, HORIZON, env_config, train_context
+
+from fh_gym.agents.evaluate import run_episodes
+from fh_gym.agents.pg.distributions import ActionSpec
+from fh_gym.agents.pg.policy_base import build_policy
+from fh_gym.agents.registry import get_algo, load_agent
+from fh_gym.agents.strategies import GainPredictorStrategy
+from fh_gym.engine.core import RepairEngine
+from fh_gym.envs.face_repair import make_config
+from fh_gym.restorers.build import build_network
+from fh_gym.restorers.checkpoint import save_network
+from fh_gym.restorers.config import ConfigError
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    net = build_network({"type": "BoxPoolingSelector", "image_size": 64, "width": 4, "hidden": 8}, "aux", init_seed=3)
+    with torch.no_grad():  # content only (no box geometry) and spread: the argmax differs between faces
+        net.head[0].weight[:, -4:] = 0.0
+        net.head[-1].weight.mul_(50.0)
+    return save_network(net.eval(), tmp_path_factory.mktemp("gp") / "gain_predictor.pt")
+
+
+def test_the_first_policy_is_the_gain_predictor_and_an_agent_file_needs_no_init(tmp_path, predictor):
+    # lr 1e-12: one Adam update moves each weight by ~1e-12, so the agent acts as the predictor it started from
+    ctx = train_context("gain_pg", tmp_path / "run", updates=1, lr=1e-12, policy={"init": str(predictor)})
+    result = get_algo("gain_pg").train(ctx)
+    assert result["env_steps"] == BATCH * HORIZON
+    copy = tmp_path / "moved.pt"
+    predictor.rename(copy)  # a loaded agent does not read its init file
+    try:
+        actor = load_agent(tmp_path / "run" / "agent.pt")
+        assert actor.policy.arch_config["type"] == "GainPolicy" and "init" not in actor.policy.arch_config
+        faces = np.arange(6)
+        agent = run_episodes(env_config("gain_pg"), actor, faces, batch_size=6)
+        strategy = run_episodes(env_config("gain_pg"), GainPredictorStrategy(checkpoint=str(copy)), faces,
+                                batch_size=6)
+    finally:
+        copy.rename(predictor)
+    np.testing.assert_array_equal(agent.boxes, strategy.boxes)
+    assert len({tuple(box) for row in agent.boxes for box in row}) > HORIZON  # not one fixed order
+    assert [len({tuple(b) for b in row}) for row in agent.boxes] == [HORIZON] * 6  # within the masks
+
+
+def test_policy_gradient_moves_the_predictor(tmp_path, predictor):
+    ctx = train_context("gain_pg", tmp_path / "run", updates=2, lr=1e-2, policy={"init": str(predictor)})
+    get_algo("gain_pg").train(ctx)
+    trained = load_agent(tmp_path / "run" / "agent.pt").policy.selector.state_dict()
+    start = build_network({"type": "BoxPoolingSelector", "checkpoint": str(predictor)}, "aux").state_dict()
+    assert any(not torch.equal(trained[k], start[k]) for k in start)
+
+
+def test_box_and_stop_actions_and_bad_settings(predictor):
+    base = {"image_size": 64, "data": DATA, "horizon": HORIZON}
+    for action in ({"type": "box", "positions": 4}, {"stop": True}):
+        engine = RepairEngine(make_config({**base, "action": action}, "dense_x8"), 2)
+        engine.reset(engine.all_slots(), np.random.default_rng(0))
+        spec = ActionSpec.from_space(engine.single_action_space)
+        policy = build_policy({"type": "GainPolicy", "sizes": list(spec.sizes), "multi": spec.multi,
+                               "image_size": 64, "width": 4, "hidden": 8, "init": str(predictor)})
+        prev = torch.zeros(2, len(spec.sizes), dtype=torch.long)
+        out = policy(engine, engine.all_slots(), {}, prev, torch.ones(2, dtype=bool))
+        assert out.logits.shape == (2, spec.total) and out.value.shape == (2,)
+        if action.get("stop"):  # the stop logit starts at 0: stop when no repair is predicted to gain
+            assert torch.equal(out.logits[:, -1], torch.zeros(2))
+    with pytest.raises(ConfigError, match="set policy.width=4 policy.hidden=8"):
+        build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "image_size": 64, "width": 8,
+                      "hidden": 8, "init": str(predictor)})
+    with pytest.raises(ConfigError, match="temperature must be > 0"):
+        build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "temperature": 0.0})
