@@ -49,7 +49,7 @@ class GainPolicy(EpisodePolicy):
         image_size: Side of the images.
         width: Channels of the predictor's first trunk stage.
         hidden: Units of the predictor's head.
-        temperature: dB per logit unit (0.05: a cell predicted to gain 0.1 dB more is e^2 ~ 7x likelier).
+        temperature: dB per logit unit (0.03: a cell predicted to gain 0.1 dB more is e^3.3 ~ 28x likelier).
         init: A ``gain-predictor`` run's ``gain_predictor.pt`` to start from (``None``: untrained). Read when
             the policy is built for training; an agent file stores the trained weights, not this path's.
         value_hidden: Units of the value head.
@@ -57,7 +57,7 @@ class GainPolicy(EpisodePolicy):
     """
 
     def __init__(self, sizes: list[int], multi: bool, image_size: int = 128, width: int = 16, hidden: int = 64,
-                 temperature: float = 0.05, init: str | None = None, value_hidden: int = 64,
+                 temperature: float = 0.03, init: str | None = None, value_hidden: int = 64,
                  avoid_repeats: bool = False) -> None:
         EpisodePolicy.__init__(self, sizes, multi, image_size, avoid_repeats)
         if not temperature > 0:
