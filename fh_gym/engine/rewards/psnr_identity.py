@@ -36,8 +36,9 @@ class PSNRIdentityGain(Reward):
         identity_net: The identity network block (``{type: CNNR, weights: NAME}`` or ``checkpoint: PATH``);
             default :data:`DEFAULT_IDENTITY_NET`. A network with an A-softmax head scores its training people
             by that loss instead (unbounded: use a head-less one).
-        identity_weight: dB per unit of cosine similarity. 10 makes a 0.05 rise in cosine (what an even-grid
-            episode of the x8 envs gives the distilled recogniser) worth ~0.5 dB.
+        identity_weight: dB per unit of cosine similarity. At 10 the two terms are of one size on the x8
+            envs: an even-grid episode of 24 LFW test faces gains 2.38 dB and raises the shipped recogniser's
+            cosine to the truth by 0.25 (identity term 2.46).
     """
 
     name = "psnr_identity"
