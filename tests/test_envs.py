@@ -55,7 +55,7 @@ def test_registered_ids_are_the_documented_variants():
         "fh_gym/FaceRepair-Occluded-v0", "fh_gym/FaceRepair-Continuous-v0",
         "fh_gym/FaceRepair-IPFH-Pipeline-v0", "fh_gym/FaceRepair-CSRIP-Pipeline-v0",
         "fh_gym/FaceRepair-Dense-x8-T4-v0", "fh_gym/FaceRepair-Dense-x8-T8-v0", "fh_gym/FaceRepair-Occluded-T4-v0",
-        "fh_gym/FaceRepair-AttentionFH-T6-v0", "fh_gym/FaceRepair-Adaptive-x8-v0",
+        "fh_gym/FaceRepair-AttentionFH-T6-v0", "fh_gym/FaceRepair-Adaptive-x8-v0", "fh_gym/FaceRepair-Identity-x8-v0",
     }
 
 
