@@ -157,7 +157,7 @@ def test_verify_judges_with_several_recognizers_on_the_same_pairs(lfw_dir, capsy
     assert "left out: a person the identity net was trained on" in printed
 
 
-def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys):
+def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys, tmp_path):
     """The env's repair (front-end, restorer, T) on the pairs' LR faces is judged beside HR and bicubic."""
     from fh_gym.agents.cli.main import main
     from fh_gym.restorers.weights import verified_path
@@ -168,5 +168,14 @@ def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys):
     rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert rows[1:] == ["| HR", "| bicubic x8", "| even repair (fh_gym/FaceRepair-Dense-x8-T4-v0)",
                         "| centre_out repair (fh_gym/FaceRepair-Dense-x8-T4-v0)"]
+    first = verified_path("AttentionFHEnhancer", "lfw_x8")
+    second = tmp_path / "copy.pt"
+    second.write_bytes(first.read_bytes())
+    assert main(["verify", "--recognizer", net, "--repair", "even", "--restorer", str(first), "--restorer",
+                 str(second), "--env", "fh_gym/FaceRepair-Dense-x8-T4-v0", "--max-pairs", "20"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| even repair")]
+    env = "fh_gym/FaceRepair-Dense-x8-T4-v0"
+    assert [line.split(" | ")[0] for line in lines] == [f"| even repair ({env}, {path})" for path in (first, second)]
+    assert lines[0].split(" | ")[1:] == lines[1].split(" | ")[1:]  # the same weights: the same faces and figures
     assert main(["verify", "--recognizer", net, "--repair", "greedy", "--max-pairs", "4"]) == 2
     assert "needs the ground truth" in capsys.readouterr().err

@@ -13,7 +13,8 @@ pairs' people are never seen.
 
 Rows of repaired faces: ``--repair STRATEGY`` / ``--agent CKPT`` add the faces the env ``--env`` repairs from
 the same LR inputs (quantised to 8 bits, as a user's LR file is), with its front-end, restorer and T, in
-inference mode (no truth: not the greedy oracle); ``--set`` changes that env (e.g. ``repair.feather=4``).
+inference mode (no truth: not the greedy oracle); ``--set`` changes that env (e.g. ``repair.feather=4``);
+repeat ``--restorer`` for a row per restorer (the same pairs and LR faces for each).
 Several judges: repeat ``--recognizer`` (e.g. ``dlib`` and a network distilled from it); every judge then
 sees the same pairs (those of people none of them was trained on), one table with a row per face source and
 judge.
@@ -53,7 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     repair.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
                         help="add a row: the faces repaired by this trained agent (repeatable)")
     repair.add_argument("--env", default=DEFAULT_ENV, help=f"env id of the repair rows (default {DEFAULT_ENV})")
-    repair.add_argument("--restorer", type=Path, help="restorer checkpoint of the repair rows (default: the env's)")
+    repair.add_argument("--restorer", type=Path, action="append", default=[],
+                        help="restorer checkpoint of the repair rows (default: the env's); repeat it for a row per "
+                             "restorer on the same pairs and LR faces (e.g. PSNR-only vs identity-aware)")
     repair.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="env config override of the repair rows, e.g. --set repair.feather=4")
     p.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
@@ -104,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
         generators[f"{generator.arch_config['type']} ({path})"] = generator
     sources = ev.verification_sources(args.scale, args.seed, generators)
     if args.repair or args.agent:
-        env_config = build_env_config(args.env, restorer=args.restorer, device=str(device), overrides=args.overrides)
-        for actor in build_actors(args.repair, args.agent, env_config=env_config):
-            sources[f"{actor.name} repair ({args.env})"] = ev.repair_source(env_config, actor, args.scale, args.seed)
+        for restorer in args.restorer or [None]:
+            env_config = build_env_config(args.env, restorer=restorer, device=str(device), overrides=args.overrides)
+            where = args.env if len(args.restorer) < 2 else f"{args.env}, {restorer}"
+            for actor in build_actors(args.repair, args.agent, env_config=env_config):
+                sources[f"{actor.name} repair ({where})"] = ev.repair_source(env_config, actor, args.scale, args.seed)
     dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
     report = ev.verify_lfw(judges, dataset, pairs, sources, exclude_people=None if args.all_pairs else trained_on,
                            balanced=not args.unbalanced, max_pairs=args.max_pairs, batch_size=args.batch_size,
