@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from fh_gym.agents.pg.policy_base import POLICIES, EpisodePolicy, PolicyOutput, State
-from fh_gym.agents.policies.spatial_scorer import action_candidates, factor_marginals
+from fh_gym.agents.policies.spatial_scorer import action_candidates, factor_marginals, logit_length
 from fh_gym.restorers.archs.selection_arch import BoxPoolingSelector
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.config import ConfigError
@@ -81,7 +81,7 @@ class GainPolicy(EpisodePolicy):
         if self._engine_id == id(engine):
             return
         boxes, dims, stop = action_candidates(engine.action_type)
-        if sum(dims) + int(stop) != self.spec.total:
+        if logit_length(dims, stop) != self.spec.total:
             raise ValueError(f"GainPolicy was built for action factors {list(self.spec.sizes)}, the env's action "
                              f"type has {dims}{' + stop' if stop else ''}")
         self.register_buffer("boxes", boxes.to(self.stop_score.weight.device), persistent=False)

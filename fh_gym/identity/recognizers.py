@@ -194,4 +194,5 @@ def build_recognizer(spec: str | Path, device: str | torch.device = "cpu") -> Re
     """``"dlib"``, an identity-network checkpoint path or shipped weights ``TYPE:NAME`` (``--recognizer``)."""
     if str(spec) == "dlib":
         return DlibRecognizer()
-    return NetRecognizer(identity_network(spec, device), name=str(spec) if ":" in str(spec) else None)
+    shipped = "weights" in identity_block(spec)  # named by TYPE:NAME; a checkpoint by its network type
+    return NetRecognizer(identity_network(spec, device), name=str(spec) if shipped else None)

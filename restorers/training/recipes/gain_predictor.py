@@ -71,7 +71,7 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
                           "`fh-gym train-gain-predictor --env ID ...`")
     if int(cfg["replay_updates"]) > 0 and int(cfg["replay_states"]) < 1:
         raise ConfigError(f"replay_updates={cfg['replay_updates']} needs replay_states >= 1 (the buffer's size)")
-    if cfg["mirror"] and int(cfg["replay_states"]) < 1:
+    if cfg["mirror"] and int(cfg["replay_updates"]) < 1:  # (replay_updates >= 1 needs replay_states >= 1 above)
         raise ConfigError("mirror applies to replayed states: set replay_states >= 1 and replay_updates >= 1")
     torch.manual_seed(int(cfg["seed"]))
     net = build_network({**cfg["network"], "image_size": ctx.image_size}, kind="aux").to(ctx.device)
