@@ -6,7 +6,7 @@
   their folds; :func:`verify_pairs` — the standard 10-fold verification protocol on HR faces, bicubic
   upsampling and any generator's outputs; :func:`verify_lfw` runs the whole protocol of
   ``docs/evaluation.md`` (leave out the identity net's people, re-balance the folds, verify, tabulate) for
-  ``fh-gym verify`` and the generator benchmark.
+  ``fh-gym verify`` and the generator benchmark; :func:`format_paired` tabulates rows' paired differences.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from fh_gym.inference import hallucinate, inference_config
 from fh_gym.restorers.losses.identity import cosine_similarity
 from fh_gym.restorers.pixels import quantize_hwc
 from fh_gym.restorers.training.identity_training import embed as identity_features
-from fh_gym.restorers.training.verification import VerificationResult, kfold_verification
+from fh_gym.restorers.training.verification import VerificationResult, kfold_verification, paired_difference
 
 
 @torch.no_grad()
@@ -113,6 +113,56 @@ def parse_lfw_pairs(path: str | os.PathLike) -> list[LFWPair]:
             folds.append(fold)
             previous_same = same
     return [LFWPair(n1, i1, n2, i2, f) for (n1, i1, n2, i2), f in zip(rows, folds)]
+
+
+def split_pairs(image_names: Sequence[str], same_per_person: int = 10, folds: int = 10,
+                seed: int = 0) -> list[LFWPair]:
+    """Verification pairs drawn from a set of LFW images (e.g. every face of the people never seen in training),
+    for more pairs than ``lfw_pairs.txt`` holds for those people.
+
+    People are dealt into ``folds`` person-disjoint folds (a seeded permutation), as LFW's folds are; in each
+    fold every person with two or more images gives up to ``same_per_person`` same-person pairs (a seeded
+    choice among all of theirs, so a person with hundreds of photos does not dominate) and as many
+    different-person pairs are drawn between two random people of the same fold.
+
+    Args:
+        image_names: ``Name/Name_NNNN.jpg`` paths (a dataset's ``names``).
+        same_per_person: Cap on each person's same-person pairs.
+        folds: Number of folds.
+        seed: Seed of the folds and of both choices.
+
+    Raises:
+        ValueError: For a name not in LFW's layout, or too few people for the folds.
+    """
+    people: dict[str, list[int]] = {}
+    for path in image_names:
+        name, _, file = str(path).partition("/")
+        stem = file.rsplit(".", 1)[0]
+        if not stem.startswith(name + "_") or not stem[len(name) + 1:].isdigit():
+            raise ValueError(f"split_pairs needs LFW image names 'Name/Name_NNNN.jpg', got {path!r}")
+        people.setdefault(name, []).append(int(stem[len(name) + 1:]))
+    if len(people) < 2 * folds:
+        raise ValueError(f"split_pairs needs at least {2 * folds} people for {folds} folds, got {len(people)}")
+    rng = np.random.default_rng(seed)
+    names = sorted(people)
+    order = rng.permutation(len(names))
+    pairs: list[LFWPair] = []
+    for fold in range(folds):
+        members = [names[i] for i in order[fold::folds]]
+        same: list[LFWPair] = []
+        for name in members:
+            images = sorted(people[name])
+            combos = [(a, b) for i, a in enumerate(images) for b in images[i + 1:]]
+            for k in sorted(rng.permutation(len(combos))[:same_per_person]):
+                same.append(LFWPair(name, combos[k][0], name, combos[k][1], fold))
+        different = []
+        for _ in same:
+            one, two = rng.choice(len(members), size=2, replace=False)
+            first, second = members[one], members[two]
+            different.append(LFWPair(first, int(rng.choice(people[first])), second,
+                                     int(rng.choice(people[second])), fold))
+        pairs += same + different
+    return pairs
 
 
 def restrict_pairs(pairs: Sequence[LFWPair], excluded_people: set[str]) -> list[LFWPair]:
@@ -306,3 +356,17 @@ def format_table(results: Mapping[str, VerificationResult], kept: int, total: in
             + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "")
             + ("; folds balanced (as many different- as same-person pairs, chance = 50%)" if balanced else "") + ".")
     return "\n".join(lines) + "\n" + note
+
+
+def format_paired(results: Mapping[str, VerificationResult], comparisons: Sequence[tuple[str, str]],
+                  seed: int = 0) -> str:
+    """Markdown table of ``(reference, row)`` differences on the same pairs (row minus reference): accuracy
+    with its paired 95% CI over pairs, the discordant pairs, and ROC AUC with a paired bootstrap 95% interval
+    (:func:`~fh_gym.restorers.training.verification.paired_difference`)."""
+    lines = ["| faces | against | accuracy (points, paired 95% CI over pairs) | pairs right only here / only there "
+             "| ROC AUC (paired bootstrap 95%) |", "|---|---|---|---|---|"]
+    for reference, row in comparisons:
+        d = paired_difference(results[reference], results[row], seed=seed)
+        lines.append(f"| {row} | {reference} | {100 * d.accuracy:+.2f} ± {100 * d.accuracy_ci:.2f} | "
+                     f"{d.b_only} / {d.a_only} | {d.auc:+.4f} [{d.auc_ci[0]:+.4f}, {d.auc_ci[1]:+.4f}] |")
+    return "\n".join(lines)

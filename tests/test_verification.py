@@ -17,13 +17,20 @@ from fh_gym.identity_eval import (
     identity_similarity,
     parse_lfw_pairs,
     restrict_pairs,
+    split_pairs,
     spread_subset,
     verify_pairs,
 )
 from fh_gym.restorers import save_network
 from fh_gym.restorers.archs.sicnn_arch import CNNR
 from fh_gym.restorers.checkpoint import remember_config
-from fh_gym.restorers.training.verification import batch_pairs, best_threshold, kfold_verification, roc_auc
+from fh_gym.restorers.training.verification import (
+    batch_pairs,
+    best_threshold,
+    kfold_verification,
+    paired_difference,
+    roc_auc,
+)
 
 # ----------------------------------------------------------------------------- metrics
 
@@ -68,6 +75,56 @@ def test_kfold_verification_known_answer():
     assert result.auc == pytest.approx(0.9)  # the 10 low same pairs lose to all 100 different pairs
     contiguous = kfold_verification(np.array(scores), np.array(same), 10)
     assert contiguous.accuracy == pytest.approx(0.95)
+
+
+def test_paired_difference_counts_discordant_pairs_and_bootstraps_the_auc():
+    # 10 folds x (10 same + 10 different); row a misses one same pair a fold (0.1), row b misses none:
+    # b is right on 10 pairs a gets wrong and on no pair that a alone gets right.
+    folds = np.repeat(np.arange(10), 20)
+    same = np.tile([True] * 10 + [False] * 10, 10)
+    a_scores = np.where(same, 0.8, 0.2)
+    a_scores[np.arange(10) * 20 + 9] = 0.1
+    b_scores = np.where(same, 0.8, 0.2)
+    a, b = kfold_verification(a_scores, same, folds), kfold_verification(b_scores, same, folds)
+    assert a.correct.sum() == 190 and b.correct.all()
+    d = paired_difference(a, b, resamples=200, seed=1)
+    assert (d.b_only, d.a_only) == (10, 0)
+    assert d.accuracy == pytest.approx(0.05)
+    diff = np.zeros(200)
+    diff[np.arange(10) * 20 + 9] = 1.0
+    assert d.accuracy_ci == pytest.approx(1.96 * diff.std(ddof=1) / np.sqrt(200))
+    assert d.auc == pytest.approx(0.1)  # 1.0 - 0.9
+    assert 0.0 < d.auc_ci[0] <= 0.1 <= d.auc_ci[1] <= 0.2
+    same_again = paired_difference(a, a, resamples=50)
+    assert (same_again.accuracy, same_again.accuracy_ci, same_again.auc) == (0.0, 0.0, 0.0)
+    assert same_again.auc_ci == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same pairs"):
+        paired_difference(a, kfold_verification(b_scores[:100], same[:100], 5))
+
+
+def test_split_pairs_caps_balances_and_keeps_folds_person_disjoint():
+    counts = {f"P{k:02d}": k % 5 + 1 for k in range(40)}  # 1..5 images a person
+    names = [f"{name}/{name}_{i:04d}.jpg" for name, n in counts.items() for i in range(1, n + 1)]
+    pairs = split_pairs(names, same_per_person=3, folds=4, seed=7)
+    assert pairs == split_pairs(names, same_per_person=3, folds=4, seed=7)
+    same = [p for p in pairs if p.same]
+    # every person gives min(C(n, 2), 3) same pairs: 8 people each with n = 2 (1 pair), 3 (3), 4 (3), 5 (3)
+    assert len(same) == 8 * (1 + 3 + 3 + 3)
+    assert len(pairs) == 2 * len(same)
+    folds_of: dict[str, set[int]] = {}
+    for p in pairs:
+        assert 1 <= p.index1 <= counts[p.name1] and 1 <= p.index2 <= counts[p.name2]
+        for name in (p.name1, p.name2):
+            folds_of.setdefault(name, set()).add(p.fold)
+    assert all(len(f) == 1 for f in folds_of.values())  # nobody in two folds
+    for fold in range(4):
+        in_fold = [p for p in pairs if p.fold == fold]
+        assert sum(p.same for p in in_fold) * 2 == len(in_fold)
+    assert len({(p.name1, p.index1, p.index2) for p in same}) == len(same)  # no same pair twice
+    with pytest.raises(ValueError, match="Name/Name_NNNN.jpg"):
+        split_pairs(["P00/other_0001.jpg", *names])
+    with pytest.raises(ValueError, match="at least 20 people"):
+        split_pairs(names[:10], folds=10)
 
 
 def test_batch_pairs_balances_and_finds_all_positives():
@@ -197,8 +254,19 @@ def test_verify_command_on_lfw(shared_data, tmp_path, capsys):
                           {"type": "CNNR", "width": 2, "feature_dim": 8, "blocks": [1, 1, 1, 1], "num_classes": 2})
     first = parse_lfw_pairs(shared_data / "lfw_pairs.txt")[0]
     checkpoint = save_network(net, tmp_path / "id.pt", meta={"class_names": [first.name1, "Nobody"]})
-    code = main(["verify", "--identity-net", str(checkpoint), "--max-pairs", "40"])
+    code = main(["verify", "--identity-net", str(checkpoint), "--max-pairs", "40", "--repair", "even",
+                 "--repair", "centre_out", "--set", "horizon=2", "--paired"])
     out = capsys.readouterr().out
     assert code == 0
     assert "| HR |" in out and "| bicubic x8 |" in out
+    # Paired rows: each repair against bicubic, the second repair against the first; never HR.
+    paired = out.split("Paired differences")[1].splitlines()
+    rows = [line for line in paired if line.startswith("| ") and "repair" in line]
+    assert len(rows) == 3
+    assert rows[0].startswith("| even repair") and "| bicubic x8 |" in rows[0]
+    assert rows[2].startswith("| centre_out repair") and "| even repair" in rows[2]
+    assert not any(line.startswith("| HR") for line in paired)
     assert "40 of" in out and "left out: a person the identity net was trained on" in out
+    code = main(["verify", "--identity-net", str(checkpoint), "--pairs-from", "unseen", "--max-pairs", "20"])
+    out = capsys.readouterr().out
+    assert code == 0 and "20 of " in out and "| HR | 20 (" in out

@@ -15,6 +15,10 @@ Rows of repaired faces: ``--repair STRATEGY`` / ``--agent CKPT`` add the faces t
 the same LR inputs (quantised to 8 bits, as a user's LR file is), with its front-end, restorer and T, in
 inference mode (no truth: not the greedy oracle); ``--set`` changes that env (e.g. ``repair.feather=4``);
 repeat ``--restorer`` for a row per restorer (the same pairs and LR faces for each).
+``--paired`` adds a table of paired differences on the same pairs (per-pair decisions, so far tighter than two
+fold means): every row after bicubic against bicubic and, with several repair rows, against the first of them.
+``--pairs-from unseen`` draws the pairs from every face of the people of the val and test splits (no shipped
+network nor restorer was trained on them): ~5x the LFW-file pairs of those people, so differences are measurable.
 Several judges: repeat ``--recognizer`` (e.g. ``dlib`` and a network distilled from it); every judge then
 sees the same pairs (those of people none of them was trained on), one table with a row per face source and
 judge.
@@ -31,6 +35,9 @@ from pathlib import Path
 
 from fh_gym.agents.cli.common import DEFAULT_ENV, DEVICE, add_seed_arg, build_env_config, count
 from fh_gym.degradations import SCHEMA as DEGRADATION_SCHEMA
+
+#: ``--pairs-from`` choices: splits of the identity-disjoint LFW split whose faces the pairs are drawn from
+PAIR_SPLITS = {"train": ("train",), "val": ("val",), "test": ("test",), "unseen": ("val", "test")}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +66,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                              "restorer on the same pairs and LR faces (e.g. PSNR-only vs identity-aware)")
     repair.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="env config override of the repair rows, e.g. --set repair.feather=4")
-    p.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
+    p.add_argument("--paired", action="store_true",
+                   help="add paired differences (accuracy CI over pairs, AUC bootstrap): each row against bicubic and, "
+                        "with several repair rows, against the first repair row")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
+    which.add_argument("--pairs-from", choices=PAIR_SPLITS,
+                       help="draw the pairs from the faces of this split of the identity-disjoint LFW split instead "
+                            "(unseen: val + test, the people no shipped network was trained on): up to "
+                            "--same-per-person same-person pairs a person, as many different, 10 person-disjoint folds")
+    p.add_argument("--same-per-person", type=count("--same-per-person"), default=10,
+                   help="with --pairs-from: at most this many same-person pairs a person (default 10)")
     p.add_argument("--data-root", help="LFW folder (default <shared data>/lfw-deepfunneled)")
     p.add_argument("--scale", type=DEGRADATION_SCHEMA["scale"].argparse_type("--scale"), default=8,
                    help="degradation factor of the LR inputs (default 8)")
@@ -86,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
-    pairs = ev.parse_lfw_pairs(ev.lfw_pairs_path(args.pairs))
+    root = {"root": args.data_root} if args.data_root else {}
+    if args.pairs_from:
+        names = [n for split in PAIR_SPLITS[args.pairs_from]
+                 for n in build_dataset({"type": "lfw", "split": split, **root}).names]
+        pairs = ev.split_pairs(names, args.same_per_person, seed=args.seed)
+    else:
+        pairs = ev.parse_lfw_pairs(ev.lfw_pairs_path(args.pairs))
     judges, trained_on, unknown = {}, set(), []
     for spec in args.recognizer or [args.identity_net]:
         if str(spec) == "dlib":
@@ -106,16 +129,25 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"generator {path} is x{generator.scale} but --scale is {args.scale}")
         generators[f"{generator.arch_config['type']} ({path})"] = generator
     sources = ev.verification_sources(args.scale, args.seed, generators)
+    bicubic = f"bicubic x{args.scale}"  # verification_sources' row names
+    repaired = []
     if args.repair or args.agent:
         for restorer in args.restorer or [None]:
             env_config = build_env_config(args.env, restorer=restorer, device=str(device), overrides=args.overrides)
             where = args.env if len(args.restorer) < 2 else f"{args.env}, {restorer}"
             for actor in build_actors(args.repair, args.agent, env_config=env_config):
-                sources[f"{actor.name} repair ({where})"] = ev.repair_source(env_config, actor, args.scale, args.seed)
-    dataset = build_dataset({"type": "lfw", "split": "all", **({"root": args.data_root} if args.data_root else {})})
+                repaired.append(f"{actor.name} repair ({where})")
+                sources[repaired[-1]] = ev.repair_source(env_config, actor, args.scale, args.seed)
+    dataset = build_dataset({"type": "lfw", "split": "all", **root})
     report = ev.verify_lfw(judges, dataset, pairs, sources, exclude_people=None if args.all_pairs else trained_on,
                            balanced=not args.unbalanced, max_pairs=args.max_pairs, batch_size=args.batch_size,
                            device=device)
     # Several judges: one table, rows "faces, judged by", the same pairs and the same faces for all.
     print(report.table())
+    if args.paired:
+        rows = [name for name in sources if name not in ("HR", bicubic)]
+        against = [(bicubic, row) for row in rows] + [(repaired[0], row) for row in repaired[1:]]
+        print("\nPaired differences (row minus the row it is against, the same pairs):\n")
+        print(ev.format_paired(report.results, [(ev.judged_name(a, j, len(judges)), ev.judged_name(b, j, len(judges)))
+                                                for j in judges for a, b in against], seed=args.seed))
     return 0
