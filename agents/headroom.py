@@ -6,7 +6,9 @@ learn: random, even, sequential, centre_out, best_fixed), the oracle headroom ov
 strategy, paired over faces, 95% CI), and for every other actor its paired difference to the strongest fixed
 strategy and the share of the headroom it closes ((actor - fixed) / (oracle - fixed), on the means).
 
-Actors with their own episode length (``random30``, whose T is part of its definition) are left out.
+Actors with their own episode length (a trained agent's T, ``random30``'s 30) run at the budget equal to it
+(an agent trained on T = 8 is a row of the T = 8 table); with ``every_budget`` at every budget (a policy that
+reads coverage / T, as ``GainPolicy`` does, can be asked for any T, but it was trained for one).
 """
 
 from __future__ import annotations
@@ -31,20 +33,29 @@ from fh_gym.restorers.checkpoint import atomic_write_bytes
 FIXED = ("random", "even", "sequential", "centre_out", "best_fixed")
 
 
+def runs_at(actor: Actor, budget: int, every_budget: bool = False) -> bool:
+    """Whether ``actor`` is a row of the ``budget`` table (see the module docstring)."""
+    return actor.horizon is None or every_budget or int(actor.horizon) == int(budget)
+
+
 def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Sequence[int], num_faces: int,
-             batch_size: int = 32, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
-    """One row per (budget, actor): ``T``, ``strategy``, ``gain`` (mean, ci95), ``vs_fixed`` (mean, ci95) and
-    ``share`` of the oracle headroom (None for the fixed strategy itself and where there is no oracle)."""
-    kept = [a for a in actors if a.horizon is None]
-    if not kept:
-        raise ValueError("--budgets: no actor without its own episode length (random30 keeps its T = 30)")
+             batch_size: int = 32, seed: int = 0, progress: bool = True,
+             every_budget: bool = False) -> list[dict[str, Any]]:
+    """One row per (budget, actor that runs at it): ``T``, ``strategy``, ``gain`` (mean, ci95), ``vs_fixed``
+    (mean, ci95) and ``share`` of the oracle headroom (None for the fixed strategy itself and where there is no
+    oracle)."""
+    if not any(runs_at(a, b, every_budget) for a in actors for b in budgets):
+        raise ValueError(f"--budgets {','.join(map(str, budgets))}: every actor keeps its own T "
+                         f"({', '.join(f'{a.name}: {a.horizon}' for a in actors)}); add a strategy or "
+                         "--every-budget")
     dataset = build_dataset(env_config["data"])
     restorer = env_network(env_config).eval()
     indices = sample_faces(dataset.identities, num_faces, seed)
     rows: list[dict[str, Any]] = []
     for budget in tqdm(list(budgets), desc="budgets", disable=None if progress else True):
         results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset,
-                                batch_size=batch_size, seed=seed, horizon=int(budget)) for actor in kept]
+                                batch_size=batch_size, seed=seed, horizon=int(budget))
+                   for actor in actors if runs_at(actor, budget, every_budget)]
         rows.extend(_budget_rows(int(budget), results))
     return rows
 

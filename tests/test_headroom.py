@@ -38,7 +38,7 @@ def test_compare_budgets_writes_the_report(tmp_path, capsys):
     assert main(["compare", *DATA, "--strategies", "even,best_fixed,greedy,random30", "--budgets", "2,4",
                  "--faces", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "left out of the budgets: random30" in printed
+    assert "left out of the budgets: random30 (T = 30): their own T is not one of them" in printed
     with open(out / "headroom.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["T"], r["strategy"]) for r in rows] == [(t, s) for t in ("2", "4") for s in ("even", "best_fixed",
@@ -48,6 +48,23 @@ def test_compare_budgets_writes_the_report(tmp_path, capsys):
         oracle, fixed = float(mine["greedy"]["gain_mean"]), float(mine[mine["even"]["strongest_fixed"]]["gain_mean"])
         assert oracle >= fixed - 1e-9  # the oracle is an upper bound of every fixed order here
     assert (out / "headroom.png").stat().st_size > 1000
+
+
+def test_actors_with_their_own_t_run_at_it_or_at_every_budget(tmp_path, capsys):
+    def rows_of(*extra: str) -> list[tuple[str, str]]:
+        out = tmp_path / "-".join(extra or ("own",))
+        assert main(["compare", *DATA, "--strategies", "even,random30", "--faces", "2", "--out", str(out),
+                     *extra]) == 0
+        with open(out / "headroom.csv") as f:
+            return [(r["T"], r["strategy"]) for r in csv.DictReader(f)]
+
+    assert rows_of("--budgets", "2,30") == [("2", "even"), ("30", "even"), ("30", "random30")]
+    assert rows_of("--budgets", "2,3", "--every-budget") == [("2", "even"), ("2", "random30"), ("3", "even"),
+                                                              ("3", "random30")]
+    assert "left out of the budgets" not in capsys.readouterr().out
+    assert main(["compare", *DATA, "--strategies", "random30", "--budgets", "2", "--faces", "2",
+                 "--out", str(tmp_path / "none")]) == 2
+    assert "every actor keeps its own T (random30: 30); add a strategy or --every-budget" in capsys.readouterr().err
 
 
 def test_bad_budgets_are_one_line_errors(capsys):

@@ -42,7 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
                                 "gain vs T, the oracle's headroom over the strongest fixed strategy, the share "
-                                "each agent closes (headroom.md/.csv/.png)")
+                                "each agent closes (headroom.md/.csv/.png); an agent is a row at its own T")
+            p.add_argument("--every-budget", action="store_true",
+                           help="with --budgets: run actors with their own T (trained agents, random30) at every "
+                                "budget, not only at their own")
         add_out_arg(p, f"outputs/{name}", "folder of the report files")
         p.set_defaults(func=run)
 
@@ -50,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Lazy: the evaluation stack (scipy, matplotlib) loads only for the command that runs.
     from fh_gym.agents.comparison import build_actors, compare
-    from fh_gym.agents.headroom import headroom, headroom_markdown, write_headroom
+    from fh_gym.agents.headroom import headroom, headroom_markdown, runs_at, write_headroom
     from fh_gym.agents.reports import to_markdown
 
     env_config = env_config_from_args(args)
@@ -62,10 +65,13 @@ def run(args: argparse.Namespace) -> int:
             strategies = f"{strategies},gain_predictor"
     actors = build_actors(strategies, args.agent, greedy, env_config=env_config)
     if getattr(args, "budgets", None):
-        skipped = [a.name for a in actors if a.horizon is not None]
+        skipped = [f"{a.name} (T = {a.horizon})" for a in actors
+                   if not any(runs_at(a, b, args.every_budget) for b in args.budgets)]
         if skipped:
-            print(f"left out of the budgets: {', '.join(skipped)} (their own episode length)")
-        rows = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed)
+            print(f"left out of the budgets: {', '.join(skipped)}: their own T is not one of them (--every-budget "
+                  "runs them at every budget)")
+        rows = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed,
+                        every_budget=args.every_budget)
         print(headroom_markdown(rows))
         print(f"written: {', '.join(str(p) for p in write_headroom(rows, args.out).values())}")
         return 0
