@@ -38,6 +38,9 @@ def test_training_writes_a_loadable_agent_and_logs(trained):
         assert (run_dir / name).is_file()
     data = safe_load(run_dir / "agent.pt")
     assert data["algo"] == ALGO and data["env"]["action"]["type"] == "box"
+    best = safe_load(run_dir / "best_agent.pt")  # one validation (at the end): the best is that agent
+    assert best["meta"]["eval"]["eval/psnr"] == pytest.approx(result["eval/psnr"], abs=1e-4)
+    assert best["meta"]["eval_at"] == result["env_steps"]
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir / "tb"))
@@ -154,11 +157,14 @@ def test_i0_variant_trains(tmp_path):
 
 def test_resume_continues_the_update_count_and_optimiser_state(tmp_path):
     run_dir = tmp_path / "resume"
-    get_algo(ALGO).train(train_context(ALGO, run_dir, updates=1))
+    first = get_algo(ALGO).train(train_context(ALGO, run_dir, updates=1))
     state = safe_load(run_dir / "last.pt")
     assert state["step"] == 1
     result = get_algo(ALGO).train(train_context(ALGO, run_dir, updates=2, resume=True))
     assert result["updates"] == 2
+    # best_agent.pt: the better of the two validations, the first one's score read back from the file
+    best = safe_load(run_dir / "best_agent.pt")["meta"]["eval"]["eval/psnr"]
+    assert best == pytest.approx(max(first["eval/psnr"], result["eval/psnr"]), abs=1e-4)
     state = safe_load(run_dir / "last.pt")
     assert state["step"] == 2
     # Adam's own step count proves the optimiser state was restored, not rebuilt.

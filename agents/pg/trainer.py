@@ -15,7 +15,9 @@ env steps (updates x B x T, like the SB3 runs), ``last.pt`` with the moving-aver
 (the loadable agent, :mod:`fh_gym.agents.pg.checkpoint`) after every checkpoint and ``restorer.pt`` (the
 jointly trained restorer, usable with ``--restorer``) at the end. Evaluation every ``ctx.eval_every`` env
 steps (0: only at the end): deterministic (argmax) episodes on validation people with
-:func:`~fh_gym.agents.evaluate.evaluate_actor` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``.
+:func:`~fh_gym.agents.evaluate.evaluate_actor` -> ``eval/psnr``, ``eval/ssim``, ``eval/psnr_gain``; the agent
+of the best validation PSNR so far is also kept as ``best_agent.pt`` (as the SB3 runs keep ``best.zip``; a
+resumed run starts from the score that file records).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from torch import nn
 from fh_gym.agents.evaluate import evaluate_actor
 from fh_gym.agents.finetune import RestorerFineTuner
 from fh_gym.agents.pg.actor import PolicyActor
-from fh_gym.agents.pg.checkpoint import env_record, load_actor, save_agent
+from fh_gym.agents.pg.checkpoint import env_record, load_actor, read_agent, save_agent
 from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.policy_base import ENV_ARGS, POLICIES, EpisodePolicy, build_policy, policy_defaults
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
@@ -147,6 +149,13 @@ def evaluate(eval_config: dict[str, Any], actor: PolicyActor, num_faces: int, ba
     return {f"eval/{name}": scores[name] for name in ("psnr", "ssim", "psnr_gain")}
 
 
+def best_psnr(path: Path, algo: str) -> float:
+    """Validation PSNR recorded in an existing ``best_agent.pt`` (-inf when there is none)."""
+    if not path.is_file():
+        return -math.inf
+    return float(read_agent(path, algo)["meta"].get("eval", {}).get("eval/psnr", -math.inf))
+
+
 def update_stats(rollout: Rollout, losses: dict[str, torch.Tensor]) -> dict[str, float]:
     """TensorBoard scalars of one update: episode metrics, reward terms, losses, mean per-step restorer stats."""
     stats = {"charts/episode_psnr": float(rollout.final_psnr.mean()),
@@ -194,11 +203,13 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
     moving = MovingAverageBaseline(engine.horizon, cfg["baseline_momentum"])
     name, record = agent_name(cfg, algo.name), env_record(engine, ctx.env_id)
     run_config = {"algo": algo.name, **cfg}
-    scores: dict[str, Any] = {"eval": {}, "at": None}
+    scores: dict[str, Any] = {"eval": {}, "at": None, "best": best_psnr(ctx.run_dir / "best_agent.pt", algo.name)
+                              if ctx.resume else -math.inf}
 
-    def write_agent(run: TrainingRun) -> Path:
-        meta = {"name": name, "updates": run.step, "env_steps": run.log_step, "eval": dict(scores["eval"])}
-        return save_agent(ctx.run_dir / "agent.pt", algo=algo.name, policy=policy, restorer=restorer, env=record,
+    def write_agent(run: TrainingRun, file: str = "agent.pt") -> Path:
+        meta = {"name": name, "updates": run.step, "env_steps": run.log_step, "eval": dict(scores["eval"]),
+                "eval_at": scores["at"]}
+        return save_agent(ctx.run_dir / file, algo=algo.name, policy=policy, restorer=restorer, env=record,
                           config=run_config, meta=meta)
 
     run = TrainingRun(ctx.run_dir, {"restorer": restorer, "policy": policy}, optimizers, run_config, updates,
@@ -214,6 +225,9 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
         scores["eval"] = evaluate(eval_config, actor, ctx.eval_faces, cfg["eval_batch_size"], ctx.seed)
         scores["at"] = env_steps
         run.log(scores["eval"], step=env_steps)
+        if scores["eval"]["eval/psnr"] > scores["best"]:
+            scores["best"] = scores["eval"]["eval/psnr"]
+            write_agent(run, "best_agent.pt")
 
     def step_fn(update: int) -> dict[str, float]:
         generator = torch.Generator().manual_seed(seed_for(ctx.seed, update))
