@@ -78,12 +78,45 @@ def test_the_cache_is_reused_and_refuses_another_teacher(tmp_path):
     assert again_teacher.calls == 0 and torch.equal(again.targets, first.targets)
     other = ColourTeacher()
     other.name = "other"
-    with pytest.raises(ValueError, match="another teacher, views or face list"):
+    with pytest.raises(ValueError, match="another teacher or face list"):
         _sampler(other, cache)
 
 
+def test_a_new_view_labels_only_that_view_and_a_v1_cache_is_read(tmp_path):
+    cache = tmp_path / TEACHER_CACHE
+    first = _sampler(ColourTeacher(), cache, views=("hr", "bicubic"))
+    n = len(first.dataset)
+    more_teacher = ColourTeacher()
+    more = _sampler(more_teacher, cache, views=("bicubic", "jitter", "hr"))
+    assert more_teacher.calls == n  # only the jitter view was labelled
+    assert torch.equal(more.targets[:, 0], first.targets[:, 1]) and torch.equal(more.targets[:, 2], first.targets[:, 0])
+    batch = more(24)
+    torch.testing.assert_close(batch.teacher, ColourTeacher().embed(batch.hr), atol=1e-6, rtol=0)
+    # the first format: one (N, V, D) tensor of a view list
+    old = safe_load(cache)
+    v1 = {"format": "fh-gym/teacher-targets-v1", "teacher": old["teacher"], "names": old["names"],
+          "views": ["hr", "bicubic"], "targets": torch.stack([old["views"]["hr"], old["views"]["bicubic"]], 1)}
+    torch.save(v1, cache)
+    read_teacher = ColourTeacher()
+    read = _sampler(read_teacher, cache, views=("hr", "bicubic"))
+    assert read_teacher.calls == 0 and torch.equal(read.targets, first.targets)
+
+
+def test_the_jitter_view_is_reproducible_and_moves_the_face():
+    sampler = _sampler(ColourTeacher(), views=("jitter",))
+    four = np.arange(4)
+    jitter = sampler.view_images(four, "jitter")
+    torch.testing.assert_close(jitter, sampler.view_images(four, "jitter"))
+    hr = sampler.view_images(four, "hr")
+    assert jitter.shape == hr.shape and float(jitter.min()) >= 0.0 and float(jitter.max()) <= 1.0
+    moved = (jitter - hr).abs().mean(dim=(1, 2, 3))
+    assert bool((moved > 0.01).all())  # every face is transformed ...
+    assert len({round(float(m), 4) for m in moved}) == 4  # ... each its own way (seeded by its index)
+    torch.testing.assert_close(sampler.view_images(four[1:2], "jitter"), jitter[1:2])  # ... not by its batch
+
+
 def test_bad_views_are_a_clear_error():
-    with pytest.raises(ValueError, match="teacher views must be some of hr, flip, bicubic"):
+    with pytest.raises(ValueError, match="teacher views must be some of hr, flip, bicubic, jitter"):
         _sampler(ColourTeacher(), views=("hr", "rotate"))
     with pytest.raises(Exception, match="views"):
         recipe_config("identity-distill", {"views": ["sideways"]})
@@ -108,8 +141,10 @@ def test_the_recipe_writes_a_student_with_its_teacher_threshold_and_people(tmp_p
     assert len(meta["teacher_mean"]) == 16  # centred targets (the default): the mean is recorded
     assert NetRecognizer(student).threshold == pytest.approx(summary["threshold"])
     targets = safe_load(out / TEACHER_CACHE)
-    assert targets["teacher"] == NetRecognizer(teacher_net).name and targets["targets"].shape[1:] == (3, 16)
-    assert math.isclose(float(targets["targets"][0, 0].norm()), 1.0, rel_tol=1e-5)
+    assert targets["teacher"] == NetRecognizer(teacher_net).name
+    assert sorted(targets["views"]) == ["bicubic", "flip", "hr"]
+    assert all(t.shape[1:] == (16,) for t in targets["views"].values())
+    assert math.isclose(float(targets["views"]["hr"][0].norm()), 1.0, rel_tol=1e-5)
 
 
 def test_centring_removes_the_common_direction_of_the_targets():

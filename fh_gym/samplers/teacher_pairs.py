@@ -2,8 +2,9 @@
 
 The teacher (dlib's descriptor by default: ~66 ms a face on one core) is far too slow to run at every training
 step, so its embeddings of every training face are computed once, in *views* of the face, and cached in the run
-folder (``teacher_targets.pt``, written atomically every chunk: a killed run resumes the labelling where it
-stopped). A batch then draws random (face, view) pairs and returns the view's image with its cached embedding.
+folder (``teacher_targets.pt``, one tensor per view, written atomically every chunk: a killed run resumes the
+labelling where it stopped, and a run with one more view labels only that one). A batch then draws random
+(face, view) pairs and returns the view's image with its cached embedding.
 
 Views (each a deterministic function of the HR face, so the cached embedding matches the image exactly):
 
@@ -11,7 +12,11 @@ Views (each a deterministic function of the HR face, so the cached embedding mat
 * ``flip``: the HR face mirrored left-right (a recogniser is not exactly flip-invariant);
 * ``bicubic``: bicubic upsampling of the face's LR version under the recipe's degradation, drawn from a
   generator seeded by the face's index: what an identity term sees of an unrepaired face, so the student
-  also learns the teacher on blurred faces.
+  also learns the teacher on blurred faces;
+* ``jitter``: the HR face under a random similarity transform and photometric change, drawn from a generator
+  seeded by the face's index (rotation within 10 degrees, scale 0.9-1.1, shift within 6% of the side,
+  contrast 0.85-1.15, brightness within 0.08; reflected borders): more distinct images for the student per
+  teacher-labelled face, which dlib, aligning faces with its landmarks, largely shrugs off (our choice).
 """
 
 from __future__ import annotations
@@ -32,13 +37,35 @@ from fh_gym.restorers.training.recipe import PairBatch
 from fh_gym.samplers.image_pairs import PairSampler
 
 #: the views a teacher target can be computed on
-TEACHER_VIEWS = ("hr", "flip", "bicubic")
+TEACHER_VIEWS = ("hr", "flip", "bicubic", "jitter")
 #: the cache file's name in a run folder
 TEACHER_CACHE = "teacher_targets.pt"
 #: the cache's format tag (a checkpoint-style dict, read with ``weights_only=True``)
-TARGETS_FORMAT = "fh-gym/teacher-targets-v1"
+TARGETS_FORMAT = "fh-gym/teacher-targets-v2"
+#: the first format (one (N, V, D) tensor of a fixed view list); read and converted
+TARGETS_FORMAT_V1 = "fh-gym/teacher-targets-v1"
 #: faces labelled between two writes of the cache
 CHUNK = 256
+
+
+def jittered(hr: Tensor, indices: np.ndarray) -> Tensor:
+    """The ``jitter`` view (see the module docstring) of the faces ``hr`` (B, 3, S, S) at dataset ``indices``."""
+    thetas, gains, offsets = [], [], []
+    for index in indices:
+        rng = np.random.default_rng([int(index), 1])
+        angle, scale = np.deg2rad(rng.uniform(-10, 10)), rng.uniform(0.9, 1.1)
+        shift = rng.uniform(-0.12, 0.12, size=2)  # normalised coordinates span 2: 6% of the side
+        cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+        thetas.append([[cos, -sin, shift[0]], [sin, cos, shift[1]]])
+        gains.append(rng.uniform(0.85, 1.15))
+        offsets.append(rng.uniform(-0.08, 0.08))
+    theta = torch.tensor(thetas, dtype=hr.dtype, device=hr.device)
+    grid = F.affine_grid(theta, list(hr.shape), align_corners=False)
+    moved = F.grid_sample(hr, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    mean = moved.mean(dim=(1, 2, 3), keepdim=True)
+    gain = torch.tensor(gains, dtype=hr.dtype, device=hr.device).view(-1, 1, 1, 1)
+    offset = torch.tensor(offsets, dtype=hr.dtype, device=hr.device).view(-1, 1, 1, 1)
+    return ((moved - mean) * gain + mean + offset).clamp(0, 1)
 
 
 class TeacherPairSampler(PairSampler):
@@ -87,31 +114,40 @@ class TeacherPairSampler(PairSampler):
             return hr
         if view == "flip":
             return hr.flip(-1)
+        if view == "jitter":
+            return jittered(hr, indices)
         lows = [self.degrade(hr[k:k + 1], np.random.default_rng(int(i))).lr for k, i in enumerate(indices)]
         return upsample_bicubic(torch.cat(lows).to(self.device), self.scale).clamp(0, 1)
 
     def _label(self, cache: Path | None, progress: bool) -> Tensor:
-        record = {"format": TARGETS_FORMAT, "teacher": self.teacher.name, "views": list(self.views),
-                  "names": list(self.dataset.names)}
-        done: list[Tensor] = []
+        record = {"format": TARGETS_FORMAT, "teacher": self.teacher.name, "names": list(self.dataset.names)}
+        per_view: dict[str, Tensor] = {}
         if cache is not None and cache.is_file():
             stored = safe_load(cache)
+            if stored.get("format") == TARGETS_FORMAT_V1:  # (N, V, D) of a view list, all faces labelled
+                stored = {**stored, "format": TARGETS_FORMAT,
+                          "views": {v: stored["targets"][:, k] for k, v in enumerate(stored["views"])}}
             if {k: stored.get(k) for k in record} != record:
-                raise ValueError(f"{cache} holds another teacher, views or face list: remove it or use another --out")
-            done = [stored["targets"]]
-        labelled = sum(len(t) for t in done)
-        bar = tqdm(total=len(self.dataset), initial=labelled, desc=f"{self.teacher.name} targets", disable=not progress)
-        while labelled < len(self.dataset):
-            indices = np.arange(labelled, min(labelled + CHUNK, len(self.dataset)))
-            with torch.no_grad():
-                chunk = torch.stack([self.teacher.embed(self.view_images(indices, v)).cpu() for v in self.views], 1)
-            done = [torch.cat([*done, chunk])]
-            labelled += len(indices)
-            if cache is not None:
-                atomic_torch_save({**record, "targets": done[0]}, cache)
-            bar.update(len(indices))
+                raise ValueError(f"{cache} holds another teacher or face list: remove it or use another --out")
+            per_view = dict(stored["views"])
+        total = len(self.dataset) * len(self.views)
+        initial = sum(min(len(per_view.get(v, ())), len(self.dataset)) for v in self.views)
+        bar = tqdm(total=total, initial=initial, desc=f"{self.teacher.name} targets", disable=not progress)
+        for view in self.views:
+            done = per_view.get(view, torch.zeros(0, 0))
+            while len(done) < len(self.dataset):
+                indices = np.arange(len(done), min(len(done) + CHUNK, len(self.dataset)))
+                with torch.no_grad():
+                    chunk = self.teacher.embed(self.view_images(indices, view)).cpu()
+                done = torch.cat([done, chunk]) if len(done) else chunk
+                per_view[view] = done
+                if cache is not None:
+                    atomic_torch_save({**record, "views": per_view}, cache)
+                bar.update(len(indices))
         bar.close()
-        return done[0] if done else torch.zeros(0, len(self.views), 0)
+        if not len(self.dataset):
+            return torch.zeros(0, len(self.views), 0)
+        return torch.stack([per_view[v][: len(self.dataset)] for v in self.views], 1)
 
     def labelled_batch(self, indices: np.ndarray, views: np.ndarray, rng: np.random.Generator) -> PairBatch:
         """The faces at ``indices`` in the views ``views`` (indices into :attr:`views`) with their targets."""
