@@ -7,7 +7,9 @@ file's data (:func:`~fh_gym.agents.evaluate.sample_faces`, seed 0), degradation 
 * ``even_gain_db`` (patch restorers): paired PSNR gain over bicubic of even-grid episodes in the env variant
   ``check.env`` repairing with these weights;
 * ``psnr_gain_db`` (generators): paired PSNR gain of the generator's output over bicubic, x``scale``;
-* ``identity_cosine_bicubic`` (identity networks): mean cosine of the features of bicubic x8 faces and their HR.
+* ``identity_cosine_bicubic`` (identity networks): mean cosine of the features of bicubic x8 faces and their HR;
+* ``selection_gain_db`` (gain predictors): paired PSNR gain over bicubic of the ``gain_predictor`` strategy's
+  episodes with these weights in the env variant ``check.env`` (its default restorer).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from fh_gym.agents.evaluate import image_metrics, run_episodes, sample_faces
-from fh_gym.agents.strategies import EvenGridStrategy
+from fh_gym.agents.strategies import EvenGridStrategy, GainPredictorStrategy
 from fh_gym.data import build_dataset
 from fh_gym.degradations import Degradation, upsample_bicubic
 from fh_gym.envs.config import make_config
@@ -28,7 +30,7 @@ from fh_gym.restorers.config import ConfigError
 from fh_gym.restorers.registry import get_arch
 from fh_gym.restorers.weights import ShippedWeights, shipped
 
-CHECK_METRICS = ("even_gain_db", "psnr_gain_db", "identity_cosine_bicubic")
+CHECK_METRICS = ("even_gain_db", "psnr_gain_db", "identity_cosine_bicubic", "selection_gain_db")
 
 
 def _test_faces(data: str, count: int) -> tuple[Any, np.ndarray]:
@@ -44,10 +46,13 @@ def check_value(weights: ShippedWeights) -> float:
         raise ConfigError(f"weights {weights.network}.{weights.name}: check.metric must be one of {CHECK_METRICS}")
     block = {"type": weights.network, "weights": weights.name}
     dataset, indices = _test_faces(weights.data, faces)
-    if metric == "even_gain_db":
-        config = make_config({"data": {"type": weights.data, "split": "test"}, "restorer": block},
-                             check["env"])
-        result = run_episodes(config, EvenGridStrategy(), indices, dataset=dataset, batch_size=len(indices))
+    if metric in ("even_gain_db", "selection_gain_db"):
+        data = {"data": {"type": weights.data, "split": "test"}}
+        if metric == "even_gain_db":
+            config, strategy = make_config({**data, "restorer": block}, check["env"]), EvenGridStrategy()
+        else:
+            config, strategy = make_config(data, check["env"]), GainPredictorStrategy(weights=weights.name)
+        result = run_episodes(config, strategy, indices, dataset=dataset, batch_size=len(indices))
         return float(np.mean(result.metrics["psnr"] - result.bicubic_metrics["psnr"]))
     hr = dataset.hr_float(indices)
     scale = int(weights.scale or 8)

@@ -98,3 +98,20 @@ def test_train_gain_predictor_then_compare_with_it(tmp_path, capsys):
     with open(tmp_path / "c" / "compare.csv") as f:
         rows = {row["strategy"]: row for row in csv.DictReader(f)}
     assert rows["gain_predictor"]["T"] == "4" and float(rows["gain_predictor"]["n"]) == 4
+
+
+def test_compare_takes_a_shipped_gain_predictor_by_name(tmp_path, capsys, lfw_dir):
+    import csv
+
+    from fh_gym.agents.cli.main import main
+
+    data = ["--data", "lfw", "--env", "fh_gym/FaceRepair-Dense-x8-T4-v0", "--split", "test"]
+    assert main(["compare", *data, "--strategies", "even", "--faces", "4", "--gain-predictor", "lfw_x8_t4",
+                 "--out", str(tmp_path / "c")]) == 0
+    with open(tmp_path / "c" / "compare.csv") as f:
+        rows = {row["strategy"]: row for row in csv.DictReader(f)}
+    assert float(rows["gain_predictor"]["gain_mean"]) > float(rows["even"]["gain_mean"]) + 0.3
+    capsys.readouterr()
+    assert main(["compare", *data, "--faces", "2", "--gain-predictor", "nowhere", "--out", str(tmp_path / "d")]) == 2
+    assert "--gain-predictor nowhere: no such file, nor shipped BoxPoolingSelector weights (shipped: lfw_x8_t4" in \
+        capsys.readouterr().err

@@ -36,8 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--recognizer", metavar="dlib|CKPT",
                        help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\") or an "
                             "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
-        p.add_argument("--gain-predictor", type=Path, metavar="CKPT",
-                       help="a train-gain-predictor run's gain_predictor.pt: adds the gain_predictor strategy")
+        p.add_argument("--gain-predictor", metavar="CKPT|NAME",
+                       help="a train-gain-predictor run's gain_predictor.pt, or shipped weights of BoxPoolingSelector "
+                            "(lfw_x8_t4, lfw_x8_t16: for the shipped lfw_x8 restorer): adds the gain_predictor strategy")
         if name == "compare":
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
     strategies = args.strategies
     if args.gain_predictor:
-        greedy["gain_predictor"] = {"checkpoint": str(args.gain_predictor)}
+        greedy["gain_predictor"] = gain_predictor_block(args.gain_predictor)
         if "gain_predictor" not in strategies.split(","):
             strategies = f"{strategies},gain_predictor"
     actors = build_actors(strategies, args.agent, greedy, env_config=env_config)
@@ -80,6 +81,18 @@ def run(args: argparse.Namespace) -> int:
     print(to_markdown(rows))
     print(f"written: {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def gain_predictor_block(spec: str) -> dict[str, str]:
+    """``--gain-predictor``: a checkpoint file, else the name of shipped ``BoxPoolingSelector`` weights."""
+    from fh_gym.restorers.weights import names_for
+
+    if Path(spec).is_file():
+        return {"checkpoint": spec}
+    if spec in names_for("BoxPoolingSelector"):
+        return {"weights": spec}
+    raise ValueError(f"--gain-predictor {spec}: no such file, nor shipped BoxPoolingSelector weights (shipped: "
+                     f"{', '.join(names_for('BoxPoolingSelector')) or 'none'})")
 
 
 def _budgets(text: str) -> list[int]:
