@@ -145,7 +145,9 @@ def paired_difference(a: VerificationResult, b: VerificationResult, resamples: i
     """How much better ``b`` verifies than ``a`` on the same pairs, with paired 95% CIs over pairs.
 
     Per-pair differences are far tighter than the difference of two fold means (the same hard pairs fail
-    for both rows): with 10 folds of ~60 pairs the fold standard deviation is several points.
+    for both rows): with 10 folds of ~60 pairs the fold standard deviation is several points. Both intervals
+    treat pairs as independent; pairs that share a face or a person are not quite, so read them as slightly
+    optimistic.
 
     Raises:
         ValueError: If either result lacks per-pair data or the two are not on the same pairs.
