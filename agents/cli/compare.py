@@ -38,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
         p.add_argument("--gain-predictor", metavar="CKPT|NAME",
                        help="a train-gain-predictor run's gain_predictor.pt, or the name of shipped BoxPoolingSelector "
-                            "weights (lfw_x8_t4: for the shipped lfw_x8 restorer): adds the gain_predictor strategy")
+                            "weights (lfw_x8_t4, lfw_x8_t16: for the shipped lfw_x8 restorer): adds the gain_predictor "
+                            "strategy")
         if name == "compare":
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
