@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, add_out_arg, add_seed_arg, count, env_config_from_args
 from fh_gym.agents.strategies import strategy_names
+from fh_gym.restorers.weights import names_for
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -86,8 +87,6 @@ def run(args: argparse.Namespace) -> int:
 
 def gain_predictor_block(spec: str) -> dict[str, str]:
     """``--gain-predictor``: a checkpoint file, else the name of shipped ``BoxPoolingSelector`` weights."""
-    from fh_gym.restorers.weights import names_for
-
     if Path(spec).is_file():
         return {"checkpoint": spec}
     if spec in names_for("BoxPoolingSelector"):
