@@ -291,10 +291,15 @@ def repair_source(env_config: Mapping[str, Any], actor: Actor, scale: int, seed:
     return source
 
 
+def bicubic_row(scale: int) -> str:
+    """The name of the bicubic row of :func:`verification_sources` (what ``--paired`` compares against)."""
+    return f"bicubic x{scale}"
+
+
 def verification_sources(scale: int, seed: int, generators: Mapping[str, nn.Module] | None = None
                          ) -> dict[str, FaceSource]:
     """The rows of a verification table: ``HR``, ``bicubic x<scale>`` and each generator's hallucinations."""
-    sources: dict[str, FaceSource] = {"HR": lambda hr: hr, f"bicubic x{scale}": degrade_source(scale, seed)}
+    sources: dict[str, FaceSource] = {"HR": lambda hr: hr, bicubic_row(scale): degrade_source(scale, seed)}
     for name, generator in (generators or {}).items():
         sources[name] = degrade_source(scale, seed, generator)
     return sources

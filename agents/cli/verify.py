@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"generator {path} is x{generator.scale} but --scale is {args.scale}")
         generators[f"{generator.arch_config['type']} ({path})"] = generator
     sources = ev.verification_sources(args.scale, args.seed, generators)
-    bicubic = f"bicubic x{args.scale}"  # verification_sources' row names
+    bicubic = ev.bicubic_row(args.scale)
     repaired = []
     if args.repair or args.agent:
         for restorer in args.restorer or [None]:
@@ -147,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     if args.paired:
         rows = [name for name in sources if name not in ("HR", bicubic)]
         against = [(bicubic, row) for row in rows] + [(repaired[0], row) for row in repaired[1:]]
-        print("\nPaired differences (row minus the row it is against, the same pairs):\n")
-        print(ev.format_paired(report.results, [(ev.judged_name(a, j, len(judges)), ev.judged_name(b, j, len(judges)))
-                                                for j in judges for a, b in against], seed=args.seed))
+        if not against:
+            print("\n--paired: no generator or repair row to compare with bicubic")
+        else:
+            print("\nPaired differences (row minus the row it is against, the same pairs):\n")
+            print(ev.format_paired(report.results, [(ev.judged_name(a, j, len(judges)),
+                                                     ev.judged_name(b, j, len(judges)))
+                                                    for j in judges for a, b in against], seed=args.seed))
     return 0

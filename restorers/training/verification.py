@@ -154,7 +154,7 @@ def paired_difference(a: VerificationResult, b: VerificationResult, resamples: i
     """
     if any(r.scores is None or r.same is None or r.correct is None for r in (a, b)):
         raise ValueError("paired_difference needs results of kfold_verification (per-pair scores and decisions)")
-    if a.same.shape != b.same.shape or not np.array_equal(a.same, b.same):
+    if not np.array_equal(a.same, b.same):
         raise ValueError(f"paired_difference needs the same pairs, got {a.pairs} and {b.pairs} pairs")
     diff = b.correct.astype(np.float64) - a.correct.astype(np.float64)
     half = 1.96 * float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
