@@ -14,6 +14,7 @@ from fh_gym.identity import NetRecognizer, Recognizer
 from fh_gym.restorers import load_network
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import safe_load, save_network
+from fh_gym.restorers.training.face_jitter import jitter_parameters, warp_faces
 from fh_gym.restorers.training.recipes import recipe_config
 from fh_gym.restorers.training.recipes.identity_distill import distillation_loss
 from fh_gym.samplers.teacher_pairs import TEACHER_CACHE, TeacherPairSampler
@@ -159,3 +160,33 @@ def test_centring_removes_the_common_direction_of_the_targets():
     assert float(train.targets.mean(dim=(0, 1)).norm()) < 0.5 * float(mean.norm())  # the common part is gone
     batch = train(16)  # batches carry the centred targets
     assert torch.equal(batch.teacher.norm(dim=1).round(decimals=4), torch.ones(16))
+
+
+def test_jitter_strength_scales_every_range_and_zero_leaves_the_face():
+    faces = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    still = warp_faces(faces, [jitter_parameters(np.random.default_rng(k), 0.0) for k in range(2)])
+    torch.testing.assert_close(still, faces, atol=1e-5, rtol=0)
+    for strength in (0.5, 1.0):
+        rng = np.random.default_rng(1)
+        draws = [jitter_parameters(rng, strength) for _ in range(400)]
+        theta = np.array([d[0] for d in draws])
+        angles = np.degrees(np.arctan2(theta[:, 1, 0], theta[:, 0, 0]))
+        scales = 1 / np.hypot(theta[:, 0, 0], theta[:, 1, 0])
+        gains, offsets = np.array([d[1] for d in draws]), np.array([d[2] for d in draws])
+        assert np.abs(angles).max() <= 10 * strength and np.abs(angles).max() > 9 * strength
+        assert np.abs(scales - 1).max() <= 0.1 * strength + 1e-9 and np.abs(theta[:, :, 2]).max() <= 0.12 * strength
+        assert np.abs(gains - 1).max() <= 0.15 * strength + 1e-12 and np.abs(offsets).max() <= 0.08 * strength
+
+
+def test_online_augmentation_changes_the_training_and_is_checked(tmp_path):
+    teacher = save_network(build_network(TINY_CNNR, kind="aux", init_seed=0).eval(), tmp_path / "teacher.pt")
+    students = []
+    for augment in (0.0, 0.5):
+        config = recipe_config("identity-distill", {
+            "data": {**DATA, "identities": 40}, "network": TINY_CNNR, "teacher": str(teacher), "steps": 2,
+            "batch_size": 8, "val_size": 16, "bn_batches": 1, "checkpoint_every": 1000, "augment": augment})
+        summary = run_recipe("identity-distill", config, tmp_path / f"run{augment}", progress=False)
+        students.append(load_network(summary["identity_net"], kind="aux").state_dict())
+    assert any(not torch.equal(a, b) for a, b in zip(students[0].values(), students[1].values(), strict=True))
+    with pytest.raises(Exception, match="augment"):
+        recipe_config("identity-distill", {"augment": 1.5})

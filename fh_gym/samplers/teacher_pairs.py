@@ -33,6 +33,7 @@ from tqdm import tqdm
 from fh_gym.degradations import upsample_bicubic
 from fh_gym.identity.recognizers import Recognizer
 from fh_gym.restorers.checkpoint import atomic_torch_save, safe_load
+from fh_gym.restorers.training.face_jitter import jitter_parameters, warp_faces
 from fh_gym.restorers.training.recipe import PairBatch
 from fh_gym.samplers.image_pairs import PairSampler
 
@@ -50,22 +51,7 @@ CHUNK = 256
 
 def jittered(hr: Tensor, indices: np.ndarray) -> Tensor:
     """The ``jitter`` view (see the module docstring) of the faces ``hr`` (B, 3, S, S) at dataset ``indices``."""
-    thetas, gains, offsets = [], [], []
-    for index in indices:
-        rng = np.random.default_rng([int(index), 1])
-        angle, scale = np.deg2rad(rng.uniform(-10, 10)), rng.uniform(0.9, 1.1)
-        shift = rng.uniform(-0.12, 0.12, size=2)  # normalised coordinates span 2: 6% of the side
-        cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
-        thetas.append([[cos, -sin, shift[0]], [sin, cos, shift[1]]])
-        gains.append(rng.uniform(0.85, 1.15))
-        offsets.append(rng.uniform(-0.08, 0.08))
-    theta = torch.tensor(thetas, dtype=hr.dtype, device=hr.device)
-    grid = F.affine_grid(theta, list(hr.shape), align_corners=False)
-    moved = F.grid_sample(hr, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    mean = moved.mean(dim=(1, 2, 3), keepdim=True)
-    gain = torch.tensor(gains, dtype=hr.dtype, device=hr.device).view(-1, 1, 1, 1)
-    offset = torch.tensor(offsets, dtype=hr.dtype, device=hr.device).view(-1, 1, 1, 1)
-    return ((moved - mean) * gain + mean + offset).clamp(0, 1)
+    return warp_faces(hr, [jitter_parameters(np.random.default_rng([int(index), 1])) for index in indices])
 
 
 class TeacherPairSampler(PairSampler):

@@ -29,12 +29,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from fh_gym.restorers.build import build_network
-from fh_gym.restorers.config import Anything, Str
+from fh_gym.restorers.config import Anything, Float, Str
+from fh_gym.restorers.training.face_jitter import jitter_parameters, warp_faces
 from fh_gym.restorers.training.generator_eval import lr_milestone_factor, periodic_eval
 from fh_gym.restorers.training.identity_training import (
     OPTIMIZER_DEFAULTS,
@@ -63,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "teacher": Str("dlib"),  # 'dlib' or an identity-network checkpoint (fh_gym.identity.build_recognizer)
     "views": Anything(["hr", "flip", "bicubic"], check=_views_problem),
     "relation_weight": 1.0,
+    # online jitter of each training batch, targets kept (0: off; 1: the ``jitter`` view's ranges)
+    "augment": Float(0.0, min=0.0, max=1.0),
     "center": True,  # distil the targets minus their mean over the training faces (see TeacherPairSampler.center)
     "steps": 3000,
     "batch_size": 32,
@@ -121,10 +125,16 @@ def train_identity_distill(ctx: RecipeContext) -> dict[str, Any]:
     teacher_metrics = {k.replace("eval/", "eval/teacher_"): v
                        for k, v in pair_verification(val.teacher, val.identities).items()}
 
+    strength = float(cfg["augment"])
+
     def step_fn(step: int) -> dict[str, float]:
         batch = ctx.train_batch(int(cfg["batch_size"]))
+        images = batch.hr
+        if strength > 0:  # seeded by the step, so a resumed run draws what the uninterrupted one would have
+            rng = np.random.default_rng([int(cfg["seed"]), step, 3])
+            images = warp_faces(images, [jitter_parameters(rng, strength) for _ in range(len(images))])
         model.train()
-        losses = distillation_loss(model(batch.hr), batch.teacher, float(cfg["relation_weight"]))
+        losses = distillation_loss(model(images), batch.teacher, float(cfg["relation_weight"]))
         optimizer_step(optimizer, losses["total"], net.parameters(), cfg["grad_clip"])
         return {name: value.item() for name, value in losses.items()}
 
