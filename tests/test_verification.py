@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from fh_gym.agents.cli.main import main
+from fh_gym.agents.cli.verify import distinct_tails
 from fh_gym.data.base import FaceDataset
 from fh_gym.identity_eval import (
     LFWPair,
@@ -270,3 +272,11 @@ def test_verify_command_on_lfw(shared_data, tmp_path, capsys):
     code = main(["verify", "--identity-net", str(checkpoint), "--pairs-from", "unseen", "--max-pairs", "20"])
     out = capsys.readouterr().out
     assert code == 0 and "20 of " in out and "| HR | 20 (" in out
+
+
+def test_repair_rows_of_several_restorers_are_named_by_the_shortest_distinct_tails():
+    paths = [Path("/runs/id/w0/restorer.pt"), Path("/runs/id/w0.2/restorer.pt"), Path("/other/best.pt")]
+    assert distinct_tails(paths) == {paths[0]: "w0/restorer.pt", paths[1]: "w0.2/restorer.pt",
+                                     paths[2]: "other/best.pt"}  # one depth for all: the rows line up
+    assert distinct_tails([Path("a/r.pt"), Path("b/r.pt")]) == {Path("a/r.pt"): "a/r.pt", Path("b/r.pt"): "b/r.pt"}
+    assert distinct_tails([]) == {}

@@ -132,9 +132,10 @@ def run(args: argparse.Namespace) -> int:
     bicubic = ev.bicubic_row(args.scale)
     repaired = []
     if args.repair or args.agent:
+        labels = distinct_tails(args.restorer)
         for restorer in args.restorer or [None]:
             env_config = build_env_config(args.env, restorer=restorer, device=str(device), overrides=args.overrides)
-            where = args.env if len(args.restorer) < 2 else f"{args.env}, {restorer}"
+            where = args.env if len(args.restorer) < 2 else f"{args.env}, {labels[restorer]}"
             for actor in build_actors(args.repair, args.agent, env_config=env_config):
                 repaired.append(f"{actor.name} repair ({where})")
                 sources[repaired[-1]] = ev.repair_source(env_config, actor, args.scale, args.seed)
@@ -155,3 +156,13 @@ def run(args: argparse.Namespace) -> int:
                                                      ev.judged_name(b, j, len(judges)))
                                                     for j in judges for a, b in against], seed=args.seed))
     return 0
+
+
+def distinct_tails(paths: list[Path]) -> dict[Path, str]:
+    """The shortest trailing parts (one depth for all) that tell the paths apart (``w0/restorer.pt``,
+    ``w0.2/restorer.pt``): row names a reader takes in, not two long absolute paths that differ in one folder."""
+    for depth in range(1, max((len(p.parts) for p in paths), default=1) + 1):
+        tails = {path: str(Path(*path.parts[-depth:])) for path in paths}
+        if len(set(tails.values())) == len(set(paths)):
+            return tails
+    return {path: str(path) for path in paths}
