@@ -132,8 +132,8 @@ def test_the_recipe_writes_a_student_with_its_teacher_threshold_and_people(tmp_p
         "val_size": 24, "bn_batches": 1, "checkpoint_every": 1000, "log_every": 1})
     out = tmp_path / "run"
     summary = run_recipe("identity-distill", config, out, progress=False)
-    assert summary["step"] == 3 and 0 < summary["threshold"] < 2
-    for key in ("eval/agreement", "eval/teacher_cos_same"):
+    assert summary["step"] == 3 and 0 < summary["threshold"] < 2 and 0 <= summary["threshold_flip"] < 2
+    for key in ("eval/agreement", "eval/teacher_cos_same", "eval/flip_verification_acc"):
         assert key in summary
     student = load_network(summary["identity_net"], kind="aux")
     meta = student.checkpoint_meta
@@ -141,6 +141,7 @@ def test_the_recipe_writes_a_student_with_its_teacher_threshold_and_people(tmp_p
     assert meta["threshold"] == pytest.approx(summary["threshold"]) and len(meta["class_names"]) > 0
     assert len(meta["teacher_mean"]) == 16  # centred targets (the default): the mean is recorded
     assert NetRecognizer(student).threshold == pytest.approx(summary["threshold"])
+    assert NetRecognizer(student, flip=True).threshold == pytest.approx(meta["threshold_flip"])
     targets = safe_load(out / TEACHER_CACHE)
     assert targets["teacher"] == NetRecognizer(teacher_net).name
     assert sorted(targets["views"]) == ["bicubic", "flip", "hr"]

@@ -175,7 +175,33 @@ def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys, tmp_path)
                  str(second), "--env", "fh_gym/FaceRepair-Dense-x8-T4-v0", "--max-pairs", "20"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| even repair")]
     env = "fh_gym/FaceRepair-Dense-x8-T4-v0"
-    assert [line.split(" | ")[0] for line in lines] == [f"| even repair ({env}, {path})" for path in (first, second)]
+    # rows named by the paths' shortest distinct tails (the file names here)
+    assert [line.split(" | ")[0] for line in lines] == [f"| even repair ({env}, {path.name})" for path in (first, second)]
     assert lines[0].split(" | ")[1:] == lines[1].split(" | ")[1:]  # the same weights: the same faces and figures
     assert main(["verify", "--recognizer", net, "--repair", "greedy", "--max-pairs", "4"]) == 2
     assert "needs the ground truth" in capsys.readouterr().err
+
+
+def test_flip_averaged_recognizer_is_mirror_invariant_with_its_own_threshold(tmp_path, three_faces):
+    from fh_gym.restorers.checkpoint import save_network
+
+    net = build_network({"type": "CNNR", "width": 4, "feature_dim": 16}, "aux", init_seed=0)
+    path = save_network(net, tmp_path / "id.pt", {"threshold": 1.0, "threshold_flip": 0.8})
+    judge = build_recognizer(f"{path}+flip")
+    assert judge.flip and judge.threshold == pytest.approx(0.8) and judge.name == "CNNR+flip"
+    assert build_recognizer(path).threshold == pytest.approx(1.0)
+    emb = judge.embed(three_faces)
+    torch.testing.assert_close(emb.norm(dim=1), torch.ones(3), atol=1e-5, rtol=0)
+    # a face and its mirror image get one embedding; the plain net tells them apart
+    torch.testing.assert_close(judge.embed(three_faces.flip(-1)), emb, atol=1e-5, rtol=0)
+    plain = NetRecognizer(judge.net)
+    assert float(identity_distance(plain.embed(three_faces[:1]), plain.embed(three_faces[:1].flip(-1)))) > 1e-4
+    faces = three_faces.clone().requires_grad_(True)
+    judge.embed(faces[:1]).sum().backward()
+    assert float(faces.grad.abs().sum()) > 0
+    old = NetRecognizer(build_network({"type": "CNNR", "width": 4, "feature_dim": 16}, "aux", init_seed=1), flip=True)
+    assert old.embed(three_faces).shape == (3, 16)  # a net without threshold_flip embeds, but has no threshold
+    with pytest.raises(ConfigError, match="no stored flip-averaged threshold \\(threshold_flip"):
+        _ = old.threshold
+    with pytest.raises(ConfigError, match="flip averaging is for identity networks, not dlib"):
+        build_recognizer("dlib+flip")

@@ -34,9 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         add_seed_arg(p, "seed of the degradations and sampling strategies")
         p.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
-        p.add_argument("--recognizer", metavar="dlib|CKPT",
-                       help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\") or an "
-                            "identity-network checkpoint; adds the distance to HR and the same-person rate columns")
+        p.add_argument("--recognizer", metavar="dlib|CKPT|TYPE:NAME",
+                       help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\"), an "
+                            "identity-network checkpoint or shipped weights TYPE:NAME (+flip: flip-averaged "
+                            "embeddings); adds the distance to HR and the same-person rate columns")
         p.add_argument("--gain-predictor", metavar="CKPT|NAME",
                        help="a train-gain-predictor run's gain_predictor.pt, or the name of shipped BoxPoolingSelector "
                             "weights (lfw_x8_t4, lfw_x8_t16: for the shipped lfw_x8 restorer): adds the gain_predictor "

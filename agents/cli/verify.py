@@ -49,9 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     judge.add_argument("--recognizer", metavar="dlib|CKPT|TYPE:NAME", action="append",
                        help="face recogniser: 'dlib' (dlib's ResNet descriptor, pip install \"fh-gym[identity]\"; "
                             "not trained on LFW), an identity-network checkpoint or shipped weights (CNNR:lfw_dlib, "
-                            "the recogniser distilled from dlib); repeat it to judge with several "
-                            "on the same pairs (those of people none of them was trained on), e.g. dlib beside a "
-                            "network distilled from it")
+                            "the recogniser distilled from dlib; a network's spec ending in +flip averages each face's "
+                            "embedding with its mirror image's, e.g. CNNR:lfw_dlib+flip); repeat it to judge with "
+                            "several on the same pairs (those of people none of them was trained on), e.g. dlib "
+                            "beside a network distilled from it")
     p.add_argument("--generator", action="append", default=[], type=Path, metavar="CKPT",
                    help="generator checkpoint to evaluate (repeatable)")
     repair = p.add_argument_group("patch repair rows (the env's front-end, restorer and T on the LR faces)")
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.comparison import build_actors
     from fh_gym.data import build_dataset
     from fh_gym.engine.core import resolve_device
-    from fh_gym.identity import build_recognizer, identity_network
+    from fh_gym.identity import NetRecognizer, build_recognizer, identity_network, split_flip
     from fh_gym.restorers.checkpoint import load_network
 
     device = resolve_device(args.device)
@@ -115,11 +116,12 @@ def run(args: argparse.Namespace) -> int:
         if str(spec) == "dlib":
             judges["dlib"] = build_recognizer("dlib")
             continue
-        net = identity_network(spec, device, "--recognizer" if args.recognizer else "--identity-net")
+        base, flip = split_flip(spec)
+        net = identity_network(base, device, "--recognizer" if args.recognizer else "--identity-net")
         people = set(getattr(net, "checkpoint_meta", {}).get("class_names", []) or [])
         trained_on |= people
         unknown += [] if people else [str(spec)]
-        judges[str(spec)] = net
+        judges[str(spec)] = NetRecognizer(net, name=str(spec), flip=True) if flip else net
     if not args.all_pairs and unknown:
         print(f"warning: {', '.join(unknown)} has no class names; cannot leave out the people it was trained on")
     generators = {}

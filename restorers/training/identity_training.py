@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fh_gym.restorers.losses.identity import cosine_similarity
@@ -113,6 +114,11 @@ def embed(net: nn.Module, images: Tensor, batch_size: int = 64) -> Tensor:
         return torch.cat([net(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     finally:
         net.train(was_training)
+
+
+def flip_averaged(features: Tensor, mirrored: Tensor) -> Tensor:
+    """Unit mean of the unit features of faces and of their mirror images (test-time flip averaging)."""
+    return F.normalize(F.normalize(features, dim=1) + F.normalize(mirrored, dim=1), dim=1)
 
 
 def verification_metrics(net: nn.Module, images: Tensor, labels: Tensor, prefix: str = "eval/") -> dict[str, float]:

@@ -21,7 +21,8 @@ renormalised. Measured: with raw dlib targets a 2,500-step student learnt only t
 faces are already at cosine ~0.84.
 The final checkpoint records the teacher, the class names of the training people (``fh-gym verify`` leaves
 out pairs with them) and the same-person ``threshold`` between unit embeddings chosen on the validation
-people, which :class:`fh_gym.identity.NetRecognizer` uses.
+people, which :class:`fh_gym.identity.NetRecognizer` uses, and ``threshold_flip``, the same for its
+flip-averaged embeddings (``NetRecognizer(flip=True)``, ``--recognizer CKPT+flip``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from fh_gym.restorers.training.generator_eval import lr_milestone_factor, period
 from fh_gym.restorers.training.identity_training import (
     OPTIMIZER_DEFAULTS,
     embed,
+    flip_averaged,
     make_optimizer,
     pair_verification,
     recalibrate_batchnorm,
@@ -146,9 +148,16 @@ def train_identity_distill(ctx: RecipeContext) -> dict[str, Any]:
 
     run.run(step_fn, log_fn=periodic_eval(int(cfg["eval_every"]), evaluate), time_budget_s=ctx.time_budget_s)
     final = evaluate()
-    threshold = distance_threshold(embed(net, val.hr), val.identities)
+    features = embed(net, val.hr)
+    threshold = distance_threshold(features, val.identities)
+    # the flip-averaged embeddings (NetRecognizer flip) have distances of their own: threshold and metrics
+    flipped = flip_averaged(features, embed(net, val.hr.flip(-1)))
+    final.update({k.replace("eval/", "eval/flip_"): v for k, v in pair_verification(flipped, val.identities).items()})
+    threshold_flip = distance_threshold(flipped, val.identities)
     paths = run.save_networks(meta={"class_names": list(ctx.extras.get("class_names") or []), "eval": final,
-                                    "threshold": threshold, "teacher": str(cfg["teacher"]),
+                                    "threshold": threshold, "threshold_flip": threshold_flip,
+                                    "teacher": str(cfg["teacher"]),
                                     "views": list(cfg["views"]), "teacher_mean": ctx.extras.get("teacher_mean")})
     return {"identity_net": str(paths.get("identity_net", ctx.out_dir / "identity_net.pt")),
-            "last": str(run.checkpoint_path), "step": run.step, "threshold": threshold, **final}
+            "last": str(run.checkpoint_path), "step": run.step, "threshold": threshold,
+            "threshold_flip": threshold_flip, **final}
