@@ -191,3 +191,19 @@ def test_online_augmentation_changes_the_training_and_is_checked(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(students[0].values(), students[1].values(), strict=True))
     with pytest.raises(Exception, match="augment"):
         recipe_config("identity-distill", {"augment": 1.5})
+
+
+@pytest.mark.parametrize("stage", ["identity_distill_lfw", "identity_distill_lfw_jitter", "identity_distill_lfw_aug"])
+def test_the_shipped_students_recipe_stages_are_valid_configs(stage):
+    from pathlib import Path
+
+    from fh_gym.restorers.config import load_yaml
+
+    path = Path(__file__).resolve().parents[1] / "envs_configs" / "recipes" / "weights" / f"{stage}.yaml"
+    config = recipe_config("identity-distill", load_yaml(path))
+    assert config["teacher"] == "dlib" and config["network"]["type"] == "CNNR"
+    # each later stage starts from the previous stage's output folder
+    previous = {"identity_distill_lfw_jitter": "CNNR-lfw_dlib/", "identity_distill_lfw_aug": "CNNR-lfw_dlib_jitter/"}
+    if stage in previous:
+        assert previous[stage] in config["network"]["checkpoint"] and "jitter" in config["views"]
+    assert config["augment"] == (0.5 if stage.endswith("aug") else 0.0)

@@ -176,7 +176,8 @@ def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys, tmp_path)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| even repair")]
     env = "fh_gym/FaceRepair-Dense-x8-T4-v0"
     # rows named by the paths' shortest distinct tails (the file names here)
-    assert [line.split(" | ")[0] for line in lines] == [f"| even repair ({env}, {path.name})" for path in (first, second)]
+    names = [line.split(" | ")[0] for line in lines]
+    assert names == [f"| even repair ({env}, {path.name})" for path in (first, second)]
     assert lines[0].split(" | ")[1:] == lines[1].split(" | ")[1:]  # the same weights: the same faces and figures
     assert main(["verify", "--recognizer", net, "--repair", "greedy", "--max-pairs", "4"]) == 2
     assert "needs the ground truth" in capsys.readouterr().err
