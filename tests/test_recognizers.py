@@ -118,7 +118,8 @@ def test_compare_refuses_an_unknown_recognizer(tmp_path, capsys):
             "(e.g. CNNR:lfw_dlib); nope.pt not found") in capsys.readouterr().err
     assert main(["compare", *DATA, "--strategies", "even", "--faces", "2", "--recognizer", "CNNR:nope",
                  "--out", str(tmp_path / "y")]) == 2
-    assert "unknown weights 'nope' for CNNR; available: default, none, syn, lfw, lfw_dlib" in capsys.readouterr().err
+    available = "default, none, syn, lfw, lfw_dlib, lfw_dlib_aug"
+    assert f"unknown weights 'nope' for CNNR; available: {available}" in capsys.readouterr().err
 
 
 def test_the_shipped_distilled_recogniser_by_name(tmp_path, three_faces):
@@ -129,6 +130,12 @@ def test_the_shipped_distilled_recogniser_by_name(tmp_path, three_faces):
     torch.testing.assert_close(embedded.norm(dim=1), torch.ones(3))
     rows = _identity_columns(tmp_path, "CNNR:lfw_dlib")
     assert 0.0 < float(rows["bicubic"]["id_distance_mean"]) < 2.0
+    # flip averaging has its own threshold in the shipped files, calibrated on the validation people
+    assert build_recognizer("CNNR:lfw_dlib+flip").threshold == pytest.approx(1.1674, abs=1e-3)
+    augmented = build_recognizer("CNNR:lfw_dlib_aug+flip")
+    assert augmented.name == "CNNR:lfw_dlib_aug+flip" and augmented.threshold == pytest.approx(1.1438, abs=1e-3)
+    assert build_recognizer("CNNR:lfw_dlib_aug").threshold == pytest.approx(1.1358, abs=1e-3)
+    torch.testing.assert_close(augmented.embed(three_faces.flip(-1)), augmented.embed(three_faces), atol=1e-4, rtol=0)
 
 
 @needs_dlib
