@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from fh_gym.identity import NetRecognizer, Recognizer
 from fh_gym.restorers import load_network
 from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import safe_load, save_network
+from fh_gym.restorers.config import ConfigError, load_yaml
 from fh_gym.restorers.training.face_jitter import jitter_parameters, warp_faces
 from fh_gym.restorers.training.recipes import recipe_config
 from fh_gym.restorers.training.recipes.identity_distill import distillation_loss
@@ -189,16 +191,12 @@ def test_online_augmentation_changes_the_training_and_is_checked(tmp_path):
         summary = run_recipe("identity-distill", config, tmp_path / f"run{augment}", progress=False)
         students.append(load_network(summary["identity_net"], kind="aux").state_dict())
     assert any(not torch.equal(a, b) for a, b in zip(students[0].values(), students[1].values(), strict=True))
-    with pytest.raises(Exception, match="augment"):
+    with pytest.raises(ConfigError, match="identity-distill.augment: 1.5 \\(expected a number >= 0 and <= 1\\)"):
         recipe_config("identity-distill", {"augment": 1.5})
 
 
 @pytest.mark.parametrize("stage", ["identity_distill_lfw", "identity_distill_lfw_jitter", "identity_distill_lfw_aug"])
 def test_the_shipped_students_recipe_stages_are_valid_configs(stage):
-    from pathlib import Path
-
-    from fh_gym.restorers.config import load_yaml
-
     path = Path(__file__).resolve().parents[1] / "envs_configs" / "recipes" / "weights" / f"{stage}.yaml"
     config = recipe_config("identity-distill", load_yaml(path))
     assert config["teacher"] == "dlib" and config["network"]["type"] == "CNNR"

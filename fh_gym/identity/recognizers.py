@@ -215,9 +215,16 @@ def identity_network(spec: str | Path, device: str | torch.device = "cpu", what:
 
 
 def split_flip(spec: str | Path) -> tuple[str, bool]:
-    """``(spec without the suffix, whether it asked for flip averaging)`` of a ``--recognizer`` spec."""
+    """``(spec without the suffix, whether it asked for flip averaging)`` of a ``--recognizer`` spec.
+
+    Raises:
+        ConfigError: For ``dlib+flip`` (dlib aligns faces itself; flip averaging is for identity networks).
+    """
     text = str(spec)
-    return (text[: -len(FLIP_SUFFIX)], True) if text.endswith(FLIP_SUFFIX) else (text, False)
+    base, flip = (text[: -len(FLIP_SUFFIX)], True) if text.endswith(FLIP_SUFFIX) else (text, False)
+    if flip and base == "dlib":
+        raise ConfigError("--recognizer dlib+flip: flip averaging is for identity networks, not dlib")
+    return base, flip
 
 
 def build_recognizer(spec: str | Path, device: str | torch.device = "cpu") -> Recognizer:
@@ -226,7 +233,5 @@ def build_recognizer(spec: str | Path, device: str | torch.device = "cpu") -> Re
     if str(spec) == "dlib":
         return DlibRecognizer()
     base, flip = split_flip(spec)
-    if base == "dlib":
-        raise ConfigError("--recognizer dlib+flip: flip averaging is for identity networks, not dlib")
     shipped = "weights" in identity_block(base)  # named by TYPE:NAME; a checkpoint by its network type
     return NetRecognizer(identity_network(base, device), name=str(spec) if shipped else None, flip=flip)
