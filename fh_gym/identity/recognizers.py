@@ -90,7 +90,8 @@ class NetRecognizer(Recognizer):
             (cosine 0.5) for a network stored without one.
         name: Row name (default: the network type, ``+flip`` appended with ``flip``).
         flip: Embed each face as the unit mean of its own and its mirror image's unit features (test-time
-            flip averaging: +0.7 verification points for the student distilled from dlib, BENCHMARKS section 10).
+            flip averaging: +0.7 verification points for ``CNNR lfw_dlib``, +0.04 for ``lfw_dlib_aug``,
+            BENCHMARKS section 10).
             Same-person pairs come closer (the distances are not the plain ones), so it has its own threshold:
             a network without a stored ``threshold_flip`` (trained before the recipe stored it) embeds but has
             no threshold.
@@ -103,9 +104,9 @@ class NetRecognizer(Recognizer):
         self.net = net.eval()
         self.flip = bool(flip)
         meta = getattr(net, "checkpoint_meta", {}) or {}
-        key = "threshold_flip" if self.flip else "threshold"
-        stored = meta.get(key, None if self.flip else 1.0)
-        self._threshold = float(threshold) if threshold is not None else None if stored is None else float(stored)
+        if threshold is None:  # a plain net stored without one gets cosine 0.5; a flip one gets none
+            threshold = meta.get("threshold_flip") if self.flip else meta.get("threshold", 1.0)
+        self._threshold = None if threshold is None else float(threshold)
         type_name = getattr(net, "arch_config", {}).get("type", type(net).__name__)
         self.name = name or type_name + (FLIP_SUFFIX if self.flip else "")
 
