@@ -14,7 +14,9 @@ with ``phi`` the ``identity_net`` and IPFH's ``L_id`` (Eq. 14, :class:`fh_gym.en
 net's head was trained on (the shipped ``CNNR`` files): on training people that is a loss of ~15 nats, not a
 distance in [0, 2], so its weight must be far smaller. ``identity_weight: 0`` is the PSNR-only fine-tuning of
 the same restorer with the same budget, the fair baseline of an identity-aware one. The output ``restorer.pt``
-records its front-end and identity set-up, for ``--restorer`` in ``compare``, ``verify`` and the envs.
+records its front-end and identity set-up, for ``--restorer`` in ``compare``, ``verify`` and the envs; it is
+rewritten at every checkpoint with its ``step`` and ``total_steps`` in the meta (``step < total_steps``: the run
+is unfinished), so it never lags ``last.pt``.
 
 Choices (the papers train their restorers jointly with RL; this is the supervised part alone): the episodes
 follow a fixed strategy so the restorer sees the windows it will repair in the comparisons; the cosine form of
@@ -37,6 +39,7 @@ from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.engine.networks import frontend_signature
 from fh_gym.episodes import EpisodeHook, play_episodes
 from fh_gym.identity import identity_block
+from fh_gym.restorers.checkpoint import save_network
 from fh_gym.restorers.config import Choice, Float, Int, Schema, Str
 from fh_gym.restorers.training.loop import TrainingRun
 
@@ -97,9 +100,19 @@ def finetune_restorer(env_config: dict[str, Any], settings: dict[str, Any], out_
                                   faces_per_step=None, loss_cfg=loss_config(cfg))
     actor = build_strategy(cfg["strategy"])
     hook = _TunerHook(tuner)
+    meta = {"frontend": frontend_signature(engine.frontend), "identity_net": cfg["identity_net"],
+            "identity_weight": float(cfg["identity_weight"]), "strategy": cfg["strategy"],
+            "data": env_config["data"], "finetuned_from": getattr(engine.restorer, "weights_source", None)}
+
+    def write_restorer(run: TrainingRun) -> None:
+        # restorer.pt follows every checkpoint, so it is never older than last.pt (a copied or resumed run
+        # folder's file is replaced at the first checkpoint); its step says how far the run had come.
+        progress_meta = {"step": run.step, "total_steps": run.total_steps, "recipe": run.config.get("recipe", "")}
+        save_network(engine.restorer, Path(out_dir) / "restorer.pt", {**progress_meta, **meta})
+
     run = TrainingRun(out_dir, {"restorer": engine.restorer}, {"restorer": tuner.optimizer}, cfg, int(cfg["steps"]),
                       checkpoint_every=int(cfg["checkpoint_every"]), log_every=int(cfg["log_every"]), resume=resume,
-                      progress=progress, description="finetune-restorer")
+                      progress=progress, description="finetune-restorer", on_checkpoint=write_restorer)
     slots = engine.all_slots()
 
     def step_fn(step: int) -> dict[str, float]:
@@ -109,8 +122,5 @@ def finetune_restorer(env_config: dict[str, Any], settings: dict[str, Any], out_
         return dict(hook.stats)
 
     run.run(step_fn)
-    meta = {"frontend": frontend_signature(engine.frontend), "identity_net": cfg["identity_net"],
-            "identity_weight": float(cfg["identity_weight"]), "strategy": cfg["strategy"],
-            "data": env_config["data"], "finetuned_from": getattr(engine.restorer, "weights_source", None)}
-    paths = run.save_networks(meta=meta)
+    paths = run.save_networks(meta={"total_steps": run.total_steps, **meta})
     return {"restorer": str(paths.get("restorer", out_dir / "restorer.pt")), "steps": run.step, **hook.stats}

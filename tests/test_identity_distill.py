@@ -118,8 +118,22 @@ def test_the_jitter_view_is_reproducible_and_moves_the_face():
     torch.testing.assert_close(sampler.view_images(four[1:2], "jitter"), jitter[1:2])  # ... not by its batch
 
 
+def test_further_jitter_views_are_other_draws_of_the_same_change():
+    sampler = _sampler(ColourTeacher(), views=("jitter", "jitter2", "jitter3"))
+    four = np.arange(4)
+    draws = [sampler.view_images(four, view) for view in ("jitter", "jitter2", "jitter3")]
+    torch.testing.assert_close(draws[1], sampler.view_images(four, "jitter2"))
+    hr = sampler.view_images(four, "hr")
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert bool(((draws[a] - draws[b]).abs().mean(dim=(1, 2, 3)) > 0.005).all())
+    # the same ranges: each draw stays within what one jitter draw moves a face
+    for draw in draws:
+        assert float((draw - hr).abs().mean()) < 0.2
+    assert sampler.targets.shape[:2] == (len(sampler.dataset), 3)
+
+
 def test_bad_views_are_a_clear_error():
-    with pytest.raises(ValueError, match="teacher views must be some of hr, flip, bicubic, jitter"):
+    with pytest.raises(ValueError, match="teacher views must be some of hr, flip, bicubic, jitter, jitter2, jitter3, got"):
         _sampler(ColourTeacher(), views=("hr", "rotate"))
     with pytest.raises(Exception, match="views"):
         recipe_config("identity-distill", {"views": ["sideways"]})

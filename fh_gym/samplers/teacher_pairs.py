@@ -16,7 +16,8 @@ Views (each a deterministic function of the HR face, so the cached embedding mat
 * ``jitter``: the HR face under a random similarity transform and photometric change, drawn from a generator
   seeded by the face's index (rotation within 10 degrees, scale 0.9-1.1, shift within 6% of the side,
   contrast 0.85-1.15, brightness within 0.08; reflected borders): more distinct images for the student per
-  teacher-labelled face, which dlib, aligning faces with its landmarks, largely shrugs off (our choice).
+  teacher-labelled face, which dlib, aligning faces with its landmarks, largely shrugs off (our choice);
+  ``jitter2`` and ``jitter3`` are further independent draws of the same change (more teacher labels a face).
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from fh_gym.restorers.training.face_jitter import jitter_parameters, warp_faces
 from fh_gym.restorers.training.recipe import PairBatch
 from fh_gym.samplers.image_pairs import PairSampler
 
+#: the jitter views and the draw each seeds its generator with (``[face index, draw]``)
+JITTER_DRAWS = {"jitter": 1, "jitter2": 2, "jitter3": 3}
 #: the views a teacher target can be computed on
-TEACHER_VIEWS = ("hr", "flip", "bicubic", "jitter")
+TEACHER_VIEWS = ("hr", "flip", "bicubic", *JITTER_DRAWS)
 #: the cache file's name in a run folder
 TEACHER_CACHE = "teacher_targets.pt"
 #: the cache's format tag (a checkpoint-style dict, read with ``weights_only=True``)
@@ -49,9 +52,10 @@ TARGETS_FORMAT_V1 = "fh-gym/teacher-targets-v1"
 CHUNK = 256
 
 
-def jittered(hr: Tensor, indices: np.ndarray) -> Tensor:
-    """The ``jitter`` view (see the module docstring) of the faces ``hr`` (B, 3, S, S) at dataset ``indices``."""
-    return warp_faces(hr, [jitter_parameters(np.random.default_rng([int(index), 1])) for index in indices])
+def jittered(hr: Tensor, indices: np.ndarray, draw: int = 1) -> Tensor:
+    """A jitter view (see the module docstring; ``draw`` of :data:`JITTER_DRAWS`) of the faces ``hr``
+    (B, 3, S, S) at dataset ``indices``."""
+    return warp_faces(hr, [jitter_parameters(np.random.default_rng([int(index), draw])) for index in indices])
 
 
 class TeacherPairSampler(PairSampler):
@@ -100,8 +104,8 @@ class TeacherPairSampler(PairSampler):
             return hr
         if view == "flip":
             return hr.flip(-1)
-        if view == "jitter":
-            return jittered(hr, indices)
+        if view in JITTER_DRAWS:
+            return jittered(hr, indices, JITTER_DRAWS[view])
         lows = [self.degrade(hr[k:k + 1], np.random.default_rng(int(i))).lr for k, i in enumerate(indices)]
         return upsample_bicubic(torch.cat(lows).to(self.device), self.scale).clamp(0, 1)
 

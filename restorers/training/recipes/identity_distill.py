@@ -13,8 +13,9 @@ Loss (our choice; the papers train their recognisers from labels, not by distill
   teacher's, i.e. the distances that verification thresholds (relational distillation, Park et al. 2019).
 
 Targets come from the caller (``PairBatch.teacher``): every training face labelled once per view (HR,
-mirrored, bicubic of its LR version, optionally ``jitter``: a seeded geometric and photometric change; see
-:mod:`fh_gym.samplers.teacher_pairs`) and cached in the run folder;
+mirrored, bicubic of its LR version, optionally ``jitter``: a seeded geometric and photometric change, and
+``jitter2`` / ``jitter3``: other draws of it; see :mod:`fh_gym.samplers.teacher_pairs`) and cached in the run
+folder;
 with ``center`` (default) they are the teacher's unit embeddings minus their mean over the training faces,
 renormalised. Measured: with raw dlib targets a 2,500-step student learnt only their common direction
 (cosine 0.88 to every target, 54% verification on validation pairs), since any two dlib embeddings of LFW
@@ -52,7 +53,7 @@ from fh_gym.restorers.training.recipe import RecipeContext, ddp, register_recipe
 from fh_gym.restorers.training.verification import batch_pairs, best_threshold
 
 #: the views the targets are computed on (fh_gym.samplers.teacher_pairs.TEACHER_VIEWS)
-VIEWS = ("hr", "flip", "bicubic", "jitter")
+VIEWS = ("hr", "flip", "bicubic", "jitter", "jitter2", "jitter3")
 
 
 def _views_problem(value: Any) -> str | None:
