@@ -13,10 +13,10 @@ Views (each a deterministic function of the HR face, so the cached embedding mat
 * ``bicubic``: bicubic upsampling of the face's LR version under the recipe's degradation, drawn from a
   generator seeded by the face's index: what an identity term sees of an unrepaired face, so the student
   also learns the teacher on blurred faces;
-* ``jitter``: the HR face under a random similarity transform and photometric change, drawn from a generator
-  seeded by the face's index (rotation within 10 degrees, scale 0.9-1.1, shift within 6% of the side,
-  contrast 0.85-1.15, brightness within 0.08; reflected borders): more distinct images for the student per
-  teacher-labelled face, which dlib, aligning faces with its landmarks, largely shrugs off (our choice);
+* ``jitter``: the HR face under a random similarity transform and photometric change (the ranges of
+  :mod:`fh_gym.restorers.training.face_jitter` at strength 1), drawn from a generator seeded by the face's
+  index: more distinct images for the student per teacher-labelled face, which dlib, aligning faces with its
+  landmarks, largely shrugs off (our choice);
   ``jitter2`` and ``jitter3`` are further independent draws of the same change (more teacher labels a face).
 """
 
