@@ -125,7 +125,8 @@ class NetRecognizer(Recognizer):
         """Unit features; differentiable in ``images`` (the network stays in eval mode)."""
         faces = check_faces(images).to(self.device)
         if self.flip:
-            return flip_averaged(self.net(faces), self.net(faces.flip(-1)))
+            both = self.net(torch.cat([faces, faces.flip(-1)]))  # one forward call; eval mode: rows independent
+            return flip_averaged(both[: len(faces)], both[len(faces):])
         return F.normalize(self.net(faces), dim=1)
 
 
