@@ -164,6 +164,19 @@ def test_verify_judges_with_several_recognizers_on_the_same_pairs(lfw_dir, capsy
     assert "left out: a person the identity net was trained on" in printed
 
 
+def test_verify_paired_sets_every_judge_against_the_first_on_the_same_faces(lfw_dir, capsys):
+    from fh_gym.agents.cli.main import main
+
+    judges = ["CNNR:lfw_dlib", "CNNR:lfw_dlib+flip", "CNNR:lfw_dlib_aug"]
+    assert main(["verify", *[f"--recognizer={j}" for j in judges], "--max-pairs", "20", "--paired"]) == 0
+    paired = capsys.readouterr().out.split("Paired differences")[1]
+    rows = [line.split(" | ")[:2] for line in paired.splitlines() if line.startswith("| ") and "judged by" in line]
+    assert rows == [[f"| {source}, judged by {judge}", f"{source}, judged by {judges[0]}"]
+                    for source in ("HR", "bicubic x8") for judge in judges[1:]]
+    assert main(["verify", "--recognizer", judges[0], "--max-pairs", "20", "--paired"]) == 0
+    assert "--paired: nothing to compare" in capsys.readouterr().out
+
+
 def test_verify_adds_rows_of_faces_repaired_in_an_env(lfw_dir, capsys, tmp_path):
     """The env's repair (front-end, restorer, T) on the pairs' LR faces is judged beside HR and bicubic."""
     from fh_gym.agents.cli.main import main

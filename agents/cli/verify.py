@@ -16,7 +16,8 @@ the same LR inputs (quantised to 8 bits, as a user's LR file is), with its front
 inference mode (no truth: not the greedy oracle); ``--set`` changes that env (e.g. ``repair.feather=4``);
 repeat ``--restorer`` for a row per restorer (the same pairs and LR faces for each).
 ``--paired`` adds a table of paired differences on the same pairs (per-pair decisions, so far tighter than two
-fold means): every row after bicubic against bicubic and, with several repair rows, against the first of them.
+fold means): every row after bicubic against bicubic and, with several repair rows, against the first of them;
+with several judges, every judge after the first against the first on each row's faces.
 ``--pairs-from unseen`` draws the pairs from every face of the people of the val and test splits (no shipped
 network nor restorer was trained on them): ~5x the LFW-file pairs of those people, so differences are measurable.
 Several judges: repeat ``--recognizer`` (e.g. ``dlib`` and a network distilled from it); every judge then
@@ -69,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="env config override of the repair rows, e.g. --set repair.feather=4")
     p.add_argument("--paired", action="store_true",
                    help="add paired differences (accuracy CI over pairs, AUC bootstrap): each row against bicubic and, "
-                        "with several repair rows, against the first repair row")
+                        "with several repair rows, against the first repair row; with several --recognizer, each "
+                        "judge against the first on the same faces (e.g. a distilled net against dlib)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--pairs", type=Path, help="LFW pairs file (default <shared data>/lfw_pairs.txt)")
     which.add_argument("--pairs-from", choices=PAIR_SPLITS,
@@ -148,16 +150,29 @@ def run(args: argparse.Namespace) -> int:
     # Several judges: one table, rows "faces, judged by", the same pairs and the same faces for all.
     print(report.table())
     if args.paired:
-        rows = [name for name in sources if name not in ("HR", bicubic)]
-        against = [(bicubic, row) for row in rows] + [(repaired[0], row) for row in repaired[1:]]
-        if not against:
-            print("\n--paired: no generator or repair row to compare with bicubic")
-        else:
-            print("\nPaired differences (row minus the row it is against, the same pairs):\n")
-            print(ev.format_paired(report.results, [(ev.judged_name(a, j, len(judges)),
-                                                     ev.judged_name(b, j, len(judges)))
-                                                    for j in judges for a, b in against], seed=args.seed))
+        print_paired(report.results, list(sources), bicubic, repaired, list(judges), args.seed)
     return 0
+
+
+def print_paired(results: dict[str, object], sources: list[str], bicubic: str, repaired: list[str], judges: list[str],
+                 seed: int) -> None:
+    """``--paired``: each generator / repair row against bicubic and the repair rows against the first, under
+    every judge; with several judges also every judge after the first against the first on each source's faces
+    (e.g. a distilled net against dlib on the same pairs)."""
+    from fh_gym import identity_eval as ev  # lazy: as in run()
+
+    def name(source: str, judge: str) -> str:
+        return ev.judged_name(source, judge, len(judges))
+
+    rows = [source for source in sources if source not in ("HR", bicubic)]
+    against = [(bicubic, row) for row in rows] + [(repaired[0], row) for row in repaired[1:]]
+    comparisons = [(name(a, j), name(b, j)) for j in judges for a, b in against]
+    comparisons += [(name(source, judges[0]), name(source, j)) for source in sources for j in judges[1:]]
+    if not comparisons:
+        print("\n--paired: nothing to compare (add a --generator, --repair or --agent row, or a second --recognizer)")
+        return
+    print("\nPaired differences (row minus the row it is against, the same pairs):\n")
+    print(ev.format_paired(results, comparisons, seed=seed))
 
 
 def distinct_tails(paths: list[Path]) -> dict[Path, str]:
