@@ -39,7 +39,6 @@ from fh_gym.engine.core import RepairEngine, StepOutput
 from fh_gym.engine.networks import frontend_signature
 from fh_gym.episodes import EpisodeHook, play_episodes
 from fh_gym.identity import identity_block
-from fh_gym.restorers.checkpoint import save_network
 from fh_gym.restorers.config import Choice, Float, Int, Schema, Str
 from fh_gym.restorers.training.loop import TrainingRun
 
@@ -102,17 +101,14 @@ def finetune_restorer(env_config: dict[str, Any], settings: dict[str, Any], out_
     hook = _TunerHook(tuner)
     meta = {"frontend": frontend_signature(engine.frontend), "identity_net": cfg["identity_net"],
             "identity_weight": float(cfg["identity_weight"]), "strategy": cfg["strategy"],
-            "data": env_config["data"], "finetuned_from": getattr(engine.restorer, "weights_source", None)}
-
-    def write_restorer(run: TrainingRun) -> None:
-        # restorer.pt follows every checkpoint, so it is never older than last.pt (a copied or resumed run
-        # folder's file is replaced at the first checkpoint); its step says how far the run had come.
-        progress_meta = {"step": run.step, "total_steps": run.total_steps, "recipe": run.config.get("recipe", "")}
-        save_network(engine.restorer, Path(out_dir) / "restorer.pt", {**progress_meta, **meta})
-
+            "data": env_config["data"], "finetuned_from": getattr(engine.restorer, "weights_source", None),
+            "total_steps": int(cfg["steps"])}
+    # restorer.pt follows every checkpoint, so it never lags last.pt (a copied or resumed run folder's file is
+    # replaced at the first checkpoint); its step against total_steps says how far the run had come.
     run = TrainingRun(out_dir, {"restorer": engine.restorer}, {"restorer": tuner.optimizer}, cfg, int(cfg["steps"]),
                       checkpoint_every=int(cfg["checkpoint_every"]), log_every=int(cfg["log_every"]), resume=resume,
-                      progress=progress, description="finetune-restorer", on_checkpoint=write_restorer)
+                      progress=progress, description="finetune-restorer",
+                      on_checkpoint=lambda run: run.write_networks(meta))
     slots = engine.all_slots()
 
     def step_fn(step: int) -> dict[str, float]:
@@ -122,5 +118,5 @@ def finetune_restorer(env_config: dict[str, Any], settings: dict[str, Any], out_
         return dict(hook.stats)
 
     run.run(step_fn)
-    paths = run.save_networks(meta={"total_steps": run.total_steps, **meta})
+    paths = run.save_networks(meta=meta)
     return {"restorer": str(paths.get("restorer", out_dir / "restorer.pt")), "steps": run.step, **hook.stats}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import fh_gym.agents.identity_finetune as module
+import fh_gym.agents.identity_finetune as identity_finetune
 from fh_gym.agents.cli.main import main
 from fh_gym.agents.identity_finetune import finetune_restorer, loss_config
 from fh_gym.envs.face_repair import make_config
@@ -67,7 +67,7 @@ def test_the_identity_net_may_be_shipped_weights_by_name():
 
 
 def test_restorer_file_follows_every_checkpoint_of_an_unfinished_run(tmp_path, monkeypatch):
-    played = module.play_episodes
+    played = identity_finetune.play_episodes
     calls = []
 
     def crash_on_the_second_batch(*args, **kwargs):
@@ -76,13 +76,13 @@ def test_restorer_file_follows_every_checkpoint_of_an_unfinished_run(tmp_path, m
             raise RuntimeError("killed")
         return played(*args, **kwargs)
 
-    monkeypatch.setattr(module, "play_episodes", crash_on_the_second_batch)
+    monkeypatch.setattr(identity_finetune, "play_episodes", crash_on_the_second_batch)
     settings = {"steps": 3, "batch_size": 2, "identity_net": None, "checkpoint_every": 1}
     with pytest.raises(RuntimeError, match="killed"):
         finetune_restorer(ENV, settings, tmp_path / "run", progress=False)
     restorer = load_network(tmp_path / "run" / "restorer.pt", kind="patch")
     assert (restorer.checkpoint_meta["step"], restorer.checkpoint_meta["total_steps"]) == (1, 3)
     assert torch.equal(_weights(tmp_path / "run" / "restorer.pt"), _weights(tmp_path / "run" / "last.pt"))
-    monkeypatch.setattr(module, "play_episodes", played)
+    monkeypatch.setattr(identity_finetune, "play_episodes", played)
     result = finetune_restorer(ENV, settings, tmp_path / "run", progress=False)
     assert load_network(result["restorer"], kind="patch").checkpoint_meta["step"] == 3

@@ -272,13 +272,21 @@ class TrainingRun:
         metrics, class names...; ``step`` and ``recipe`` are always recorded). Returns name -> path (empty on
         other ranks).
         """
+        paths = self.write_networks(meta, names)
+        if self.writer is not None:
+            self.writer.flush()
+        self.close()
+        return paths
+
+    def write_networks(self, meta: Mapping[str, Any] | None = None,
+                       names: Sequence[str] | None = None) -> dict[str, Path]:
+        """Write the current weights of ``names`` (default: every network) to ``<out_dir>/<name>.pt`` (rank 0),
+        atomically, recording ``step``, ``recipe`` and ``meta``; the run goes on (e.g. from ``on_checkpoint``,
+        so a network file never lags ``last.pt``). Returns name -> path (empty on other ranks)."""
         paths = {}
         if self.is_main:
             bare = self._bare()
             for name in bare if names is None else names:
                 info = {"step": self.step, "recipe": self.config.get("recipe", ""), **(meta or {})}
                 paths[name] = save_network(bare[name], self.out_dir / f"{name}.pt", meta=info)
-        if self.writer is not None:
-            self.writer.flush()
-        self.close()
         return paths
