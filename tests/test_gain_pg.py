@@ -75,3 +75,14 @@ def test_box_and_stop_actions_and_bad_settings(predictor):
                       "hidden": 8, "init": str(predictor)})
     with pytest.raises(ConfigError, match="temperature must be > 0"):
         build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "temperature": 0.0})
+
+
+def test_init_by_shipped_name():
+    """``policy.init`` also takes shipped BoxPoolingSelector weights by name; anything else is one error line."""
+    policy = build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "width": 32, "hidden": 128,
+                           "init": "lfw_x8_t16"})
+    shipped = build_network({"type": "BoxPoolingSelector", "weights": "lfw_x8_t16"}, "aux").state_dict()
+    assert all(torch.equal(policy.selector.state_dict()[k], v) for k, v in shipped.items())
+    with pytest.raises(ConfigError, match=r"policy.init nowhere: no such file, nor shipped BoxPoolingSelector "
+                                          r"weights \(shipped: lfw_x8_t4, lfw_x8_t16\)"):
+        build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "init": "nowhere"})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fh_gym.agents.cli.common import add_env_args, add_out_arg, add_seed_arg, count, env_config_from_args
 from fh_gym.agents.strategies import strategy_names
-from fh_gym.restorers.weights import names_for
+from fh_gym.restorers.weights import file_or_shipped
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -87,13 +87,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def gain_predictor_block(spec: str) -> dict[str, str]:
-    """``--gain-predictor``: a checkpoint file, else the name of shipped ``BoxPoolingSelector`` weights."""
-    if Path(spec).is_file():
-        return {"checkpoint": spec}
-    if spec in names_for("BoxPoolingSelector"):
-        return {"weights": spec}
-    raise ValueError(f"--gain-predictor {spec}: no such file, nor shipped BoxPoolingSelector weights (shipped: "
-                     f"{', '.join(names_for('BoxPoolingSelector')) or 'none'})")
+    """``--gain-predictor``: the ``gain_predictor`` strategy's arguments for a checkpoint file or the name of
+    shipped ``BoxPoolingSelector`` weights."""
+    block = file_or_shipped(spec, "BoxPoolingSelector", "--gain-predictor")
+    return {key: value for key, value in block.items() if key != "type"}
 
 
 def _budgets(text: str) -> list[int]:

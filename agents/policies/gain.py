@@ -22,19 +22,24 @@ from torch import Tensor, nn
 from fh_gym.agents.pg.policy_base import POLICIES, EpisodePolicy, PolicyOutput, State
 from fh_gym.agents.policies.spatial_scorer import action_candidates, factor_marginals, logit_length
 from fh_gym.restorers.archs.selection_arch import BoxPoolingSelector
+from fh_gym.restorers.build import build_network
 from fh_gym.restorers.checkpoint import load_network
 from fh_gym.restorers.config import ConfigError
+from fh_gym.restorers.weights import file_or_shipped
 from fh_gym.samplers.gain_labels import engine_selection_stack
 
 
-def load_predictor(path: str, width: int, hidden: int) -> BoxPoolingSelector:
-    """The trained predictor at ``path``; its widths must be the policy's (one-line error naming the keys)."""
-    net = load_network(path, kind="aux")
+def load_predictor(spec: str, width: int, hidden: int) -> BoxPoolingSelector:
+    """The trained predictor ``spec`` (a ``gain_predictor.pt`` or shipped weights: ``lfw_x8_t16``); its widths must be
+    the policy's (one-line error naming the keys)."""
+    block = file_or_shipped(spec, "BoxPoolingSelector", "policy.init")
+    # a checkpoint is loaded whatever it holds, so a wrong file gets the error below and not a type mismatch
+    net = load_network(block["checkpoint"], kind="aux") if "checkpoint" in block else build_network(block, kind="aux")
     if not isinstance(net, BoxPoolingSelector):
-        raise ConfigError(f"policy.init {path}: a gain_predictor.pt (BoxPoolingSelector) is needed, got "
+        raise ConfigError(f"policy.init {spec}: a gain_predictor.pt (BoxPoolingSelector) is needed, got "
                           f"{type(net).__name__}")
     if (net.width, int(net.head[0].out_features)) != (width, hidden):
-        raise ConfigError(f"policy.init {path} has width {net.width}, hidden {net.head[0].out_features}: set "
+        raise ConfigError(f"policy.init {spec} has width {net.width}, hidden {net.head[0].out_features}: set "
                           f"policy.width={net.width} policy.hidden={net.head[0].out_features}")
     return net
 
@@ -50,7 +55,8 @@ class GainPolicy(EpisodePolicy):
         width: Channels of the predictor's first trunk stage.
         hidden: Units of the predictor's head.
         temperature: dB per logit unit (0.03: a cell predicted to gain 0.1 dB more is e^3.3 ~ 28x likelier).
-        init: A ``gain-predictor`` run's ``gain_predictor.pt`` to start from (``None``: untrained). Read when
+        init: A ``gain-predictor`` run's ``gain_predictor.pt``, or shipped ``BoxPoolingSelector`` weights by name
+            (``lfw_x8_t4``, ``lfw_x8_t16``), to start from (``None``: untrained). Read when
             the policy is built for training; an agent file stores the trained weights, not this path's.
         value_hidden: Units of the value head.
         avoid_repeats: Forbid positions chosen earlier in the episode (the grid env's masks already do).

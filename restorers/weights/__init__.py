@@ -118,6 +118,26 @@ def find(network: str, name: str) -> ShippedWeights:
     raise ConfigError(f"unknown weights '{name}' for {network}; available: {available}")
 
 
+def file_or_shipped(spec: str | Path, network: str, what: str) -> dict[str, str]:
+    """The network block a command-line value names: ``{type: network, checkpoint: spec}`` when ``spec`` is an
+    existing file, ``{type: network, weights: spec}`` when it is the name of a shipped file of ``network``.
+
+    Args:
+        spec: A path or a shipped weights name (``lfw_x8_t16``).
+        network: The network type both must hold (``BoxPoolingSelector``).
+        what: The option or key that gave ``spec``, named in the error.
+
+    Raises:
+        ConfigError: Neither (one line naming ``what`` and listing the shipped names).
+    """
+    if Path(spec).is_file():
+        return {"type": network, "checkpoint": str(spec)}
+    if str(spec) in names_for(network):
+        return {"type": network, "weights": str(spec)}
+    raise ConfigError(f"{what} {spec}: no such file, nor shipped {network} weights (shipped: "
+                      f"{', '.join(names_for(network)) or 'none'})")
+
+
 def data_kind(data_type: str | None) -> str | None:
     """The shipped-weights data kind that fits a data source type (``None``: no preference)."""
     if data_type is None:
