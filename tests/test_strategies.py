@@ -13,6 +13,7 @@ from fh_gym.agents.strategies import (
     GreedyOracleStrategy,
     Random30Strategy,
     RandomStrategy,
+    SelfLookaheadStrategy,
     SequentialStrategy,
     build_strategy,
 )
@@ -85,6 +86,28 @@ def test_greedy_lookahead_predicts_the_real_gain(active_restorer, feather):
     assert np.array_equal(chosen, candidates[gains.argmax(axis=1)])
     engine.step(chosen, slots)
     np.testing.assert_allclose(engine.psnr(slots) - before, gains.max(axis=1), atol=1e-4)
+
+
+def test_self_lookahead_measures_the_change_its_repair_makes(active_restorer):
+    """``candidate_changes`` is the squared change a repair makes (no truth read), and self_lookahead repairs the
+    allowed candidate that changes most: never a masked (already repaired) cell."""
+    engine = engine_for("dense_x8", active_restorer, repair={"margin": 8})
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(1))
+    engine.step(np.array([3, 10, 20]), slots)
+    candidates = engine.action_type.candidate_actions()
+    changes = engine.candidate_changes(slots, candidates, chunk=37)
+    assert changes.shape == (3, 49) and np.all(changes >= 0) and np.all(changes.max(axis=1) > 0)
+    allowed = engine.action_masks(slots)
+    engine.hr[slots] = 0.5  # the truth is not read: a wrong one changes nothing
+    np.testing.assert_array_equal(engine.candidate_changes(slots, candidates, chunk=49), changes)
+    chosen = SelfLookaheadStrategy().act(engine, slots, np.random.default_rng(0))
+    assert np.array_equal(chosen, np.where(allowed, changes, -np.inf).argmax(axis=1))
+    assert all(allowed[i, c] for i, c in enumerate(chosen))
+    before = engine.current.clone()
+    engine.step(chosen, slots)
+    made = (engine.current - before).double().square().mean(dim=(1, 2, 3)).numpy()
+    np.testing.assert_allclose(made, changes[np.arange(3), chosen], rtol=1e-4, atol=1e-9)
 
 
 def test_strategies_see_identical_inputs_and_greedy_wins_one_step(active_restorer):

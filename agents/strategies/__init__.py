@@ -12,6 +12,8 @@ One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES`
   centre_out, whichever ends higher): the fixed strategy to beat.
 * ``gain_predictor``: the candidate a trained network predicts to gain most (one-step lookahead without the
   truth; the ``gain-predictor`` recipe trains it on the oracle's gains of training people).
+* ``self_lookahead``: the candidate the restorer itself would change most (one-step lookahead without the truth
+  or any training: for an L2-trained restorer the expected gain of a repair is its squared change).
 * ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
 
 (A test keeps this list in step with the registry.)
@@ -25,8 +27,9 @@ from fh_gym.agents.strategies.gain_predictor_strategy import GainPredictorStrate
 from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
 from fh_gym.agents.strategies.random30_strategy import Random30Strategy
 from fh_gym.agents.strategies.random_strategy import RandomStrategy
+from fh_gym.agents.strategies.self_lookahead_strategy import SelfLookaheadStrategy
 from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
 
 __all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GainPredictorStrategy",
-           "GreedyOracleStrategy",
-           "Random30Strategy", "RandomStrategy", "SequentialStrategy", "Strategy", "build_strategy", "strategy_names"]
+           "GreedyOracleStrategy", "Random30Strategy", "RandomStrategy", "SelfLookaheadStrategy", "SequentialStrategy",
+           "Strategy", "build_strategy", "strategy_names"]

@@ -33,7 +33,8 @@ class Strategy(BaseActor):
 
     Attributes:
         order: Position in comparison tables (baselines first, oracles last; ties by name).
-        in_defaults: Part of ``fh-gym compare``'s default list (False for strategies that need a trained file).
+        in_defaults: Part of ``fh-gym compare``'s default list (False for strategies that need a trained file or
+            that cost a lookahead of every candidate without being the oracle).
     """
 
     name = ""

@@ -9,7 +9,7 @@ boxes back and updates coverage, the uint8 observation buffers and the whole-ima
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -364,11 +364,31 @@ class RepairEngine(EngineObservations):
         """
         if not bool(self.has_truth[slots].all()):
             raise ValueError("candidate gains need the ground truth (not available in inference)")
+        total = self.image_size**2 * 3
+
+        def gain(ctx: RepairContext, after: Tensor, blocks: WindowBlocks, faces: Tensor) -> Tensor:
+            change = squared_error_change(ctx.current, after, blocks.gather(self.hr))
+            return psnr_gain(self.mse[faces], self.mse[faces] + change / total)
+
+        return self._lookahead(slots, candidates, chunk, gain)
+
+    def candidate_changes(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """(B, K) mean squared change (over the image, [0, 1] scale) each candidate repair would make, no truth.
+
+        For a restorer trained with L2, an estimate of E[HR | input], the expected MSE reduction of a repair given
+        the current image *is* its squared change (E|x - y|^2 - E|R - y|^2 = |x - R|^2 when R = E[y | x]): the
+        truth-free estimate of :meth:`candidate_gains` in MSE units (the ``self_lookahead`` strategy).
+        """
+        total = self.image_size**2 * 3
+        return self._lookahead(slots, candidates, chunk, lambda ctx, after, blocks, faces: (
+            (after - ctx.current).square().sum(dim=(1, 2, 3), dtype=torch.float64) / total))
+
+    def _lookahead(self, slots: Tensor, candidates: np.ndarray, chunk: int, measure: Callable) -> np.ndarray:
+        """(B, K) ``measure(ctx, repaired windows, blocks, faces)`` of every candidate repair, without stepping."""
         candidates = self.action_type.validate(candidates)
         k, b = len(candidates), len(slots)
         boxes_all = self.action_type.to_boxes(candidates).to(self.device)
-        total = self.image_size**2 * 3
-        gains = torch.empty(b, k, dtype=torch.float64)
+        values = torch.empty(b, k, dtype=torch.float64)
         per_call = max(1, chunk // b)
         for lo in range(0, k, per_call):
             hi = min(k, lo + per_call)
@@ -376,10 +396,8 @@ class RepairEngine(EngineObservations):
             boxes = boxes_all[lo:hi].repeat(b, 1)
             ctx, starts, blocks = self._context(rep_faces, boxes)
             after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (self.restore(ctx) - ctx.current)
-            change = squared_error_change(ctx.current, after, blocks.gather(self.hr))
-            mse = self.mse[rep_faces]
-            gains[:, lo:hi] = psnr_gain(mse, mse + change / total).view(b, hi - lo).cpu()
-        return gains.numpy()
+            values[:, lo:hi] = measure(ctx, after, blocks, rep_faces).view(b, hi - lo).cpu()
+        return values.numpy()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
