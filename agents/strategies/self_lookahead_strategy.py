@@ -1,9 +1,10 @@
 """``self_lookahead``: repair the candidate the restorer itself would change most -- a one-step lookahead without
 the truth and without training (our addition; none of the papers has it).
 
-For a restorer trained with L2 (every fh-gym patch restorer: Attention-FH's and IPFH's pixel losses), its output
-estimates E[HR | input], and then the expected error reduction of pasting it is exactly the squared change it
-makes: E|x - y|^2 - E|R - y|^2 = |x - R|^2 when R = E[y | x]. So the squared change of each candidate repair
+For a restorer trained with L2 (``pretrain-restorer`` makes one L2 update on the repaired box a step; the
+identity-aware fine-tunings add other terms and fit the argument less), its output estimates E[HR | input],
+and then the expected error reduction of pasting it is exactly the squared change it makes:
+E|x - y|^2 - E|R - y|^2 = |x - R|^2 when R = E[y | x]. So the squared change of each candidate repair
 (:meth:`~fh_gym.engine.core.RepairEngine.candidate_changes`) ranks the candidates as the greedy oracle's true
 gains would, to the extent the restorer is that estimate. Its cost is the oracle's: every candidate is restored
 at every step (49 windows a step on the 32-pixel grid), though only the chosen one is pasted.
