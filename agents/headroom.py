@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fh_gym.agents.evaluate import EpisodeResults, run_episodes, sample_faces
+from fh_gym.agents.reports import per_face_csv
 from fh_gym.data import build_dataset
 from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor
@@ -40,10 +41,15 @@ def runs_at(actor: Actor, budget: int, every_budget: bool = False) -> bool:
 
 def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Sequence[int], num_faces: int,
              batch_size: int = 32, seed: int = 0, progress: bool = True,
-             every_budget: bool = False) -> list[dict[str, Any]]:
-    """One row per (budget, actor that runs at it): ``T``, ``strategy``, ``gain`` (mean, ci95), ``vs_fixed``
-    (mean, ci95) and ``share`` of the oracle headroom (None for the fixed strategy itself and where there is no
-    oracle)."""
+             every_budget: bool = False) -> tuple[list[dict[str, Any]], list[EpisodeResults]]:
+    """The report's rows and the episodes behind them.
+
+    Returns:
+        ``(rows, results)``: one row per (budget, actor that runs at it): ``T``, ``strategy``, ``gain`` (mean,
+        ci95), ``vs_fixed`` (mean, ci95) and ``share`` of the oracle headroom (None for the fixed strategy itself
+        and where there is no oracle); ``results`` the per-face episodes of every row, in the same order (the
+        same faces at every budget, so any two rows of one T can be paired afterwards).
+    """
     if not any(runs_at(a, b, every_budget) for a in actors for b in budgets):
         raise ValueError(f"--budgets {','.join(map(str, budgets))}: every actor keeps its own T "
                          f"({', '.join(f'{a.name}: {a.horizon}' for a in actors)}); add a strategy or "
@@ -52,12 +58,14 @@ def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Seque
     restorer = env_network(env_config).eval()
     indices = sample_faces(dataset.identities, num_faces, seed)
     rows: list[dict[str, Any]] = []
+    episodes: list[EpisodeResults] = []
     for budget in tqdm(list(budgets), desc="budgets", disable=None if progress else True):
         results = [run_episodes(env_config, actor, indices, restorer=restorer, dataset=dataset,
                                 batch_size=batch_size, seed=seed, horizon=int(budget))
                    for actor in actors if runs_at(actor, budget, every_budget)]
         rows.extend(_budget_rows(int(budget), results))
-    return rows
+        episodes.extend(results)
+    return rows, episodes
 
 
 def _gain(result: EpisodeResults) -> np.ndarray:
@@ -133,10 +141,16 @@ def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def write_headroom(rows: Sequence[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
-    """Write ``headroom.md``, ``.csv`` and ``.png`` into ``out_dir`` atomically."""
+def write_headroom(rows: Sequence[dict[str, Any]], out_dir: Path,
+                   results: Sequence[EpisodeResults] | None = None) -> dict[str, Path]:
+    """Write ``headroom.md``, ``.csv`` and ``.png`` (and ``headroom_per_face.csv`` given the episodes
+    ``results``: one line per strategy, T and face, for paired comparisons of any two rows) into ``out_dir``
+    atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "headroom.md", "csv": out_dir / "headroom.csv", "plot": out_dir / "headroom.png"}
+    if results:
+        paths["per_face"] = out_dir / "headroom_per_face.csv"
+        atomic_write_bytes(paths["per_face"], per_face_csv(results).encode())
     atomic_write_bytes(paths["markdown"], headroom_markdown(rows).encode())
     atomic_write_bytes(paths["csv"], headroom_csv(rows).encode())
     atomic_write_bytes(paths["plot"], headroom_plot(rows))

@@ -168,7 +168,7 @@ def selection_context(config: dict[str, Any], env_config: dict[str, Any], out_di
 
     def gain_labels(first_step: int) -> Callable[[], Any]:
         sampler = GainLabelSampler(env_config, int(config["batch_size"]), restorer, seed=(seed << 20) + first_step,
-                                   greedy_prob=float(config["greedy_prob"]))
+                                   greedy_prob=float(config["greedy_prob"]), labels=str(config["labels"]))
         return sampler.sample
 
     val_config = merge_config(env_config, {"data": {**env_config["data"], "split": "val"}})

@@ -115,3 +115,32 @@ def test_compare_takes_a_shipped_gain_predictor_by_name(tmp_path, capsys, lfw_di
     assert main(["compare", *data, "--faces", "2", "--gain-predictor", "nowhere", "--out", str(tmp_path / "d")]) == 2
     assert "--gain-predictor nowhere: no such file, nor shipped BoxPoolingSelector weights (shipped: lfw_x8_t4" in \
         capsys.readouterr().err
+
+
+def test_self_lookahead_labels_are_the_restorers_expected_gains_in_db(active_restorer):
+    from fh_gym.samplers.gain_labels import GainLabelSampler
+
+    config = make_config(SMALL, "dense_x8")
+    oracle = GainLabelSampler(config, 3, active_restorer, seed=5)
+    mine = GainLabelSampler(config, 3, active_restorer, seed=5, labels="self_lookahead")
+    engine = mine.engine
+    changes = engine.candidate_changes(mine.slots, mine.candidates)
+    mse = engine.mse[mine.slots].cpu().numpy()[:, None]
+    batch = mine.sample()
+    assert batch.gains.shape == (3, len(mine.candidates))
+    np.testing.assert_allclose(batch.gains.numpy(), 10 * np.log10(mse / (mse - changes)), rtol=1e-4, atol=1e-6)
+    # the same ranking as the self_lookahead strategy's scores, and not the oracle's labels of the same states
+    assert (batch.gains.numpy().argmax(axis=1) == changes.argmax(axis=1)).all()
+    assert not np.allclose(oracle.sample().gains.numpy(), batch.gains.numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="labels must be one of oracle, self_lookahead, got 'truth'"):
+        GainLabelSampler(config, 1, active_restorer, labels="truth")
+
+
+def test_train_gain_predictor_rejects_unknown_labels(tmp_path, capsys):
+    from fh_gym.agents.cli.main import main
+
+    (tmp_path / "gp.yaml").write_text("labels: truth\n")
+    assert main(["train-gain-predictor", "--data", "synthetic", "--set", "data.identities=24", "--steps", "1",
+                 "--config", str(tmp_path / "gp.yaml"), "--out", str(tmp_path / "gp"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "labels must be one of oracle, self_lookahead, got 'truth'" in err and "Traceback" not in err

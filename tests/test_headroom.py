@@ -48,6 +48,14 @@ def test_compare_budgets_writes_the_report(tmp_path, capsys):
         oracle, fixed = float(mine["greedy"]["gain_mean"]), float(mine[mine["even"]["strongest_fixed"]]["gain_mean"])
         assert oracle >= fixed - 1e-9  # the oracle is an upper bound of every fixed order here
     assert (out / "headroom.png").stat().st_size > 1000
+    with open(out / "headroom_per_face.csv") as f:
+        faces = list(csv.DictReader(f))
+    assert len(faces) == 2 * 3 * 4  # budgets x strategies x faces
+    for r in rows:  # the summary rows are the means of the per-face gains
+        mine = [f for f in faces if f["T"] == r["T"] and f["strategy"] == r["strategy"]]
+        assert len({f["face_index"] for f in mine}) == 4
+        gain = np.mean([float(f["psnr"]) - float(f["bicubic_psnr"]) for f in mine])
+        assert gain == pytest.approx(float(r["gain_mean"]), abs=1e-4)
 
 
 def test_actors_with_their_own_t_run_at_it_or_at_every_budget(tmp_path, capsys):

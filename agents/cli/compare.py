@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
                                 "gain vs T, the oracle's headroom over the strongest fixed strategy, the share "
-                                "each agent closes (headroom.md/.csv/.png); an agent is a row at its own T")
+                                "each agent closes (headroom.md/.csv/.png, and headroom_per_face.csv for paired "
+                                "comparisons of any two rows); an agent is a row at its own T")
             p.add_argument("--every-budget", action="store_true",
                            help="with --budgets: run actors with their own T (trained agents, random30) at every "
                                 "budget, not only at their own")
@@ -74,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
         if skipped:
             print(f"left out of the budgets: {', '.join(skipped)}: their own T is not one of them (--every-budget "
                   "runs them at every budget)")
-        rows = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed,
+        rows, results = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed,
                         every_budget=args.every_budget)
         print(headroom_markdown(rows))
-        print(f"written: {', '.join(str(p) for p in write_headroom(rows, args.out).values())}")
+        print(f"written: {', '.join(str(p) for p in write_headroom(rows, args.out, results).values())}")
         return 0
     rows, paths = compare(env_config, actors, args.faces, args.batch_size, args.seed, args.out,
                           identity_net=args.identity_net, recognizer=args.recognizer)

@@ -47,11 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 GAIN_PREDICTOR_DOC = """``fh-gym train-gain-predictor``: the network of the ``gain_predictor`` strategy.
 
 A box-pooled CNN learns, from the observation of an episode state (I_t, I_0, coverage), the PSNR gain each
-candidate repair would bring; the labels are the greedy oracle's true gains on the env's training people, the
-states come from episodes that follow the oracle or a random policy (``greedy_prob``). Validation: episodes of
-the ``gain_predictor`` strategy on validation people (PSNR gain over bicubic). The recipe is ``gain-predictor``
-(``envs_configs/recipes/gain_predictor.yaml``); the checkpoint is ``<out>/gain_predictor.pt``, for
-``fh-gym compare --gain-predictor <out>/gain_predictor.pt`` (adds the ``gain_predictor`` row).
+candidate repair would bring; the labels are the greedy oracle's true gains on the env's training people
+(``labels: self_lookahead``: the restorer's own expected gains, its squared change in dB), the states come from
+episodes that follow the oracle or a random policy (``greedy_prob``). Validation: episodes of the
+``gain_predictor`` strategy on validation people (PSNR gain over bicubic). The recipe is ``gain-predictor``
+(``envs_configs/recipes/gain_predictor.yaml``); the checkpoint is ``<out>/gain_predictor.pt``, for ``fh-gym
+compare --gain-predictor <out>/gain_predictor.pt`` (adds the ``gain_predictor`` row).
 """
 
 

@@ -6,6 +6,14 @@ action (the greedy oracle's lookahead, :meth:`~fh_gym.engine.core.RepairEngine.c
 action mask. Between batches every episode advances one repair, chosen by the oracle with probability
 ``greedy_prob`` and at random among the allowed actions otherwise, so states of every step t < T appear, both on
 the paths a good policy takes and beside them (episodes restart at T).
+
+``labels="self_lookahead"`` labels with the restorer's own expected gains instead
+(:meth:`~fh_gym.engine.core.RepairEngine.candidate_changes`: for an L2 restorer the expected MSE reduction of a
+repair is its squared change), put in dB against the face's current true MSE: ``10 log10(mse / (mse -
+change))``. Within a state these labels rank the candidates as the ``self_lookahead`` strategy does, a
+deterministic function of the observation (the truth only scales them per face): the mean gain given what the
+predictor sees, of which the oracle's true gains are one noisy draw; the behaviour policy's "oracle" is then
+``self_lookahead``.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from torch import Tensor, nn
 
 from fh_gym.engine.core import RepairEngine
 from fh_gym.restorers.archs.selection_arch import selection_stack
+from fh_gym.restorers.pixels import psnr_gain
+from fh_gym.restorers.training.recipes.gain_predictor import LABELS
 
 
 @dataclass
@@ -66,11 +76,18 @@ class GainLabelSampler:
         batch_size: B, the number of episodes (and states per batch).
         restorer: The (frozen) restorer whose gains are predicted.
         seed: Seed of faces, degradations and the behaviour policy.
-        greedy_prob: Probability that an episode advances with the oracle's choice.
+        greedy_prob: Probability that an episode advances with the labels' best choice.
+        labels: ``"oracle"`` or ``"self_lookahead"`` (:data:`LABELS`, the module docstring).
+
+    Raises:
+        ValueError: For unknown ``labels``.
     """
 
     def __init__(self, env_config: dict[str, Any], batch_size: int, restorer: nn.Module, seed: int = 0,
-                 greedy_prob: float = 0.5, dataset: Any = None) -> None:
+                 greedy_prob: float = 0.5, dataset: Any = None, labels: str = "oracle") -> None:
+        if labels not in LABELS:
+            raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {labels!r}")
+        self.labels = labels
         self.engine = RepairEngine(env_config, batch_size, restorer=restorer, dataset=dataset)
         self.rng = np.random.default_rng(seed)
         self.greedy_prob = float(greedy_prob)
@@ -88,10 +105,18 @@ class GainLabelSampler:
         pick = np.where(self.rng.random(len(self.slots)) < self.greedy_prob, greedy, random)
         self.engine.step(self.candidates[pick], self.slots)
 
+    def _labels(self) -> np.ndarray:
+        if self.labels == "oracle":
+            return self.engine.candidate_gains(self.slots, self.candidates)
+        changes = torch.from_numpy(self.engine.candidate_changes(self.slots, self.candidates))
+        mse = self.engine.mse[self.slots].cpu().unsqueeze(1)
+        # A change beyond the face's whole error would be an infinite gain: the estimate is capped at 30 dB.
+        return psnr_gain(mse, (mse - changes).clamp(min=1e-3 * mse)).numpy()
+
     @torch.no_grad()
     def sample(self) -> GainBatch:
         """The labels of the current states, then every episode advances one repair."""
-        gains = self.engine.candidate_gains(self.slots, self.candidates).astype(np.float32)
+        gains = self._labels().astype(np.float32)
         allowed = candidate_allowed(self.engine, self.slots, self.candidates)
         batch = GainBatch(stack=engine_selection_stack(self.engine, self.slots), gains=torch.from_numpy(gains),
                           allowed=torch.from_numpy(allowed), boxes=self.boxes)

@@ -3,9 +3,11 @@
 The network (:class:`~fh_gym.restorers.archs.selection_arch.BoxPoolingSelector`, one output per box) sees the
 selection input of a state (I_t, I_0, coverage) and predicts, for each candidate action, the PSNR gain in dB the
 repair would bring; the labels are the greedy oracle's true gains on training people (the caller's
-``ctx.gain_labels``: in fh-gym :class:`~fh_gym.samplers.gain_labels.GainLabelSampler`). The loss is the MSE of
-the gains over the allowed candidates plus ``rank_weight`` x the cross-entropy of a softmax over the allowed
-candidates towards the oracle's choice (acting takes the argmax, so the order matters more than the values).
+``ctx.gain_labels``: in fh-gym :class:`~fh_gym.samplers.gain_labels.GainLabelSampler`), or with ``labels:
+self_lookahead`` the restorer's own expected gains (its squared change, in dB: the sampler's docstring). The
+loss is the MSE of the gains over the allowed candidates plus ``rank_weight`` x the cross-entropy of a softmax
+over the allowed candidates towards the oracle's choice (acting takes the argmax, so the order matters more than
+the values).
 ``ctx.evaluate`` (fh-gym: the ``gain_predictor`` strategy's episodes on validation people) runs every
 ``eval_every`` steps.
 
@@ -30,6 +32,9 @@ from fh_gym.restorers.training.label_replay import LabelReplay
 from fh_gym.restorers.training.loop import TrainingRun, optimizer_step
 from fh_gym.restorers.training.recipe import RecipeContext, register_recipe
 
+#: ``labels`` choices: the greedy oracle's true gains, or the restorer's expected gains (its squared change)
+LABELS = ("oracle", "self_lookahead")
+
 DEFAULTS: dict[str, Any] = {
     "network": {"type": "BoxPoolingSelector"},
     "steps": 3000,
@@ -38,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "lr_final": 1e-4,
     "grad_clip": 1.0,
     "rank_weight": 0.1,  # weight of the cross-entropy towards the oracle's choice
+    "labels": "oracle",  # oracle: true gains; self_lookahead: the restorer's expected gains (fh-gym's sampler)
     "greedy_prob": 0.5,  # behaviour policy of the labelled episodes: oracle with this probability, else random
     "replay_states": 0,  # states kept for reuse (0: every label trains once)
     "replay_updates": 0,  # extra updates on replayed states per fresh label batch
@@ -69,6 +75,8 @@ def train_gain_predictor(ctx: RecipeContext) -> dict[str, Any]:
     if ctx.gain_labels is None:
         raise ConfigError("gain-predictor needs a gain-label source from its caller: run it with "
                           "`fh-gym train-gain-predictor --env ID ...`")
+    if cfg["labels"] not in LABELS:
+        raise ConfigError(f"labels must be one of {', '.join(LABELS)}, got {cfg['labels']!r}")
     if int(cfg["replay_updates"]) > 0 and int(cfg["replay_states"]) < 1:
         raise ConfigError(f"replay_updates={cfg['replay_updates']} needs replay_states >= 1 (the buffer's size)")
     if cfg["mirror"] and int(cfg["replay_updates"]) < 1:  # (replay_updates >= 1 needs replay_states >= 1 above)
