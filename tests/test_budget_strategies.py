@@ -56,17 +56,23 @@ def test_best_fixed_is_the_best_candidate_on_training_faces_and_is_cached(active
     assert order_key(make_config({**SMALL, "horizon": 4}, "dense_x8"), active_restorer, 8, 0) != key
 
 
-@pytest.mark.parametrize("variant", ["attention_fh", "continuous"])
-def test_best_fixed_runs_on_box_and_continuous_actions(active_restorer, variant, tmp_path, monkeypatch):
+@pytest.mark.parametrize("variant", ["attention_fh", "continuous", "adaptive_x8"])
+@pytest.mark.parametrize("name", ["best_fixed", "self_lookahead"])
+def test_lookahead_strategies_run_on_box_continuous_and_stop_actions(active_restorer, variant, name, tmp_path,
+                                                                      monkeypatch):
+    """Both pick among the action type's candidates (never the stop action: episodes run to T)."""
     monkeypatch.setenv("FH_GYM_CACHE", str(tmp_path))
     config = make_config({**SMALL, "horizon": 2}, variant)
     engine = RepairEngine(config, 2, restorer=active_restorer)
     slots = engine.all_slots()
     engine.reset(slots, np.random.default_rng(0))
-    strategy = build_strategy("best_fixed", search_faces=2)
+    strategy = build_strategy(name, **({"search_faces": 2} if name == "best_fixed" else {}))
+    candidates = engine.action_type.candidate_actions()
     for _ in range(2):
-        engine.step(strategy.act(engine, slots, np.random.default_rng(0)), slots)
-    assert int(engine.t[0]) == 2
+        actions = strategy.act(engine, slots, np.random.default_rng(0))
+        assert all(any(np.array_equal(a, c) for c in candidates) for a in actions)
+        engine.step(actions, slots)
+    assert engine.t.tolist() == [2, 2]
 
 
 def test_box_pooling_weights_average_exactly_over_the_box():
