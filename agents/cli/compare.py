@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"left out of the budgets: {', '.join(skipped)}: their own T is not one of them (--every-budget "
                   "runs them at every budget)")
         rows, results = headroom(env_config, actors, args.budgets, args.faces, args.batch_size, args.seed,
-                        every_budget=args.every_budget)
+                                 every_budget=args.every_budget)
         print(headroom_markdown(rows))
         print(f"written: {', '.join(str(p) for p in write_headroom(rows, args.out, results).values())}")
         return 0

@@ -33,11 +33,12 @@ from fh_gym.restorers.training.recipes.gain_predictor import LABELS
 
 @dataclass
 class GainBatch:
-    """Selection inputs and oracle labels of B states.
+    """Selection inputs and gain labels of B states.
 
     Attributes:
         stack: (B, 12, S, S) network input.
-        gains: (B, K) float32 true PSNR gain in dB of each candidate action.
+        gains: (B, K) float32 PSNR gain in dB of each candidate action (the oracle's true gain, or the
+            restorer's expected gain with ``labels="self_lookahead"``).
         allowed: (B, K) bool action mask (MaskablePPO's: cells not yet repaired).
         boxes: (K, 4) candidate boxes ``(top, left, h, w)`` in pixels.
     """

@@ -6,7 +6,7 @@ repair would bring; the labels are the greedy oracle's true gains on training pe
 ``ctx.gain_labels``: in fh-gym :class:`~fh_gym.samplers.gain_labels.GainLabelSampler`), or with ``labels:
 self_lookahead`` the restorer's own expected gains (its squared change, in dB: the sampler's docstring). The
 loss is the MSE of the gains over the allowed candidates plus ``rank_weight`` x the cross-entropy of a softmax
-over the allowed candidates towards the oracle's choice (acting takes the argmax, so the order matters more than
+over the allowed candidates towards the best-labelled one (acting takes the argmax, so the order matters more than
 the values).
 ``ctx.evaluate`` (fh-gym: the ``gain_predictor`` strategy's episodes on validation people) runs every
 ``eval_every`` steps.
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "lr_final": 1e-4,
     "grad_clip": 1.0,
-    "rank_weight": 0.1,  # weight of the cross-entropy towards the oracle's choice
+    "rank_weight": 0.1,  # weight of the cross-entropy towards the best-labelled candidate
     "labels": "oracle",  # oracle: true gains; self_lookahead: the restorer's expected gains (fh-gym's sampler)
     "greedy_prob": 0.5,  # behaviour policy of the labelled episodes: oracle with this probability, else random
     "replay_states": 0,  # states kept for reuse (0: every label trains once)
