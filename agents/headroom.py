@@ -4,7 +4,10 @@ For every budget T each actor repairs the same test faces with the same restorer
 names the strongest *fixed* strategy (the best mean gain among the strategies that neither read the truth nor
 learn: random, even, sequential, centre_out, best_fixed), the oracle headroom over it (greedy oracle minus that
 strategy, paired over faces, 95% CI), and for every other actor its paired difference to the strongest fixed
-strategy and the share of the headroom it closes ((actor - fixed) / (oracle - fixed), on the means).
+strategy and the share of the headroom it closes ((actor - fixed) / (oracle - fixed), on the means). Every
+trained agent is also paired against the strongest *baseline*: the best of every strategy that does not read
+the truth of the faces it repairs, the fixed ones and truth-free lookahead or supervised ones alike
+(``self_lookahead``, ``gain_predictor``): what a learned policy must beat to be worth training.
 
 Actors with their own episode length (a trained agent's T, ``random30``'s 30) run at the budget equal to it
 (an agent trained on T = 8 is a row of the T = 8 table); with ``every_budget`` at every budget (a policy that
@@ -24,6 +27,7 @@ from tqdm.auto import tqdm
 
 from fh_gym.agents.evaluate import EpisodeResults, run_episodes, sample_faces
 from fh_gym.agents.reports import per_face_csv
+from fh_gym.agents.strategies import STRATEGIES
 from fh_gym.data import build_dataset
 from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor
@@ -32,6 +36,8 @@ from fh_gym.restorers.checkpoint import atomic_write_bytes
 
 #: the strategies a learned policy must beat (no truth, no training)
 FIXED = ("random", "even", "sequential", "centre_out", "best_fixed")
+#: strategies that read the truth of the faces they repair: upper bounds, not baselines
+ORACLES = ("greedy",)
 
 
 def runs_at(actor: Actor, budget: int, every_budget: bool = False) -> bool:
@@ -47,7 +53,8 @@ def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Seque
     Returns:
         ``(rows, results)``: one row per (budget, actor that runs at it): ``T``, ``strategy``, ``gain`` (mean,
         ci95), ``vs_fixed`` (mean, ci95) and ``share`` of the oracle headroom (None for the fixed strategy itself
-        and where there is no oracle); ``results`` the per-face episodes of every row, in the same order (the
+        and where there is no oracle), for trained agents ``strongest_baseline`` and ``vs_baseline`` (mean, ci95;
+        None for strategies); ``results`` the per-face episodes of every row, in the same order (the
         same faces at every budget, so any two rows of one T can be paired afterwards).
     """
     if not any(runs_at(a, b, every_budget) for a in actors for b in budgets):
@@ -77,11 +84,17 @@ def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[st
     best = max(fixed, key=lambda r: float(_gain(r).mean())) if fixed else None
     oracle = next((r for r in results if r.name == "greedy"), None)
     gap = float((_gain(oracle) - _gain(best)).mean()) if best is not None and oracle is not None else None
+    strategies = set(STRATEGIES.names())
+    baselines = [r for r in results if r.name in strategies and r.name not in ORACLES]
+    baseline = max(baselines, key=lambda r: float(_gain(r).mean())) if baselines else None
     rows = []
     for r in results:
         row: dict[str, Any] = {"T": budget, "strategy": r.name, "n": len(r.indices), "gain": mean_ci(_gain(r)),
                                "strongest_fixed": best.name if best is not None else None,
-                               "vs_fixed": None, "share": None}
+                               "vs_fixed": None, "share": None, "strongest_baseline": None, "vs_baseline": None}
+        if baseline is not None and r.name not in strategies:  # a trained agent
+            row["strongest_baseline"] = baseline.name
+            row["vs_baseline"] = mean_ci(_gain(r) - _gain(baseline))
         if best is not None and r is not best:
             diff = _gain(r) - _gain(best)
             row["vs_fixed"] = mean_ci(diff)
@@ -92,15 +105,22 @@ def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[st
 
 
 def headroom_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The report as a Markdown table; with trained agents, a last column pairs each with the strongest baseline."""
+    agents = any(row["vs_baseline"] is not None for row in rows)
     lines = ["| T | strategy | n | PSNR gain vs bicubic (dB) | vs strongest fixed (dB, paired) | "
-             "share of oracle headroom |", "|---|---|---|---|---|---|"]
+             "share of oracle headroom |" + (" vs strongest baseline (dB, paired) |" if agents else ""),
+             "|---|---|---|---|---|---|" + ("---|" if agents else "")]
     for row in rows:
         vs = "" if row["vs_fixed"] is None else format_mean_ci(*row["vs_fixed"], 2)
         if row["vs_fixed"] is None and row["strategy"] == row["strongest_fixed"]:
             vs = "(strongest fixed)"
         share = "" if row["share"] is None else f"{100 * row['share']:.0f}%"
-        lines.append(f"| {row['T']} | {row['strategy']} | {row['n']} | {format_mean_ci(*row['gain'], 2)} | {vs} | "
-                     f"{share} |")
+        line = f"| {row['T']} | {row['strategy']} | {row['n']} | {format_mean_ci(*row['gain'], 2)} | {vs} | {share} |"
+        if agents:
+            against = row["vs_baseline"]
+            line += "" if against is None else f" {format_mean_ci(*against, 2)} ({row['strongest_baseline']})"
+            line += " |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -108,11 +128,12 @@ def headroom_csv(rows: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["T", "strategy", "n", "gain_mean", "gain_ci95", "strongest_fixed", "vs_fixed_mean",
-                     "vs_fixed_ci95", "share"])
+                     "vs_fixed_ci95", "share", "strongest_baseline", "vs_baseline_mean", "vs_baseline_ci95"])
     for row in rows:
         vs = row["vs_fixed"] or ("", "")
         writer.writerow([row["T"], row["strategy"], row["n"], *row["gain"], row["strongest_fixed"] or "", *vs,
-                         "" if row["share"] is None else row["share"]])
+                         "" if row["share"] is None else row["share"], row["strongest_baseline"] or "",
+                         *(row["vs_baseline"] or ("", ""))])
     return buffer.getvalue()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fh_gym.agents.cli.main import main
 from fh_gym.agents.evaluate import EpisodeResults
-from fh_gym.agents.headroom import _budget_rows
+from fh_gym.agents.headroom import _budget_rows, headroom_markdown
 
 DATA = ["--data", "synthetic", "--set", "data.identities=24"]
 
@@ -31,6 +31,21 @@ def test_rows_name_the_strongest_fixed_strategy_and_the_share_closed():
     assert rows["agent"]["share"] == pytest.approx(0.5)  # (1.5 - 1.0) / (2.0 - 1.0)
     assert rows["greedy"]["vs_fixed"][0] == pytest.approx(1.0) and rows["greedy"]["share"] is None
     assert rows["even"]["share"] == pytest.approx(-0.7)
+    assert rows["agent"]["strongest_baseline"] == "best_fixed" and rows["agent"]["vs_baseline"][0] == pytest.approx(0.5)
+
+
+def test_agents_are_paired_with_the_strongest_baseline_not_only_the_strongest_fixed():
+    rows = _budget_rows(4, [_result("best_fixed", [1.0, 1.0]), _result("self_lookahead", [1.6, 2.0]),
+                            _result("greedy", [3.0, 3.0]), _result("gain_pg", [1.5, 1.5])])
+    by_name = {r["strategy"]: r for r in rows}
+    assert by_name["gain_pg"]["vs_fixed"][0] == pytest.approx(0.5)  # beats the strongest fixed strategy...
+    assert by_name["gain_pg"]["strongest_baseline"] == "self_lookahead"  # ...not the oracle, though stronger
+    assert by_name["gain_pg"]["vs_baseline"][0] == pytest.approx(-0.3)  # (1.5 - 1.6 + 1.5 - 2.0) / 2
+    assert all(by_name[s]["vs_baseline"] is None for s in ("best_fixed", "self_lookahead", "greedy"))
+    table = headroom_markdown(rows).splitlines()
+    assert table[0].endswith("| vs strongest baseline (dB, paired) |") and table[1] == "|---|" * 1 + "---|" * 6
+    assert table[-1].startswith("| 4 | gain_pg |") and table[-1].endswith(" -0.30 ± 2.54 (self_lookahead) |")
+    assert "vs strongest baseline" not in headroom_markdown(rows[:3])  # no agent, no column
 
 
 def test_compare_budgets_writes_the_report(tmp_path, capsys):

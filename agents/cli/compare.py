@@ -46,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--budgets", type=_budgets, metavar="T1,T2,...",
                            help="headroom report: every strategy and agent at each repair budget T (e.g. 2,4,8,16): "
                                 "gain vs T, the oracle's headroom over the strongest fixed strategy, the share "
-                                "each agent closes (headroom.md/.csv/.png, and headroom_per_face.csv for paired "
-                                "comparisons of any two rows); an agent is a row at its own T")
+                                "each agent closes, each agent against the strongest truth-free strategy "
+                                "(headroom.md/.csv/.png, and headroom_per_face.csv for paired comparisons of any two "
+                                "rows); an agent is a row at its own T")
             p.add_argument("--every-budget", action="store_true",
                            help="with --budgets: run actors with their own T (trained agents, random30) at every "
                                 "budget, not only at their own")
