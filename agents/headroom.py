@@ -82,7 +82,7 @@ def _gain(result: EpisodeResults) -> np.ndarray:
 def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[str, Any]]:
     fixed = [r for r in results if r.name in FIXED]
     best = max(fixed, key=lambda r: float(_gain(r).mean())) if fixed else None
-    oracle = next((r for r in results if r.name == "greedy"), None)
+    oracle = next((r for r in results if r.name in ORACLES), None)
     gap = float((_gain(oracle) - _gain(best)).mean()) if best is not None and oracle is not None else None
     strategies = set(STRATEGIES.names())
     baselines = [r for r in results if r.name in strategies and r.name not in ORACLES]
