@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--batch-size", type=count("--batch-size"), default=32, help="faces per batch (default: 32)")
         p.add_argument("--greedy-candidates", type=count("--greedy-candidates"),
                        help="greedy oracle: candidates per step (default all)")
+        p.add_argument("--greedy2-beam", type=count("--greedy2-beam"),
+                       help="two-step oracle greedy2: first repairs looked past per step (default 8)")
         add_seed_arg(p, "seed of the degradations and sampling strategies")
         p.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
@@ -63,13 +65,15 @@ def run(args: argparse.Namespace) -> int:
     from fh_gym.agents.reports import to_markdown
 
     env_config = env_config_from_args(args)
-    greedy = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
+    kwargs = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
+    if args.greedy2_beam:
+        kwargs["greedy2"] = {"beam": args.greedy2_beam}
     strategies = args.strategies
     if args.gain_predictor:
-        greedy["gain_predictor"] = gain_predictor_block(args.gain_predictor)
+        kwargs["gain_predictor"] = gain_predictor_block(args.gain_predictor)
         if "gain_predictor" not in strategies.split(","):
             strategies = f"{strategies},gain_predictor"
-    actors = build_actors(strategies, args.agent, greedy, env_config=env_config)
+    actors = build_actors(strategies, args.agent, kwargs, env_config=env_config)
     if getattr(args, "budgets", None):
         skipped = [f"{a.name} (T = {a.horizon})" for a in actors
                    if not any(runs_at(a, b, args.every_budget) for b in args.budgets)]

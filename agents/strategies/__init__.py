@@ -15,6 +15,8 @@ One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES`
 * ``self_lookahead``: the candidate the restorer itself would change most (one-step lookahead without the truth
   or any training: for an L2-trained restorer the expected gain of a repair is its squared change).
 * ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
+* ``greedy2``: the first repair of the best pair of next repairs by true gain (a beam of first repairs, each
+  looked past on a fork of the engine): the two-step upper bound.
 
 (A test keeps this list in step with the registry.)
 """
@@ -24,6 +26,7 @@ from fh_gym.agents.strategies.best_fixed_strategy import BestFixedStrategy
 from fh_gym.agents.strategies.centre_out_strategy import CentreOutStrategy
 from fh_gym.agents.strategies.even_strategy import EvenGridStrategy
 from fh_gym.agents.strategies.gain_predictor_strategy import GainPredictorStrategy
+from fh_gym.agents.strategies.greedy2_strategy import TwoStepOracleStrategy
 from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
 from fh_gym.agents.strategies.random30_strategy import Random30Strategy
 from fh_gym.agents.strategies.random_strategy import RandomStrategy
@@ -32,4 +35,4 @@ from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
 
 __all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GainPredictorStrategy",
            "GreedyOracleStrategy", "Random30Strategy", "RandomStrategy", "SelfLookaheadStrategy", "SequentialStrategy",
-           "Strategy", "build_strategy", "strategy_names"]
+           "Strategy", "TwoStepOracleStrategy", "build_strategy", "strategy_names"]

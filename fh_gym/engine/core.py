@@ -22,6 +22,7 @@ from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
 from fh_gym.engine.config import check_env_config
+from fh_gym.engine.fork import fork_engine
 from fh_gym.engine.geometry import DiscreteGeometry
 from fh_gym.engine.inputs import face_indices, images_to_tensor
 from fh_gym.engine.interface import StepOutput, StepTensors, observation_space, resolve_device
@@ -398,6 +399,11 @@ class RepairEngine(EngineObservations):
             after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (self.restore(ctx) - ctx.current)
             values[:, lo:hi] = measure(ctx, after, blocks, rep_faces).view(b, hi - lo).cpu()
         return values.numpy()
+
+    def fork(self, slots: Tensor) -> RepairEngine:
+        """A copy of the episodes of ``slots`` (repeats allowed) to step without changing this engine: a
+        lookahead of more than one repair (:mod:`fh_gym.engine.fork`; its reward is plain ``psnr_gain``)."""
+        return fork_engine(self, slots)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
