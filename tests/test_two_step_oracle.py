@@ -62,18 +62,20 @@ def test_fork_rejects_slots_outside_the_engine(restorer):
         engine.fork(torch.tensor([0, 2]))
 
 
-def test_full_beam_picks_the_first_repair_of_the_best_pair(restorer):
-    """With beam = K the first repair maximises first gain + best second gain (brute force over every pair)."""
+@pytest.mark.parametrize("name,measure", [("greedy2", "candidate_gains"), ("self_lookahead2", "candidate_changes")])
+def test_full_beam_picks_the_first_repair_of_the_best_pair(restorer, name, measure):
+    """With beam = K the first repair maximises first score + best second score (brute force over every pair):
+    true gains in dB for the oracle, the restorer's squared changes for self_lookahead2."""
     engine = started(restorer, n=2, horizon=3)
     engine.step(np.array([0, 48]))
     candidates = engine.action_type.candidate_actions()
-    first = engine.candidate_gains(engine.all_slots(), candidates)
+    first = getattr(engine, measure)(engine.all_slots(), candidates)
     pair = np.empty_like(first)
     for k, action in enumerate(candidates):
         fork = engine.fork(engine.all_slots())
         fork.step(np.full(2, action))
-        pair[:, k] = first[:, k] + fork.candidate_gains(fork.all_slots(), candidates).max(axis=1)
-    chosen = TwoStepOracleStrategy(beam=len(candidates)).act(engine, engine.all_slots(), np.random.default_rng(0))
+        pair[:, k] = first[:, k] + getattr(fork, measure)(fork.all_slots(), candidates).max(axis=1)
+    chosen = build_strategy(name, beam=len(candidates)).act(engine, engine.all_slots(), np.random.default_rng(0))
     np.testing.assert_array_equal(chosen, candidates[pair.argmax(axis=1)])
     assert engine.t.tolist() == [1, 1]  # looked ahead on forks only
 
@@ -106,6 +108,8 @@ def test_greedy2_stops_where_no_pair_of_repairs_pays(restorer):
     stop = dear.action_type.stop_action
     assert stop not in TwoStepOracleStrategy(beam=3).act(cheap, cheap.all_slots(), np.random.default_rng(0))
     assert TwoStepOracleStrategy(beam=3).act(dear, dear.all_slots(), np.random.default_rng(0)).tolist() == [stop] * 2
+    # Without the truth there is no gain in dB to set against the cost: self_lookahead2 never stops.
+    assert stop not in build_strategy("self_lookahead2", beam=3).act(dear, dear.all_slots(), np.random.default_rng(0))
 
 
 def test_greedy2_never_tries_a_masked_cell(restorer):
@@ -122,6 +126,6 @@ def test_a_bad_beam_is_a_one_line_error(capsys):
     with pytest.raises(ConfigError, match="strategy greedy2: beam must be an integer >= 1, got 0"):
         build_strategy("greedy2", beam=0)
     with pytest.raises(SystemExit) as stop:
-        main(["compare", "--data", "synthetic", "--strategies", "greedy2", "--greedy2-beam", "0"])
+        main(["compare", "--data", "synthetic", "--strategies", "greedy2", "--two-step-beam", "0"])
     assert stop.value.code == 2
-    assert "argument --greedy2-beam: invalid value 0 (expected an integer >= 1)" in capsys.readouterr().err
+    assert "argument --two-step-beam: invalid value 0 (expected an integer >= 1)" in capsys.readouterr().err

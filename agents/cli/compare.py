@@ -31,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--batch-size", type=count("--batch-size"), default=32, help="faces per batch (default: 32)")
         p.add_argument("--greedy-candidates", type=count("--greedy-candidates"),
                        help="greedy oracle: candidates per step (default all)")
-        p.add_argument("--greedy2-beam", type=count("--greedy2-beam"),
-                       help="two-step oracle greedy2: first repairs looked past per step (default 8)")
+        p.add_argument("--two-step-beam", type=count("--two-step-beam"),
+                       help="two-step lookaheads greedy2 and self_lookahead2: first repairs looked past per step "
+                            "(default 8)")
         add_seed_arg(p, "seed of the degradations and sampling strategies")
         p.add_argument("--identity-net", type=Path, metavar="CKPT",
                        help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     env_config = env_config_from_args(args)
     kwargs = {"greedy": {"max_candidates": args.greedy_candidates}} if args.greedy_candidates else {}
-    if args.greedy2_beam:
-        kwargs["greedy2"] = {"beam": args.greedy2_beam}
+    if args.two_step_beam:
+        kwargs.update({name: {"beam": args.two_step_beam} for name in ("greedy2", "self_lookahead2")})
     strategies = args.strategies
     if args.gain_predictor:
         kwargs["gain_predictor"] = gain_predictor_block(args.gain_predictor)
