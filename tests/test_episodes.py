@@ -148,8 +148,10 @@ def test_inference_inputs_run_through_the_same_runner():
 def test_strategy_names_come_from_the_registry_in_table_order():
     assert strategy_names() == ["random", "even", "centre_out", "sequential", "best_fixed", "random30", "greedy"]
     assert "greedy" not in strategy_names(with_truth=False)
-    # gain_predictor needs a trained network; self_lookahead restores every candidate at every step
-    assert set(strategy_names()) == set(STRATEGIES.names()) - {"gain_predictor", "self_lookahead"}
+    # gain_predictor needs a trained network; the lookaheads restore every candidate (pair) at every step
+    by_name_only = {"gain_predictor", "self_lookahead", "greedy2", "self_lookahead2"}
+    assert set(strategy_names()) == set(STRATEGIES.names()) - by_name_only
+    assert all(not STRATEGIES.get(name).in_defaults for name in by_name_only)
     assert build_strategy("greedy", max_candidates=7).max_candidates == 7
     with pytest.raises(ValueError, match="unknown strategy 'nope'; available: best_fixed, centre_out, even"):
         build_strategy("nope")
