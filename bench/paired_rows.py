@@ -1,6 +1,6 @@
 """Paired differences between rows of ``compare`` / headroom per-face CSVs, also across runs on the same faces.
 
-Usage: python bench/paired_rows.py FILE [FILE ...] --pair A:TA B:TB [--pair ...] [--metric psnr]
+Usage: python bench/paired_rows.py FILE [FILE ...] --pair A:TA B:TB [--pair ...] [--metric psnr] [--digits 2]
 
 Every ``FILE`` is a ``headroom_per_face.csv`` or ``compare_per_face.csv`` (one line per strategy, T and face).
 Each ``--pair`` names two rows as ``strategy:T`` (e.g. ``greedy2:10 even:16``: the oracle after 10 repairs
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--pair", nargs=2, type=parse_row, action="append", required=True, metavar=("A", "B"))
     parser.add_argument("--metric", default="psnr", help="column to pair (psnr is taken as the gain over bicubic)")
+    parser.add_argument("--digits", type=int, default=2, help="decimals printed")
     args = parser.parse_args(argv)
     for path in args.files:
         if not path.is_file():
@@ -64,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"rows {a[0]}:{a[1]} and {b[0]}:{b[1]} share no face")
         va = np.array([rows[a][f] for f in faces])
         vb = np.array([rows[b][f] for f in faces])
-        print(f"| {a[0]}:{a[1]} | {b[0]}:{b[1]} | {len(faces)} | {format_mean_ci(*mean_ci(va))} | "
-              f"{format_mean_ci(*mean_ci(vb))} | {format_mean_ci(*mean_ci(va - vb))} | {np.mean(va > vb):.0%} |")
+        a_text, b_text, diff = (format_mean_ci(*mean_ci(v), args.digits) for v in (va, vb, va - vb))
+        ahead = f"{np.mean(va > vb):.0%}"
+        print(f"| {a[0]}:{a[1]} | {b[0]}:{b[1]} | {len(faces)} | {a_text} | {b_text} | {diff} | {ahead} |")
     return 0
 
 
