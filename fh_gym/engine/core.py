@@ -9,7 +9,7 @@ boxes back and updates coverage, the uint8 observation buffers and the whole-ima
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,10 @@ from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
 from fh_gym.engine.config import check_env_config
-from fh_gym.engine.fork import fork_engine
 from fh_gym.engine.geometry import DiscreteGeometry
 from fh_gym.engine.inputs import face_indices, images_to_tensor
 from fh_gym.engine.interface import StepOutput, StepTensors, observation_space, resolve_device
+from fh_gym.engine.lookahead import EngineLookahead
 from fh_gym.engine.networks import (
     NETWORK_INIT_SEED,
     NetworkBuilder,
@@ -35,7 +35,7 @@ from fh_gym.engine.networks import (
     weights_context,
 )
 from fh_gym.engine.observe import EngineObservations
-from fh_gym.engine.paste import PasteTargets, paste_boxes, paste_windows, squared_error_change
+from fh_gym.engine.paste import PasteTargets, paste_boxes, paste_windows
 from fh_gym.engine.rewards.base import StepRecord, build_reward
 from fh_gym.engine.stopping import step_with_stops
 from fh_gym.engine.view import EpisodeView
@@ -50,7 +50,7 @@ from fh_gym.engine.windows import (
 )
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.config import ConfigError, Int
-from fh_gym.restorers.pixels import psnr_gain, quantize_hwc
+from fh_gym.restorers.pixels import quantize_hwc
 
 # build_scaled and NETWORK_INIT_SEED moved to fh_gym.engine.networks, the step results, spaces and device to
 # fh_gym.engine.interface; kept importable from here for callers.
@@ -58,7 +58,7 @@ __all__ = ["NETWORK_INIT_SEED", "RepairEngine", "StepOutput", "StepTensors", "bu
            "resolve_device"]
 
 
-class RepairEngine(EngineObservations):
+class RepairEngine(EngineObservations, EngineLookahead):
     """State and dynamics of N face-repair episodes.
 
     Args:
@@ -357,53 +357,6 @@ class RepairEngine(EngineObservations):
         if self.feather <= 0:
             return box if box is not None else box_mask(boxes, starts, self.window)
         return box_mask(boxes, starts, self.window, self.feather)
-
-    def candidate_gains(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
-        """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
-
-        Uses the ground truth (the greedy oracle's lookahead). Windows are restored ``chunk`` at a time.
-        """
-        if not bool(self.has_truth[slots].all()):
-            raise ValueError("candidate gains need the ground truth (not available in inference)")
-        total = self.image_size**2 * 3
-
-        def gain(ctx: RepairContext, after: Tensor, blocks: WindowBlocks, faces: Tensor) -> Tensor:
-            change = squared_error_change(ctx.current, after, blocks.gather(self.hr))
-            return psnr_gain(self.mse[faces], self.mse[faces] + change / total)
-
-        return self._lookahead(slots, candidates, chunk, gain)
-
-    def candidate_changes(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
-        """(B, K) mean squared change (over the image, [0, 1] scale) each candidate repair would make, no truth.
-
-        For a restorer trained with L2, an estimate of E[HR | input], the expected MSE reduction of a repair given
-        the current image *is* its squared change (E|x - y|^2 - E|R - y|^2 = |x - R|^2 when R = E[y | x]): the
-        truth-free estimate of :meth:`candidate_gains` in MSE units (the ``self_lookahead`` strategy).
-        """
-        total = self.image_size**2 * 3
-        return self._lookahead(slots, candidates, chunk, lambda ctx, after, blocks, faces: (
-            (after - ctx.current).square().sum(dim=(1, 2, 3), dtype=torch.float64) / total))
-
-    def _lookahead(self, slots: Tensor, candidates: np.ndarray, chunk: int, measure: Callable) -> np.ndarray:
-        """(B, K) ``measure(ctx, repaired windows, blocks, faces)`` of every candidate repair, without stepping."""
-        candidates = self.action_type.validate(candidates)
-        k, b = len(candidates), len(slots)
-        boxes_all = self.action_type.to_boxes(candidates).to(self.device)
-        values = torch.empty(b, k, dtype=torch.float64)
-        per_call = max(1, chunk // b)
-        for lo in range(0, k, per_call):
-            hi = min(k, lo + per_call)
-            rep_faces = slots.repeat_interleave(hi - lo)
-            boxes = boxes_all[lo:hi].repeat(b, 1)
-            ctx, starts, blocks = self._context(rep_faces, boxes)
-            after = ctx.current + self.paste_mask(boxes, starts, ctx.mask) * (self.restore(ctx) - ctx.current)
-            values[:, lo:hi] = measure(ctx, after, blocks, rep_faces).view(b, hi - lo).cpu()
-        return values.numpy()
-
-    def fork(self, slots: Tensor) -> RepairEngine:
-        """A copy of the episodes of ``slots`` (repeats allowed) to step without changing this engine: a
-        lookahead of more than one repair (:mod:`fh_gym.engine.fork`; its reward is plain ``psnr_gain``)."""
-        return fork_engine(self, slots)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
