@@ -70,5 +70,9 @@ class EngineLookahead:
 
     def fork(self, slots: Tensor) -> Any:
         """A copy of the episodes of ``slots`` (repeats allowed) to step without changing this engine: a
-        lookahead of more than one repair (:mod:`fh_gym.engine.fork`; its reward is plain ``psnr_gain``)."""
+        lookahead of more than one repair (:mod:`fh_gym.engine.fork`; its reward is plain ``psnr_gain``).
+
+        Returns:
+            A :class:`~fh_gym.engine.core.RepairEngine` (typed loosely: the engine imports this module).
+        """
         return fork_engine(self, slots)
