@@ -13,7 +13,7 @@ generator's MSE, a previous identity score) that a fork would have to copy for n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 from torch import Tensor
@@ -27,16 +27,19 @@ STATE_TENSORS = ("hr", "lr", "start", "current", "occlusion", "coverage", "obs_i
 #: the engine's per-slot NumPy state (face index, person), copied the same way
 STATE_ARRAYS = ("face_index", "identity_name")
 
+#: the engine's class (a TypeVar, not the class itself: the engine imports this module)
+EngineT = TypeVar("EngineT")
 
-def fork_engine(engine: Any, slots: Tensor) -> Any:
+
+def fork_engine(engine: EngineT, slots: Tensor) -> EngineT:
     """A new engine whose slot ``i`` holds a copy of the state of ``engine``'s slot ``slots[i]``.
 
     Args:
-        engine: A :class:`~fh_gym.engine.core.RepairEngine` (typed loosely: the engine imports this module).
+        engine: A :class:`~fh_gym.engine.core.RepairEngine`.
         slots: (M,) slot indices of ``engine``, repeats allowed (M may exceed the engine's N).
 
     Returns:
-        A :class:`~fh_gym.engine.core.RepairEngine` with ``num_envs == M`` that shares the engine's networks,
+        An engine of ``engine``'s class with ``num_envs == M`` that shares the engine's networks,
         dataset and action geometry and owns copies of the state; stepping it leaves ``engine`` unchanged.
     """
     slots = slots.to(engine.device)

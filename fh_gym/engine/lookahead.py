@@ -10,7 +10,7 @@ scored by exactly the repair a step would make.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from fh_gym.engine.paste import squared_error_change
 from fh_gym.engine.windows import WindowBlocks
 from fh_gym.restorers.base import RepairContext
 from fh_gym.restorers.pixels import psnr_gain
+
+#: the engine class this mixin is part of: a fork has the type of the engine it was made from
+EngineT = TypeVar("EngineT", bound="EngineLookahead")
 
 
 class EngineLookahead:
@@ -68,11 +71,11 @@ class EngineLookahead:
             values[:, lo:hi] = measure(ctx, after, blocks, rep_faces).view(b, hi - lo).cpu()
         return values.numpy()
 
-    def fork(self, slots: Tensor) -> Any:
+    def fork(self: EngineT, slots: Tensor) -> EngineT:
         """A copy of the episodes of ``slots`` (repeats allowed) to step without changing this engine: a
         lookahead of more than one repair (:mod:`fh_gym.engine.fork`; its reward is plain ``psnr_gain``).
 
         Returns:
-            A :class:`~fh_gym.engine.core.RepairEngine` (typed loosely: the engine imports this module).
+            An engine of this engine's class (:class:`~fh_gym.engine.core.RepairEngine`) holding the copies.
         """
         return fork_engine(self, slots)
