@@ -57,7 +57,7 @@ def test_best_fixed_is_the_best_candidate_on_training_faces_and_is_cached(active
 
 
 @pytest.mark.parametrize("variant", ["attention_fh", "continuous", "adaptive_x8"])
-@pytest.mark.parametrize("name", ["best_fixed", "self_lookahead"])
+@pytest.mark.parametrize("name", ["best_fixed", "self_lookahead", "self_lookahead_fresh"])
 def test_lookahead_strategies_run_on_box_continuous_and_stop_actions(active_restorer, variant, name, tmp_path,
                                                                       monkeypatch):
     """Both pick among the action type's candidates (never the stop action: episodes run to T)."""

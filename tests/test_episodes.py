@@ -149,7 +149,7 @@ def test_strategy_names_come_from_the_registry_in_table_order():
     assert strategy_names() == ["random", "even", "centre_out", "sequential", "best_fixed", "random30", "greedy"]
     assert "greedy" not in strategy_names(with_truth=False)
     # gain_predictor needs a trained network; the lookaheads restore every candidate (pair) at every step
-    by_name_only = {"gain_predictor", "self_lookahead", "greedy2", "self_lookahead2"}
+    by_name_only = {"gain_predictor", "self_lookahead", "self_lookahead_fresh", "greedy2", "self_lookahead2"}
     assert set(strategy_names()) == set(STRATEGIES.names()) - by_name_only
     assert all(not STRATEGIES.get(name).in_defaults for name in by_name_only)
     assert build_strategy("greedy", max_candidates=7).max_candidates == 7

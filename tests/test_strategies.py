@@ -110,6 +110,28 @@ def test_self_lookahead_measures_the_change_its_repair_makes(active_restorer):
     np.testing.assert_allclose(made, changes[np.arange(3), chosen], rtol=1e-4, atol=1e-9)
 
 
+def test_self_lookahead_fresh_counts_the_change_on_unrepaired_pixels_only(active_restorer):
+    """``fresh_only``: the same changes before any repair; afterwards a repaired cell has nothing fresh left, a
+    cell overlapping one counts less, a cell far from every repair counts the same; the strategy takes the argmax."""
+    engine = engine_for("dense_x8", active_restorer, repair={"margin": 8})
+    slots = engine.all_slots()
+    engine.reset(slots, np.random.default_rng(1))
+    candidates = engine.action_type.candidate_actions()
+    np.testing.assert_array_equal(engine.candidate_changes(slots, candidates, fresh_only=True),
+                                  engine.candidate_changes(slots, candidates))
+    repaired = np.array([3, 10, 20])  # boxes (0, 48), (16, 48), (32, 96) of 32 x 32
+    engine.step(repaired, slots)
+    full = engine.candidate_changes(slots, candidates)
+    fresh = engine.candidate_changes(slots, candidates, fresh_only=True)
+    rows = np.arange(3)
+    assert np.all(fresh <= full) and np.all(fresh[rows, repaired] == 0) and np.all(full[rows, repaired] > 0)
+    beside = np.array([4, 11, 19])  # (0, 64), (16, 64), (32, 80): half of each is repaired
+    assert np.all(fresh[rows, beside] < full[rows, beside])
+    np.testing.assert_allclose(fresh[:, 48], full[:, 48], rtol=1e-12)  # (96, 96): far from every repair
+    chosen = build_strategy("self_lookahead_fresh").act(engine, slots, np.random.default_rng(0))
+    assert np.array_equal(chosen, np.where(engine.action_masks(slots), fresh, -np.inf).argmax(axis=1))
+
+
 def test_strategies_see_identical_inputs_and_greedy_wins_one_step(active_restorer):
     config = make_config({**SMALL, "horizon": 1}, "dense_x8")
     results = {name: run_episodes(config, build_strategy(name), np.arange(6), restorer=active_restorer,

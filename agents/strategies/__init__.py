@@ -14,6 +14,8 @@ One file per strategy (``*_strategy.py``), each registered in :data:`STRATEGIES`
   truth; the ``gain-predictor`` recipe trains it on the oracle's gains of training people).
 * ``self_lookahead``: the candidate the restorer itself would change most (one-step lookahead without the truth
   or any training: for an L2-trained restorer the expected gain of a repair is its squared change).
+* ``self_lookahead_fresh``: ``self_lookahead`` scoring each candidate by its change on pixels no repair has
+  touched yet (overlapping boxes: re-repairs get no credit).
 * ``self_lookahead2``: ``self_lookahead`` two repairs ahead (the first of the pair of repairs that change most).
 * ``greedy``: the best next patch by true PSNR gain (uses the ground truth): an upper bound, not an agent.
 * ``greedy2``: the first repair of the best pair of next repairs by true gain (a beam of first repairs, each
@@ -32,10 +34,11 @@ from fh_gym.agents.strategies.greedy_strategy import GreedyOracleStrategy
 from fh_gym.agents.strategies.random30_strategy import Random30Strategy
 from fh_gym.agents.strategies.random_strategy import RandomStrategy
 from fh_gym.agents.strategies.self_lookahead2_strategy import SelfLookahead2Strategy
+from fh_gym.agents.strategies.self_lookahead_fresh_strategy import SelfLookaheadFreshStrategy
 from fh_gym.agents.strategies.self_lookahead_strategy import SelfLookaheadStrategy
 from fh_gym.agents.strategies.sequential_strategy import SequentialStrategy
 
 __all__ = ["STRATEGIES", "BestFixedStrategy", "CentreOutStrategy", "EvenGridStrategy", "GainPredictorStrategy",
            "GreedyOracleStrategy", "Random30Strategy", "RandomStrategy", "SelfLookahead2Strategy",
-           "SelfLookaheadStrategy", "SequentialStrategy", "Strategy", "TwoStepOracleStrategy", "build_strategy",
-           "strategy_names"]
+           "SelfLookaheadFreshStrategy", "SelfLookaheadStrategy", "SequentialStrategy", "Strategy",
+           "TwoStepOracleStrategy", "build_strategy", "strategy_names"]

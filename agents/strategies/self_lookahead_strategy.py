@@ -30,17 +30,20 @@ class SelfLookaheadStrategy(Strategy):
 
     Args:
         chunk: Windows restored per restorer call (bounds memory).
+        fresh_only: Count the change on pixels no repair has touched yet only (overlapping boxes; see
+            :meth:`~fh_gym.engine.core.RepairEngine.candidate_changes`).
     """
 
     name = "self_lookahead"
     order = 62
     in_defaults = False  # it restores every candidate at every step: asked for by name, as the oracle's cost
 
-    def __init__(self, chunk: int = 512) -> None:
+    def __init__(self, chunk: int = 512, fresh_only: bool = False) -> None:
         self.chunk = chunk
+        self.fresh_only = fresh_only
 
     def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
         candidates = engine.action_type.candidate_actions()
-        changes = engine.candidate_changes(slots, candidates, chunk=self.chunk)
+        changes = engine.candidate_changes(slots, candidates, chunk=self.chunk, fresh_only=self.fresh_only)
         allowed = candidate_allowed(engine, slots, candidates)
         return candidates[np.where(allowed, changes, -np.inf).argmax(axis=1)]

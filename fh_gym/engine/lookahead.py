@@ -44,16 +44,28 @@ class EngineLookahead:
 
         return self._lookahead(slots, candidates, chunk, gain)
 
-    def candidate_changes(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
+    def candidate_changes(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512,
+                          fresh_only: bool = False) -> np.ndarray:
         """(B, K) mean squared change (over the image, [0, 1] scale) each candidate repair would make, no truth.
 
         For a restorer trained with L2, an estimate of E[HR | input], the expected MSE reduction of a repair given
         the current image *is* its squared change (E|x - y|^2 - E|R - y|^2 = |x - R|^2 when R = E[y | x]): the
         truth-free estimate of :meth:`candidate_gains` in MSE units (the ``self_lookahead`` strategy).
+        ``fresh_only`` counts the change on pixels no repair has touched yet (coverage 0) only: where the input
+        is already a repair the restorer is furthest from that estimate, and its change there overstates its gain.
         """
         total = self.image_size**2 * 3
-        return self._lookahead(slots, candidates, chunk, lambda ctx, after, blocks, faces: (
-            (after - ctx.current).square().sum(dim=(1, 2, 3), dtype=torch.float64) / total))
+        # (N, 3, S, S) like the images, so the windows' blocks gather it
+        fresh = (self.coverage == 0).unsqueeze(1).expand_as(self.current).to(self.current.dtype).contiguous() \
+            if fresh_only else None
+
+        def change(ctx: RepairContext, after: Tensor, blocks: WindowBlocks, faces: Tensor) -> Tensor:
+            squared = (after - ctx.current).square()
+            if fresh is not None:
+                squared = squared * blocks.gather(fresh)
+            return squared.sum(dim=(1, 2, 3), dtype=torch.float64) / total
+
+        return self._lookahead(slots, candidates, chunk, change)
 
     def _lookahead(self, slots: Tensor, candidates: np.ndarray, chunk: int, measure: Callable) -> np.ndarray:
         """(B, K) ``measure(ctx, repaired windows, blocks, faces)`` of every candidate repair, without stepping."""
