@@ -43,8 +43,9 @@ class TilingMarginActor(BaseActor):
         side = boxes[0, 2]
         on_tiling = (boxes[:, 0] % side == 0) & (boxes[:, 1] % side == 0)
         coverage = engine.observe_tensors(slots)["coverage"][..., 0].cpu().numpy()
-        fresh = np.array([[not coverage[i, top:top + h, left:left + w].any() for top, left, h, w in boxes]
-                          for i in range(len(slots))])
+        # (B, K): no pixel of the candidate's box repaired yet (one slice per box, every face at once)
+        fresh = np.stack([~coverage[:, top:top + h, left:left + w].any(axis=(1, 2)) for top, left, h, w in boxes],
+                         axis=1)
         changes = engine.candidate_changes(slots, candidates)
         allowed = candidate_allowed(engine, slots, candidates)
         tiling = allowed & fresh & on_tiling
