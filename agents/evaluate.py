@@ -139,7 +139,8 @@ def _concat(store: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
 def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequence[int] | np.ndarray, *,
                  restorer: nn.Module | None = None, dataset: Any = None, batch_size: int = 32, seed: int = 0,
                  name: str | None = None, horizon: int | None = None, keep_images: bool = False,
-                 extra_metrics: ExtraMetrics | None = None, extra_baselines: bool = True) -> EpisodeResults:
+                 extra_metrics: ExtraMetrics | None = None, extra_baselines: bool = True,
+                 hooks: Sequence[EpisodeHook] = ()) -> EpisodeResults:
     """Run full episodes on the dataset faces ``indices`` and measure the final images.
 
     Args:
@@ -156,6 +157,8 @@ def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequen
         extra_metrics: ``fn(final, hr, faces) -> {name: (B,) array}`` (identity similarity...).
         extra_baselines: Also measure the start and bicubic images with ``extra_metrics`` (the same for every
             actor on the same faces: a comparison asks once).
+        hooks: Further :class:`~fh_gym.episodes.EpisodeHook` objects, called after the measuring one (each
+            batch's slots are ``0 .. len(batch) - 1``, the batch's faces in ``indices`` order).
     """
     actor = as_actor(act)
     indices = np.asarray(indices, dtype=np.int64)
@@ -165,7 +168,7 @@ def run_episodes(env_config: dict[str, Any], act: Actor | ActFn, indices: Sequen
     for batch_no, lo in enumerate(range(0, len(indices), size)):
         chunk = indices[lo:lo + size]
         slots = engine.all_slots()[: len(chunk)]
-        play_episodes(engine, actor, slots, np.random.default_rng([seed, batch_no]), {"index": chunk}, [hook])
+        play_episodes(engine, actor, slots, np.random.default_rng([seed, batch_no]), {"index": chunk}, [hook, *hooks])
     return hook.results(name or actor.name, engine.horizon, indices)
 
 

@@ -1,10 +1,14 @@
-"""Shared fixtures: real-face data location; one torch thread.
+"""Shared fixtures: real-face data location, the ``bench/`` scripts as modules; one torch thread.
 
 The tests run tiny networks on tiny batches, where OpenMP threads only add overhead, and on a busy
 machine (other jobs on the same cores) two threads per process ran 10-60x slower than one.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -29,3 +33,18 @@ def shared_data():
 @pytest.fixture(scope="session")
 def lfw_dir():
     return _found_or_skip(lfw_root(), "LFW dev data")
+
+
+def _load_bench_script(name: str) -> ModuleType:
+    """``bench/<name>.py`` imported as a module (the scripts are not a package: they run as files)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """``bench_script("paired_rows")``: a ``bench/`` script as a module."""
+    return _load_bench_script

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,15 +9,10 @@ from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.strategies.base import build_strategy
 from fh_gym.envs import make_config
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "tiling_margin.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("tiling_margin", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(bench_script):
+    return bench_script("tiling_margin")
 
 
 @pytest.fixture(scope="module")
