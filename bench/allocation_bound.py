@@ -22,6 +22,7 @@ Each row is paired against the even grid at 16 calls on the same faces and LR in
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fh_gym.agents.cli.compare import gain_predictor_block
 from fh_gym.agents.evaluate import run_episodes, sample_faces
 from fh_gym.agents.strategies.base import build_strategy
 from fh_gym.data import build_dataset
@@ -37,6 +39,7 @@ from fh_gym.envs import make_config
 from fh_gym.episodes import EpisodeHook
 from fh_gym.metrics import psnr_per_image, quantize
 from fh_gym.metrics.stats import format_mean_ci, mean_ci
+from fh_gym.restorers.config import ConfigError
 
 
 class PathHook(EpisodeHook):
@@ -135,12 +138,24 @@ def best_stop_rule(values: np.ndarray, budget: float) -> np.ndarray:
     return best_calls
 
 
+def tiling_by_change():
+    """The even grid's 16 cells, the one the restorer would change most first (``bench/tiling_margin.py``'s rule
+    with an infinite margin in change order): a truth-free order of the tiling."""
+    spec = importlib.util.spec_from_file_location("tiling_margin", Path(__file__).with_name("tiling_margin.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TilingMarginActor(float("inf"), "change")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="lfw", help="dataset type (lfw, synthetic, ...)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--faces", type=int, default=200)
-    parser.add_argument("--strategies", default="greedy,self_lookahead", help="comma-separated strategy names")
+    parser.add_argument("--strategies", default="greedy,self_lookahead",
+                        help="comma-separated strategy names, or tiling_by_change (see tiling_by_change())")
+    parser.add_argument("--gain-predictor", default=None, metavar="FILE_OR_NAME",
+                        help="add a gain_predictor row (a gain-predictor run's file or shipped weights: lfw_x8_t16)")
     parser.add_argument("--budgets", default="8,9,10,11,12", help="comma-separated mean calls a face")
     parser.add_argument("--env", default="dense_x8", help="env variant (a T = 16 grid of 32-pixel cells)")
     parser.add_argument("--seed", type=int, default=0)
@@ -156,7 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for name in args.strategies.split(",") if name]
     torch.set_num_threads(args.threads)
     config = make_config({"data": {"type": args.data, "split": args.split}}, variant=args.env)
-    strategies = [build_strategy(name) for name in names]  # an unknown name fails here, before any run
+    try:  # an unknown name fails here, before any run
+        strategies = [tiling_by_change() if name == "tiling_by_change" else build_strategy(name) for name in names]
+        if args.gain_predictor is not None:
+            strategies.append(build_strategy("gain_predictor", **gain_predictor_block(args.gain_predictor)))
+            names.append("gain_predictor")
+    except ConfigError as error:
+        parser.error(str(error))
     dataset = build_dataset(config["data"])
     faces = sample_faces(dataset.identities, args.faces, args.seed)
     horizon = int(config["horizon"])

@@ -89,3 +89,13 @@ def test_the_paths_are_kept_atomically(script, tmp_path, capsys):
     np.testing.assert_allclose(kept["even"][:, -1], kept["even_at_horizon"], atol=1e-9)
     assert not list(tmp_path.glob("*.partial*"))
     assert "| even | 8 |" in capsys.readouterr().out
+
+
+def test_tiling_by_change_repairs_the_even_grids_cells_in_another_order(script):
+    config = make_config({"data": {"type": "synthetic", "split": "val"}}, variant="dense_x8")
+    tiling = run_episodes(config, script.tiling_by_change(), np.arange(2), seed=0).boxes
+    even = run_episodes(config, build_strategy("even"), np.arange(2), seed=0).boxes
+    assert tiling.shape == even.shape == (2, 16, 4)
+    for face in range(2):
+        assert sorted(map(tuple, tiling[face].tolist())) == sorted(map(tuple, even[face].tolist()))
+    assert not np.array_equal(tiling, even)  # the order is the restorer's, not raster
