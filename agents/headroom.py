@@ -10,6 +10,10 @@ trained agent is also paired against the strongest *baseline*: the best of every
 the truth of the faces it repairs, the fixed ones and truth-free lookahead or supervised ones alike
 (``self_lookahead``, ``gain_predictor``): what a learned policy must beat to be worth training.
 
+With a stop action (adaptive budgets) T is the most calls a face may take: each row also carries the restorer
+calls a face actually took (``calls``: mean, 95% CI), the Markdown table shows them and the plot draws PSNR
+against them, so an actor that stops early is a curve of its own to the left of the fixed budgets.
+
 Actors with their own episode length (a trained agent's T, ``random30``'s 30) run at the budget equal to it
 (an agent trained on T = 8 is a row of the T = 8 table); with ``every_budget`` at every budget (a policy that
 reads coverage / T, as ``GainPolicy`` does, can be asked for any T, but it was trained for one).
@@ -55,7 +59,8 @@ def headroom(env_config: dict[str, Any], actors: Sequence[Actor], budgets: Seque
     Returns:
         ``(rows, results)``: one row per (budget, actor that runs at it): ``T``, ``strategy``, ``gain`` (mean,
         ci95), ``vs_fixed`` (mean, ci95) and ``share`` of the oracle headroom (None for the fixed strategy itself
-        and where there is no oracle), for trained agents ``strongest_baseline`` and ``vs_baseline`` (mean, ci95;
+        and where there is no oracle), ``calls`` (mean, ci95) with a stop action (else None: T calls), for
+        trained agents ``strongest_baseline`` and ``vs_baseline`` (mean, ci95;
         None for strategies); ``results`` the per-face episodes of every row, in the same order (the
         same faces at every budget, so any two rows of one T can be paired afterwards).
     """
@@ -93,7 +98,8 @@ def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[st
     for r in results:
         row: dict[str, Any] = {"T": budget, "strategy": r.name, "n": len(r.indices), "gain": mean_ci(_gain(r)),
                                "strongest_fixed": best.name if best is not None else None,
-                               "vs_fixed": None, "share": None, "strongest_baseline": None, "vs_baseline": None}
+                               "vs_fixed": None, "share": None, "strongest_baseline": None, "vs_baseline": None,
+                               "calls": mean_ci(r.metrics["repairs"]) if "repairs" in r.metrics else None}
         if baseline is not None and r.name not in strategies:  # a trained agent
             row["strongest_baseline"] = baseline.name
             row["vs_baseline"] = mean_ci(_gain(r) - _gain(baseline))
@@ -109,15 +115,21 @@ def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[st
 def headroom_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The report as a Markdown table; with trained agents, a last column pairs each with the strongest baseline."""
     agents = any(row["vs_baseline"] is not None for row in rows)
-    lines = ["| T | strategy | n | PSNR gain vs bicubic (dB) | vs strongest fixed (dB, paired) | "
-             "share of oracle headroom |" + (" vs strongest baseline (dB, paired) |" if agents else ""),
-             "|---|---|---|---|---|---|" + ("---|" if agents else "")]
+    stops = any(row.get("calls") is not None for row in rows)
+    lines = ["| T | strategy | n |" + (" restorer calls a face |" if stops else "") + " PSNR gain vs bicubic (dB) | "
+             "vs strongest fixed (dB, paired) | share of oracle headroom |"
+             + (" vs strongest baseline (dB, paired) |" if agents else ""),
+             "|---|---|---|---|---|---|" + ("---|" if stops else "") + ("---|" if agents else "")]
     for row in rows:
         vs = "" if row["vs_fixed"] is None else format_mean_ci(*row["vs_fixed"], 2)
         if row["vs_fixed"] is None and row["strategy"] == row["strongest_fixed"]:
             vs = "(strongest fixed)"
         share = "" if row["share"] is None else f"{100 * row['share']:.0f}%"
-        line = f"| {row['T']} | {row['strategy']} | {row['n']} | {format_mean_ci(*row['gain'], 2)} | {vs} | {share} |"
+        calls = ""
+        if stops:
+            calls = f" {format_mean_ci(*row['calls'], 2)} |" if row.get("calls") is not None else f" {row['T']} |"
+        line = (f"| {row['T']} | {row['strategy']} | {row['n']} |{calls} {format_mean_ci(*row['gain'], 2)} | {vs} "
+                f"| {share} |")
         if agents:
             against = row["vs_baseline"]
             line += "" if against is None else f" {format_mean_ci(*against, 2)} ({row['strongest_baseline']})"
@@ -130,17 +142,20 @@ def headroom_csv(rows: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["T", "strategy", "n", "gain_mean", "gain_ci95", "strongest_fixed", "vs_fixed_mean",
-                     "vs_fixed_ci95", "share", "strongest_baseline", "vs_baseline_mean", "vs_baseline_ci95"])
+                     "vs_fixed_ci95", "share", "strongest_baseline", "vs_baseline_mean", "vs_baseline_ci95",
+                     "calls_mean", "calls_ci95"])
     for row in rows:
         vs = row["vs_fixed"] or ("", "")
+        calls = row.get("calls") or (row["T"], 0.0)  # without a stop action every step is one call
         writer.writerow([row["T"], row["strategy"], row["n"], *row["gain"], row["strongest_fixed"] or "", *vs,
                          "" if row["share"] is None else row["share"], row["strongest_baseline"] or "",
-                         *(row["vs_baseline"] or ("", ""))])
+                         *(row["vs_baseline"] or ("", "")), *calls])
     return buffer.getvalue()
 
 
 def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
-    """PNG bytes: PSNR gain over bicubic against the budget T (restorer calls per face), one line per actor."""
+    """PNG bytes: PSNR gain over bicubic against the restorer calls per face (the budget T, or with a stop action
+    the calls the faces took), one line per actor."""
     import matplotlib  # lazy: plotting only for the report files
 
     matplotlib.use("Agg")
@@ -149,12 +164,12 @@ def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in dict.fromkeys(r["strategy"] for r in rows):
         mine = [r for r in rows if r["strategy"] == name]
-        ts = [r["T"] for r in mine]
+        ts = [r["T"] if r.get("calls") is None else r["calls"][0] for r in mine]
         means = np.array([r["gain"][0] for r in mine])
         halves = np.array([r["gain"][1] for r in mine])
         ax.plot(ts, means, marker="o", label=name)
         ax.fill_between(ts, means - halves, means + halves, alpha=0.15)
-    ax.set_xlabel("restorer calls per face (T)")
+    ax.set_xlabel("restorer calls per face")
     ax.set_ylabel("PSNR gain over bicubic (dB)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

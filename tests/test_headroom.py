@@ -58,6 +58,7 @@ def test_compare_budgets_writes_the_report(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert [(r["T"], r["strategy"]) for r in rows] == [(t, s) for t in ("2", "4") for s in ("even", "best_fixed",
                                                                                             "greedy")]
+    assert all(float(r["calls_mean"]) == int(r["T"]) and float(r["calls_ci95"]) == 0 for r in rows)  # no stop action
     for t in ("2", "4"):
         mine = {r["strategy"]: r for r in rows if r["T"] == t}
         oracle, fixed = float(mine["greedy"]["gain_mean"]), float(mine[mine["even"]["strongest_fixed"]]["gain_mean"])
@@ -96,3 +97,25 @@ def test_bad_budgets_are_one_line_errors(capsys):
     assert stop.value.code == 2
     assert "--budgets takes positive integers separated by commas (e.g. 2,4,8,16), got '4,0'" in \
         capsys.readouterr().err
+
+
+def test_with_a_stop_action_the_report_counts_the_calls_faces_took(tmp_path):
+    out = tmp_path / "adaptive"
+    # a step cost no repair can pay: the oracle stops at once, the even grid never stops
+    assert main(["compare", *DATA, "--env", "fh_gym/FaceRepair-Adaptive-x8-v0", "--set", "repair.step_cost=100",
+                 "--strategies", "even,greedy", "--budgets", "2,3", "--faces", "3", "--out", str(out)]) == 0
+    with open(out / "headroom.csv") as f:
+        rows = {(r["T"], r["strategy"]): r for r in csv.DictReader(f)}
+    for t in ("2", "3"):
+        assert float(rows[(t, "even")]["calls_mean"]) == int(t) and float(rows[(t, "even")]["calls_ci95"]) == 0
+        assert float(rows[(t, "greedy")]["calls_mean"]) == 0 and float(rows[(t, "greedy")]["gain_mean"]) == 0
+    table = (out / "headroom.md").read_text().splitlines()
+    assert table[0].startswith("| T | strategy | n | restorer calls a face | PSNR gain vs bicubic (dB) |")
+    assert table[2].startswith("| 2 | even | 3 | 2.00 ± 0.00 |")
+    assert table[3].startswith("| 2 | greedy | 3 | 0.00 ± 0.00 |")
+
+
+def test_without_a_stop_action_every_step_is_a_call():
+    rows = _budget_rows(4, [_result("even", [0.2, 0.4]), _result("greedy", [2.0, 2.0])])
+    assert all(r["calls"] is None for r in rows)
+    assert "restorer calls" not in headroom_markdown(rows)
