@@ -28,7 +28,9 @@ def env_config(algo: str, **overrides: Any) -> dict[str, Any]:
     base = {"image_size": 64, "data": DATA, "horizon": HORIZON}
     if algo == "attention_fh":
         base["action"] = {"type": "box", "positions": 4}
-    return make_config(merge_config(base, overrides) if overrides else base, VARIANT[algo])
+    config = make_config(base, VARIANT[algo])
+    # overrides may name any env key (action, repair...), not only the tiny base's
+    return make_config(merge_config(config, overrides)) if overrides else config
 
 
 def algo_config(algo: str, **overrides: Any) -> dict[str, Any]:

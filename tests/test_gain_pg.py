@@ -10,6 +10,7 @@ from paper_agent_utils import BATCH, DATA, HORIZON, env_config, train_context
 from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.pg.distributions import ActionSpec
 from fh_gym.agents.pg.policy_base import build_policy
+from fh_gym.agents.pg.rollout import run_rollout
 from fh_gym.agents.registry import get_algo, load_agent
 from fh_gym.agents.strategies import GainPredictorStrategy
 from fh_gym.engine.core import RepairEngine
@@ -86,3 +87,30 @@ def test_init_by_shipped_name():
     with pytest.raises(ConfigError, match=r"policy.init nowhere: no such file, nor shipped BoxPoolingSelector "
                                           r"weights \(shipped: lfw_x8_t4, lfw_x8_t16\)"):
         build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "init": "nowhere"})
+
+
+def test_rollouts_with_a_stop_action_count_only_the_steps_taken(predictor):
+    config = env_config("gain_pg", action={"stop": True}, repair={"step_cost": 0.03})
+    engine = RepairEngine(config, 2)
+    engine.reset(engine.all_slots(), np.random.default_rng(0))
+    spec = ActionSpec.from_space(engine.single_action_space)
+    policy = build_policy({"type": "GainPolicy", "sizes": list(spec.sizes), "multi": spec.multi, "image_size": 64,
+                           "width": 4, "hidden": 8, "init": str(predictor)})
+    with torch.no_grad():
+        policy.stop_score.bias.fill_(1e3)  # every face stops at its first step
+    rollout = run_rollout(engine, policy, engine.all_slots(), generator=torch.Generator().manual_seed(0))
+    assert rollout.alive.tolist() == [[True, True]] + [[False, False]] * (HORIZON - 1)
+    assert rollout.actions[0, :, 0].tolist() == [engine.action_type.stop_action] * 2
+    assert engine.info()["repairs"].tolist() == [0, 0] and bool((rollout.rewards == 0).all())
+    assert bool((rollout.log_probs[1:] == 0).all()) and bool((rollout.entropies[1:] == 0).all())
+    assert rollout.terms["step_cost"].shape == (HORIZON, 2)
+
+
+def test_policy_gradient_trains_on_an_adaptive_budget(tmp_path, predictor):
+    """The trainer's episodes follow faces that stop (it used to step a finished episode and fail)."""
+    ctx = train_context("gain_pg", tmp_path / "run", updates=2, lr=1e-2, policy={"init": str(predictor)},
+                        env={"action": {"stop": True}, "repair": {"step_cost": 0.5}})
+    result = get_algo("gain_pg").train(ctx)
+    assert result["updates"] == 2 and (tmp_path / "run" / "agent.pt").exists()
+    faces = run_episodes(ctx.env_config, load_agent(tmp_path / "run" / "agent.pt"), np.arange(4), batch_size=4)
+    assert faces.metrics["repairs"].max() <= HORIZON

@@ -110,3 +110,26 @@ def test_action_translation_between_box_spaces():
     with pytest.raises(ValueError, match="cannot reproduce"):
         action_translation(dict(engine.config["action"]), grid)
     assert action_translation({"type": "grid", "patch_size": 32, "stride": 32}, grid).shape == (4,)
+
+
+def test_reinforce_leaves_out_the_steps_after_a_stop():
+    torch.manual_seed(0)
+    log_probs = torch.randn(3, 2, requires_grad=True)
+    values = torch.randn(3, 2, requires_grad=True)
+    rewards = torch.tensor([[1.0, 2.0], [0.5, 0.0], [0.25, 0.0]])  # face 1 stopped after its first step
+    alive = torch.tensor([[True, True], [True, False], [True, False]])
+    losses = reinforce_losses(log_probs, torch.zeros(3, 2), values, rewards, gamma=1.0, baseline="value",
+                              normalize_advantages=False, alive=alive)
+    returns = torch.tensor([[1.75, 2.0], [0.75, 0.0], [0.25, 0.0]])
+    taken = alive.flatten()
+    advantage = (returns - values.detach()).flatten()[taken]
+    assert losses["policy"].item() == pytest.approx(-(log_probs.detach().flatten()[taken] * advantage).mean().item())
+    assert losses["baseline"].item() == pytest.approx(((values.detach() - returns).flatten()[taken] ** 2).mean().item())
+    losses["loss"].backward()
+    assert log_probs.grad[1:, 1].abs().sum() == 0 and values.grad[1:, 1].abs().sum() == 0  # no gradient after it
+    assert log_probs.grad[:, 0].abs().min() > 0
+    unmasked = reinforce_losses(log_probs, torch.zeros(3, 2), values, rewards, gamma=1.0, baseline="value",
+                                normalize_advantages=False, alive=torch.ones(3, 2, dtype=torch.bool))
+    default = reinforce_losses(log_probs, torch.zeros(3, 2), values, rewards, gamma=1.0, baseline="value",
+                               normalize_advantages=False)
+    assert unmasked["loss"].item() == pytest.approx(default["loss"].item())

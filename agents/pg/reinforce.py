@@ -54,20 +54,28 @@ class MovingAverageBaseline:
 def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewards: Tensor, *, gamma: float,
                      baseline: str, moving_average: MovingAverageBaseline | None = None,
                      normalize_advantages: bool = True, entropy_coef: float = 0.0,
-                     value_coef: float = 0.5) -> dict[str, Tensor]:
+                     value_coef: float = 0.5, alive: Tensor | None = None) -> dict[str, Tensor]:
     """The policy, baseline and entropy losses of one batch of episodes (all inputs (T, B)).
+
+    ``alive`` (T, B) bool marks the steps the faces took (adaptive budgets: none after a stop action); the
+    others count in no loss, no mean and no advantage statistics. None: every step.
 
     Returns:
         ``{"loss", "policy", "baseline", "entropy", "advantage_std"}`` (``loss`` to minimise; the rest
-        detached for logging). The policy loss is averaged over steps and faces.
+        detached for logging). The policy loss is averaged over the steps taken.
     """
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     returns = returns_to_go(rewards.to(log_probs.dtype), gamma)
+    taken = torch.ones_like(returns, dtype=torch.bool) if alive is None else alive.to(returns.device, torch.bool)
+
+    def mean(x: Tensor) -> Tensor:
+        return x[taken].mean()
+
     zero = torch.zeros((), dtype=log_probs.dtype, device=log_probs.device)
     if baseline == "value":
         base = values.detach()
-        value_loss = torch.mean((values - returns) ** 2)
+        value_loss = mean((values - returns) ** 2)
     elif baseline == "moving_average":
         if moving_average is None:
             raise ValueError("baseline 'moving_average' needs a MovingAverageBaseline")
@@ -75,11 +83,12 @@ def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewar
     else:
         base, value_loss = torch.zeros_like(returns), zero
     advantages = returns - base
-    std = advantages.std() if advantages.numel() > 1 else torch.ones((), device=advantages.device)
-    if normalize_advantages and advantages.numel() > 1:
-        advantages = (advantages - advantages.mean()) / (std + 1e-8)
-    policy_loss = -(log_probs * advantages.detach()).mean()
-    entropy = entropies.mean()
+    count = int(taken.sum())
+    std = advantages[taken].std() if count > 1 else torch.ones((), device=advantages.device)
+    if normalize_advantages and count > 1:
+        advantages = (advantages - advantages[taken].mean()) / (std + 1e-8)
+    policy_loss = mean(-(log_probs * advantages.detach()))
+    entropy = mean(entropies)
     loss = policy_loss - entropy_coef * entropy + (value_coef * value_loss if baseline == "value" else 0.0)
     return {"loss": loss, "policy": policy_loss.detach(), "baseline": value_loss.detach(),
             "entropy": entropy.detach(), "advantage_std": std.detach()}

@@ -242,7 +242,8 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
         losses = reinforce_losses(rollout.log_probs, rollout.entropies, rollout.values, rollout.rewards,
                                   gamma=cfg["gamma"], baseline=cfg["baseline"], moving_average=moving,
                                   normalize_advantages=cfg["normalize_advantages"],
-                                  entropy_coef=cfg["entropy_coef"], value_coef=cfg["value_coef"])
+                                  entropy_coef=cfg["entropy_coef"], value_coef=cfg["value_coef"],
+                                  alive=rollout.alive)
         optimizer_step(optimizer, losses["loss"], policy.parameters(), cfg["grad_clip"])
         if (eval_every and (update + 1) % eval_every == 0) or update + 1 == updates:
             run_eval((update + 1) * steps_per_update)
