@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from paper_agent_utils import BATCH, DATA, HORIZON, env_config, train_context
+from paper_agent_utils import BATCH, DATA, HORIZON, algo_config, env_config, train_context
 
 from fh_gym.agents.evaluate import run_episodes
 from fh_gym.agents.pg.distributions import ActionSpec
@@ -71,6 +71,11 @@ def test_box_and_stop_actions_and_bad_settings(predictor):
         assert out.logits.shape == (2, spec.total) and out.value.shape == (2,)
         if action.get("stop"):  # the stop logit starts at 0: stop when no repair is predicted to gain
             assert torch.equal(out.logits[:, -1], torch.zeros(2))
+            costly = build_policy({"type": "GainPolicy", "sizes": list(spec.sizes), "multi": spec.multi,
+                                   "image_size": 64, "width": 4, "hidden": 8, "init": str(predictor),
+                                   "stop_gain": 0.06})
+            stop_logit = costly(engine, engine.all_slots(), {}, prev, torch.ones(2, dtype=bool)).logits[:, -1]
+            assert torch.allclose(stop_logit, torch.full((2,), 0.06 / 0.03))  # stop_gain / temperature
     with pytest.raises(ConfigError, match="set policy.width=4 policy.hidden=8"):
         build_policy({"type": "GainPolicy", "sizes": [49], "multi": False, "image_size": 64, "width": 8,
                       "hidden": 8, "init": str(predictor)})
@@ -110,7 +115,11 @@ def test_policy_gradient_trains_on_an_adaptive_budget(tmp_path, predictor):
     """The trainer's episodes follow faces that stop (it used to step a finished episode and fail)."""
     ctx = train_context("gain_pg", tmp_path / "run", updates=2, lr=1e-2, policy={"init": str(predictor)},
                         env={"action": {"stop": True}, "repair": {"step_cost": 0.5}})
-    result = get_algo("gain_pg").train(ctx)
+    algo = get_algo("gain_pg")
+    engine = RepairEngine(ctx.env_config, 2)
+    first = algo.make_policy(algo_config("gain_pg", policy={"init": str(predictor)}), engine)
+    assert first.stop_score.bias.item() == pytest.approx(0.5)  # the env's step cost: the strategy's stop rule
+    result = algo.train(ctx)
     assert result["updates"] == 2 and (tmp_path / "run" / "agent.pt").exists()
     faces = run_episodes(ctx.env_config, load_agent(tmp_path / "run" / "agent.pt"), np.arange(4), batch_size=4)
     assert faces.metrics["repairs"].max() <= HORIZON

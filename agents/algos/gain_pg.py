@@ -10,8 +10,12 @@ agent; ``envs_configs/agents/gain_pg.yaml`` holds its defaults.
 
 from __future__ import annotations
 
+from typing import Any
+
+from fh_gym.agents.pg.policy_base import EpisodePolicy
 from fh_gym.agents.pg.trainer import PaperAgentAlgo
 from fh_gym.agents.registry import ALGOS
+from fh_gym.engine.core import RepairEngine
 
 
 @ALGOS.register()
@@ -20,3 +24,10 @@ class GainPG(PaperAgentAlgo):
 
     name = "gain_pg"
     policy = "GainPolicy"
+
+    def make_policy(self, cfg: dict[str, Any], engine: RepairEngine) -> EpisodePolicy:
+        """The policy; on an adaptive budget its stop logit starts at the env's step cost (``policy.stop_gain``
+        unset), so the first policy stops where the ``gain_predictor`` strategy does."""
+        if cfg["policy"].get("stop_gain") is None:
+            cfg = {**cfg, "policy": {**cfg["policy"], "stop_gain": engine.step_cost}}
+        return super().make_policy(cfg, engine)

@@ -10,8 +10,9 @@ pre-train-then-reinforce recipe of supervised policy initialisation (our choice;
 
 Candidates come from the engine's action type at the first forward (grid cells; for box actions every (x, y,
 ratio, scale) combination, each factor's logits the joint's marginal). A stop action (adaptive budgets) gets
-the logit ``stop_score(pooled)``, which starts at 0: the first policy stops when no repair is predicted to gain
-anything. Continuous actions are refused.
+the logit ``stop_score(pooled)``, which starts at ``stop_gain / temperature``: the first policy stops when no
+repair is predicted to gain more than ``stop_gain`` dB; ``gain_pg`` sets it to the env's ``repair.step_cost``, so
+the first policy stops as the ``gain_predictor`` strategy does. Continuous actions are refused.
 """
 
 from __future__ import annotations
@@ -60,11 +61,13 @@ class GainPolicy(EpisodePolicy):
             the policy is built for training; an agent file stores the trained weights, not this path's.
         value_hidden: Units of the value head.
         avoid_repeats: Forbid positions chosen earlier in the episode (the grid env's masks already do).
+        stop_gain: The predicted gain (dB) below which the first policy stops (a stop action's starting logit);
+            None: 0 (``gain_pg`` fills in the env's step cost). Like ``init``, only where training starts.
     """
 
     def __init__(self, sizes: list[int], multi: bool, image_size: int = 128, width: int = 16, hidden: int = 64,
                  temperature: float = 0.03, init: str | None = None, value_hidden: int = 64,
-                 avoid_repeats: bool = False) -> None:
+                 avoid_repeats: bool = False, stop_gain: float | None = None) -> None:
         EpisodePolicy.__init__(self, sizes, multi, image_size, avoid_repeats)
         if not temperature > 0:
             raise ConfigError(f"policy.temperature must be > 0, got {temperature}")
@@ -78,7 +81,7 @@ class GainPolicy(EpisodePolicy):
             self.selector.load_state_dict(load_predictor(init, int(width), int(hidden)).state_dict())
         self.stop_score = nn.Linear(self.selector.feature_dim, 1)
         nn.init.zeros_(self.stop_score.weight)
-        nn.init.zeros_(self.stop_score.bias)
+        nn.init.constant_(self.stop_score.bias, float(stop_gain or 0.0))  # the logit divides it by the temperature
         self.value_head = nn.Sequential(nn.Linear(self.selector.feature_dim, int(value_hidden)), nn.ReLU(inplace=True),
                                         nn.Linear(int(value_hidden), 1))
         self._engine_id: int | None = None
