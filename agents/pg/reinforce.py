@@ -58,7 +58,8 @@ def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewar
     """The policy, baseline and entropy losses of one batch of episodes (all inputs (T, B)).
 
     ``alive`` (T, B) bool marks the steps the faces took (adaptive budgets: none after a stop action); the
-    others count in no loss, no mean and no advantage statistics. None: every step.
+    others count in no loss, no mean and no advantage statistics (the ``moving_average`` baseline's running
+    means still see them, as zero returns). None: every step.
 
     Returns:
         ``{"loss", "policy", "baseline", "entropy", "advantage_std"}`` (``loss`` to minimise; the rest

@@ -34,7 +34,7 @@ class Rollout:
         entropies: (T, B) policy entropies, with gradient.
         values: (T, B) baseline values, with gradient.
         rewards: (T, B) float32 env rewards.
-        actions: (T, B, K) long actions taken.
+        actions: (T, B, K) long actions taken (where ``alive`` is False: sampled, not taken).
         terms: reward term name -> (T, B) array.
         start_psnr / final_psnr: (B,) PSNR of I_0 and I_T (dB).
         step_stats: what ``on_step`` returned, one entry per step (None where it skipped).
