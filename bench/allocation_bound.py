@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     even = run_episodes(config, build_strategy("even"), faces, dataset=dataset, seed=args.seed).metrics["psnr"]
     print(f"{len(faces)} faces of {args.data}/{args.split}, paths of T = {horizon}; "
           f"even at {horizon} calls: {even.mean():.3f} dB")
-    print("| strategy | calls a face | fixed budget: PSNR - even@16 | stop rule: calls, PSNR - even@16 "
-          "| hindsight allocation: PSNR - even@16 | faces given 0 / 16 calls | seconds |")
+    ref = f"PSNR - even@{horizon}"
+    print(f"| strategy | calls a face | fixed budget: {ref} | stop rule: calls, {ref} | hindsight allocation: {ref} "
+          f"| faces given 0 / {horizon} calls | seconds |")
     print("|---|---|---|---|---|---|---|")
     kept = {"faces": faces, "even_at_horizon": even}
     for name, strategy in zip(names, strategies):
