@@ -115,7 +115,7 @@ def _budget_rows(budget: int, results: Sequence[EpisodeResults]) -> list[dict[st
 def headroom_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The report as a Markdown table; with trained agents, a last column pairs each with the strongest baseline."""
     agents = any(row["vs_baseline"] is not None for row in rows)
-    stops = any(row.get("calls") is not None for row in rows)
+    stops = any(row["calls"] is not None for row in rows)
     lines = ["| T | strategy | n |" + (" restorer calls a face |" if stops else "") + " PSNR gain vs bicubic (dB) | "
              "vs strongest fixed (dB, paired) | share of oracle headroom |"
              + (" vs strongest baseline (dB, paired) |" if agents else ""),
@@ -127,7 +127,7 @@ def headroom_markdown(rows: Sequence[dict[str, Any]]) -> str:
         share = "" if row["share"] is None else f"{100 * row['share']:.0f}%"
         calls = ""
         if stops:
-            calls = f" {format_mean_ci(*row['calls'], 2)} |" if row.get("calls") is not None else f" {row['T']} |"
+            calls = f" {format_mean_ci(*row['calls'], 2)} |" if row["calls"] is not None else f" {row['T']} |"
         line = (f"| {row['T']} | {row['strategy']} | {row['n']} |{calls} {format_mean_ci(*row['gain'], 2)} | {vs} "
                 f"| {share} |")
         if agents:
@@ -146,7 +146,7 @@ def headroom_csv(rows: Sequence[dict[str, Any]]) -> str:
                      "calls_mean", "calls_ci95"])
     for row in rows:
         vs = row["vs_fixed"] or ("", "")
-        calls = row.get("calls") or (row["T"], 0.0)  # without a stop action every step is one call
+        calls = row["calls"] or (row["T"], 0.0)  # without a stop action every step is one call
         writer.writerow([row["T"], row["strategy"], row["n"], *row["gain"], row["strongest_fixed"] or "", *vs,
                          "" if row["share"] is None else row["share"], row["strongest_baseline"] or "",
                          *(row["vs_baseline"] or ("", "")), *calls])
@@ -164,7 +164,7 @@ def headroom_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in dict.fromkeys(r["strategy"] for r in rows):
         mine = [r for r in rows if r["strategy"] == name]
-        ts = [r["T"] if r.get("calls") is None else r["calls"][0] for r in mine]
+        ts = [r["T"] if r["calls"] is None else r["calls"][0] for r in mine]
         means = np.array([r["gain"][0] for r in mine])
         halves = np.array([r["gain"][1] for r in mine])
         ax.plot(ts, means, marker="o", label=name)

@@ -6,8 +6,8 @@ A truth-free selector ranks candidate repairs by some estimate of their gain; ``
 restorer's own change (its implicit estimate of the HR face). This probe makes the estimate explicit: a
 *reference* image computed from the same LR face by another pipeline (``--reference csrip_pipeline``: the
 shipped C-SRIP generator, then ``--steps`` repairs of the even grid by that variant's restorer), and at every
-step the one-step greedy oracle's choice with the reference in place of the HR face (a fork of the engine
-whose truth is the reference: :meth:`~fh_gym.engine.core.RepairEngine.fork`). No HR face is read by the
+step the one-step greedy oracle's choice with the reference in place of the HR face
+(:meth:`~fh_gym.engine.core.RepairEngine.candidate_gains` with ``reference``). No HR face is read by the
 selection. The row is paired against the even grid and ``self_lookahead`` on the same faces and LR inputs.
 The reference is computed from the LR quantised to 8 bits, as a user's file would be.
 """
@@ -47,11 +47,8 @@ class ProxyGreedyActor(BaseActor):
         self.proxy[slots] = self.reference(engine, slots)
 
     def act(self, engine: RepairEngine, slots: Tensor, rng: np.random.Generator) -> np.ndarray:
-        fork = engine.fork(slots)
-        fork.hr = self.proxy[slots].clone()  # the fork's truth is the reference; the engine's is untouched
-        fork.mse = ((fork.current.double() - fork.hr.double()) ** 2).mean(dim=(1, 2, 3))
         candidates = engine.action_type.candidate_actions()
-        gains = fork.candidate_gains(fork.all_slots(), candidates)
+        gains = engine.candidate_gains(slots, candidates, reference=self.proxy)
         allowed = candidate_allowed(engine, slots, candidates)
         return candidates[np.where(allowed, gains, -np.inf).argmax(axis=1)]
 

@@ -48,3 +48,14 @@ def test_a_proxy_row_runs_end_to_end(script, capsys):
                         "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "| even |" in out and "| self_lookahead |" in out and "| proxy_greedy |" in out
+
+
+def test_candidate_gains_against_the_truth_as_reference_are_the_oracles(config):
+    engine = build_engine(config, build_strategy("even"), 2, dataset=build_dataset(config["data"]))
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0, 1]})
+    engine.step(np.array([3, 40]))
+    candidates = engine.action_type.candidate_actions()
+    np.testing.assert_allclose(engine.candidate_gains(engine.all_slots(), candidates, reference=engine.hr.clone()),
+                               engine.candidate_gains(engine.all_slots(), candidates), atol=1e-9)
+    engine.has_truth[:] = False  # an inference face: a reference still gives gains, the truth does not
+    assert np.isfinite(engine.candidate_gains(engine.all_slots(), candidates, reference=engine.start)).all()

@@ -29,18 +29,23 @@ EngineT = TypeVar("EngineT", bound="EngineLookahead")
 class EngineLookahead:
     """The engine's lookaheads (see the module docstring)."""
 
-    def candidate_gains(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512) -> np.ndarray:
+    def candidate_gains(self, slots: Tensor, candidates: np.ndarray, chunk: int = 512,
+                        reference: Tensor | None = None) -> np.ndarray:
         """(B, K) PSNR gain in dB each of K candidate actions would give each face, without stepping.
 
-        Uses the ground truth (the greedy oracle's lookahead). Windows are restored ``chunk`` at a time.
+        Uses the ground truth (the greedy oracle's lookahead), or ``reference``: (N, 3, S, S) images standing in
+        for the truth of every slot (a proxy truth; gains are then measured against it and no truth is read).
+        Windows are restored ``chunk`` at a time.
         """
-        if not bool(self.has_truth[slots].all()):
+        if reference is None and not bool(self.has_truth[slots].all()):
             raise ValueError("candidate gains need the ground truth (not available in inference)")
         total = self.image_size**2 * 3
+        truth = self.hr if reference is None else reference.to(self.current)
+        mse = self.mse if reference is None else (self.current.double() - truth.double()).square().mean(dim=(1, 2, 3))
 
         def gain(ctx: RepairContext, after: Tensor, blocks: WindowBlocks, faces: Tensor) -> Tensor:
-            change = squared_error_change(ctx.current, after, blocks.gather(self.hr))
-            return psnr_gain(self.mse[faces], self.mse[faces] + change / total)
+            change = squared_error_change(ctx.current, after, blocks.gather(truth))
+            return psnr_gain(mse[faces], mse[faces] + change / total)
 
         return self._lookahead(slots, candidates, chunk, gain)
 
