@@ -133,3 +133,18 @@ def test_reinforce_leaves_out_the_steps_after_a_stop():
     default = reinforce_losses(log_probs, torch.zeros(3, 2), values, rewards, gamma=1.0, baseline="value",
                                normalize_advantages=False)
     assert unmasked["loss"].item() == pytest.approx(default["loss"].item())
+
+
+def test_moving_average_baseline_counts_only_the_steps_taken():
+    returns = torch.tensor([[4.0, 2.0], [3.0, 9.0], [1.0, 9.0]])
+    alive = torch.tensor([[True, True], [True, False], [False, False]])  # nobody took step 2
+    ema = MovingAverageBaseline(3, 0.5)
+    first = ema(returns, alive)
+    assert first[:, 0].tolist() == [3.0, 3.0, 0.0]  # own means over the faces that took each step
+    assert ema.mean.tolist() == [3.0, 3.0, 0.0] and ema.seen.tolist() == [1, 1, 0]
+    second = ema(torch.tensor([[1.0, 1.0], [1.0, 1.0], [5.0, 7.0]]))
+    assert second[:, 1].tolist() == [3.0, 3.0, 6.0]  # step 2's first batch: its own mean again
+    assert ema.mean.tolist() == [2.0, 2.0, 6.0] and ema.seen.tolist() == [2, 2, 1]
+    old = MovingAverageBaseline(3)
+    old.load_state_dict({"mean": torch.ones(3, dtype=torch.float64), "count": 4})  # a checkpoint before `seen`
+    assert old.seen.tolist() == [4, 4, 4]

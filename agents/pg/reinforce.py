@@ -34,21 +34,36 @@ class MovingAverageBaseline:
     def __init__(self, horizon: int, momentum: float = 0.9) -> None:
         self.momentum = float(momentum)
         self.mean = torch.zeros(horizon, dtype=torch.float64)
-        self.count = 0
+        self.count = 0  # batches seen
+        self.seen = torch.zeros(horizon, dtype=torch.long)  # batches in which some face took each step
 
-    def __call__(self, returns: Tensor) -> Tensor:
-        """The baseline for ``returns`` (T, B) *before* this batch, then update with it."""
-        base = self.mean.to(returns) if self.count else returns.mean(dim=1)
-        batch_mean = returns.detach().mean(dim=1).double().cpu()
-        self.mean = batch_mean if not self.count else self.momentum * self.mean + (1 - self.momentum) * batch_mean
+    def __call__(self, returns: Tensor, taken: Tensor | None = None) -> Tensor:
+        """The baseline for ``returns`` (T, B) *before* this batch, then update with it.
+
+        ``taken`` (T, B) bool: the steps the faces took. A step's batch mean is over those faces only; a step
+        no face took leaves its running mean as it was (adaptive budgets: the steps after every face stopped),
+        and a step with no running mean yet gets this batch's own mean as its baseline.
+        """
+        taken = torch.ones_like(returns, dtype=torch.bool) if taken is None else taken.to(returns.device, torch.bool)
+        counts = taken.sum(dim=1).cpu()
+        sums = torch.where(taken, returns.detach(), 0).sum(dim=1).double().cpu()
+        now = counts > 0
+        batch_mean = sums / counts.clamp(min=1)
+        fresh = self.seen == 0
+        base = torch.where(fresh, batch_mean, self.mean)
+        updated = torch.where(fresh, batch_mean, self.momentum * self.mean + (1 - self.momentum) * batch_mean)
+        self.mean = torch.where(now, updated, self.mean)
+        self.seen = self.seen + now.long()
         self.count += 1
-        return base[:, None].expand_as(returns)
+        return base.to(returns)[:, None].expand_as(returns)
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean.clone(), "count": int(self.count)}
+        return {"mean": self.mean.clone(), "count": int(self.count), "seen": self.seen.clone()}
 
     def load_state_dict(self, state: dict) -> None:
         self.mean, self.count = state["mean"].to(torch.float64), int(state["count"])
+        # checkpoints before ``seen``: every step was counted in every batch
+        self.seen = state["seen"].long() if "seen" in state else torch.full_like(self.mean, self.count, dtype=torch.long)
 
 
 def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewards: Tensor, *, gamma: float,
@@ -58,8 +73,8 @@ def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewar
     """The policy, baseline and entropy losses of one batch of episodes (all inputs (T, B)).
 
     ``alive`` (T, B) bool marks the steps the faces took (adaptive budgets: none after a stop action); the
-    others count in no loss, no mean and no advantage statistics (the ``moving_average`` baseline's running
-    means still see them, as zero returns). None: every step.
+    others count in no loss, no mean, no advantage statistics and no running mean of the ``moving_average``
+    baseline. None: every step.
 
     Returns:
         ``{"loss", "policy", "baseline", "entropy", "advantage_std"}`` (``loss`` to minimise; the rest
@@ -80,7 +95,7 @@ def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewar
     elif baseline == "moving_average":
         if moving_average is None:
             raise ValueError("baseline 'moving_average' needs a MovingAverageBaseline")
-        base, value_loss = moving_average(returns), zero
+        base, value_loss = moving_average(returns, taken), zero
     else:
         base, value_loss = torch.zeros_like(returns), zero
     advantages = returns - base
