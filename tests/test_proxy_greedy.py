@@ -59,3 +59,23 @@ def test_candidate_gains_against_the_truth_as_reference_are_the_oracles(config):
                                engine.candidate_gains(engine.all_slots(), candidates), atol=1e-9)
     engine.has_truth[:] = False  # an inference face: a reference still gives gains, the truth does not
     assert np.isfinite(engine.candidate_gains(engine.all_slots(), candidates, reference=engine.start)).all()
+
+
+def test_truth_shares_blend_the_reference_towards_the_truth(script, config):
+    dataset = build_dataset(config["data"])
+    engine = build_engine(config, build_strategy("even"), 2, dataset=dataset)
+    engine.reset(engine.all_slots(), np.random.default_rng(0), {"index": [0, 1]})
+    slots = engine.all_slots()
+    start = lambda eng, s: eng.start[s]  # noqa: E731 - a reference of the start image
+    assert script.blend_with_truth(start, 0) is start
+    half = script.blend_with_truth(start, 0.5)(engine, slots)
+    np.testing.assert_allclose(half.numpy(), (0.5 * engine.hr + 0.5 * engine.start).numpy(), atol=1e-7)
+    np.testing.assert_array_equal(script.blend_with_truth(start, 1)(engine, slots).numpy(), engine.hr.numpy())
+    faces = np.arange(3)
+    psnr = [script.reference_psnr(script.blend_with_truth(start, a), config, faces, dataset, batch=2) for a in (0, 0.5)]
+    # halving the reference's error lifts its PSNR by 20 log10(2) = 6.02 dB (up to the uint8 quantisation)
+    np.testing.assert_allclose(psnr[1] - psnr[0], 6.02, atol=0.1)
+    assert script.parse_shares("0,0.25,1") == [0.0, 0.25, 1.0]
+    for bad, why in (("0.5,x", "not a number"), ("1.5", r"must be in \[0, 1\]")):
+        with pytest.raises(ValueError, match=why):
+            script.parse_shares(bad)
