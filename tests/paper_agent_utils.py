@@ -18,10 +18,13 @@ TINY_POLICY = {
              "value_hidden": 8},
     "spatial_pg": {"width": 4, "value_hidden": 8},
     "gain_pg": {"width": 4, "hidden": 8, "value_hidden": 8},
+    "lookahead_pg": {"width": 4, "hidden": 8, "value_hidden": 8},
 }
-VARIANT = {"attention_fh": "attention_fh", "ipfh": "ipfh", "spatial_pg": "dense_x8", "gain_pg": "dense_x8"}
+VARIANT = {"attention_fh": "attention_fh", "ipfh": "ipfh", "spatial_pg": "dense_x8", "gain_pg": "dense_x8",
+           "lookahead_pg": "dense_x8"}
 ENV_ID = {"attention_fh": "fh_gym/FaceRepair-AttentionFH-v0", "ipfh": "fh_gym/FaceRepair-IPFH-v0",
-          "spatial_pg": "fh_gym/FaceRepair-Dense-x8-v0", "gain_pg": "fh_gym/FaceRepair-Dense-x8-v0"}
+          "spatial_pg": "fh_gym/FaceRepair-Dense-x8-v0", "gain_pg": "fh_gym/FaceRepair-Dense-x8-v0",
+          "lookahead_pg": "fh_gym/FaceRepair-Dense-x8-v0"}
 
 
 def env_config(algo: str, **overrides: Any) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_unknown_hyperparameters_are_named_with_the_valid_ones(name):
 
 def test_unknown_algorithm_lists_the_registered_ones():
     with pytest.raises(ConfigError, match=r"^unknown algorithm 'nope'; available: a2c, attention_fh, gain_pg, "
-                                          r"ipfh, maskable_ppo, ppo, recurrent_ppo, spatial_pg$"):
+                                          r"ipfh, lookahead_pg, maskable_ppo, ppo, recurrent_ppo, spatial_pg$"):
         get_algo("nope")
 
 
@@ -131,7 +131,7 @@ def test_policy_builds_from_its_defaults_and_round_trips(name):
 
 def test_unknown_policy_lists_the_registered_ones():
     with pytest.raises(ConfigError, match=r"^unknown policy 'Nope'; available: AttentionFHPolicy, GainPolicy, "
-                                          r"IPFHPolicy, SpatialPolicy$"):
+                                          r"IPFHPolicy, LookaheadPolicy, SpatialPolicy$"):
         build_policy({"type": "Nope"})
 
 
