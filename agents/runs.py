@@ -146,6 +146,12 @@ def new_context(out: Path, env_id: str, algo: str, seed: int, env_config: dict[s
     return context_from_record(record, run_dir, resume=False, progress=progress)
 
 
+def finished_run_error(run_dir: Path, done: int, total: int) -> ValueError:
+    """The error for resuming a run that has trained its total already (nothing in the folder is changed)."""
+    return ValueError(f"{run_dir} has trained {done} env steps of its total {total} already: resume with "
+                      f"--timesteps above {done} to train on")
+
+
 def resume_context(run_dir: Path, *, algo: str | None = None, total_timesteps: int | None = None,
                    progress: bool = True) -> tuple[str, TrainContext]:
     """(algorithm name, context) to continue the run in ``run_dir``.
@@ -153,13 +159,18 @@ def resume_context(run_dir: Path, *, algo: str | None = None, total_timesteps: i
     Args:
         run_dir: A folder made by :func:`new_context`.
         algo: The algorithm the caller expects (a mismatch is an error), or None.
-        total_timesteps: A new total (recorded in ``run.json``), or None to keep the recorded one.
+        total_timesteps: A new total (recorded in ``run.json``; below the recorded one is a ``ValueError``), or
+            None to keep the recorded one.
         progress: Show a progress bar.
     """
     record = read_run_record(run_dir)
     if algo and algo != record["algo"]:
         raise ValueError(f"{run_dir} is a {record['algo']} run, not {algo}")
     if total_timesteps:
+        recorded = int(record["algo_config"]["total_timesteps"])
+        if int(total_timesteps) < recorded:
+            raise ValueError(f"--timesteps {total_timesteps}: below the total {recorded} that {run_dir} was started "
+                             "with; a resumed run can only raise it")
         record["algo_config"]["total_timesteps"] = int(total_timesteps)
         write_run_record(run_dir, record)
     return record["algo"], context_from_record(record, run_dir, resume=True, progress=progress)

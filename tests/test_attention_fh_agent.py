@@ -224,6 +224,13 @@ def test_train_cli_trains_and_resumes(tmp_path):
     assert main(["train", "--resume", str(run_dir), "--timesteps", "12", "--quiet"]) == 0
     assert safe_load(run_dir / "last.pt")["step"] == 2
     assert list(load_agent(run_dir / "agent.pt").policy.spec.sizes) == [4, 4, 1, 1]
+    record = (run_dir / "run.json").read_bytes()
+    agent = (run_dir / "agent.pt").read_bytes()
+    # a finished run, and a total below the recorded one: one-line errors that change nothing in the folder
+    assert main(["train", "--resume", str(run_dir), "--quiet"]) == 2
+    assert main(["train", "--resume", str(run_dir), "--timesteps", "6", "--quiet"]) == 2
+    assert (run_dir / "run.json").read_bytes() == record and (run_dir / "agent.pt").read_bytes() == agent
+    assert safe_load(run_dir / "last.pt")["step"] == 2
     assert main(["train", "--algo", ALGO, *env_flags, "--set-algo", "lr_policy=1", "--out", str(tmp_path)]) == 2
 
 

@@ -45,7 +45,7 @@ def test_the_first_policy_is_self_lookahead(tmp_path):
 def test_logits_are_log_changes_over_the_temperature():
     engine = RepairEngine(env_config(ALGO), 2)
     engine.reset(engine.all_slots(), np.random.default_rng(0))
-    policy, spec = policy_for(engine, temperature=0.1)
+    policy, _ = policy_for(engine, temperature=0.1)
     out = policy(engine, engine.all_slots(), {}, torch.zeros(2, 1, dtype=torch.long), torch.ones(2, dtype=bool))
     changes = engine.candidate_changes(engine.all_slots(), engine.action_type.candidate_actions())
     np.testing.assert_allclose(out.logits.detach().numpy(), np.log(changes + 1e-8) / 0.1, rtol=1e-5)

@@ -53,6 +53,11 @@ def test_full_training_entry_point_writes_agent_files(tmp_path):
     assert result["num_timesteps"] == 64
     for name in ("final.zip", "checkpoints/last.zip"):
         assert load_agent(tmp_path / "run" / name).model.num_timesteps == 64
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "run").rglob("*"))
+    with pytest.raises(ValueError, match="has trained 64 env steps of its total 64 already: resume with --timesteps "
+                                         "above 64"):  # resuming a finished run (it used to fail in a callback)
+        get_algo("a2c").train(tiny_context(tmp_path / "run", "a2c", total=64, resume=True))
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "run").rglob("*")) == before  # no new TensorBoard file
 
 
 def test_maskable_ppo_refuses_continuous_actions(tmp_path):

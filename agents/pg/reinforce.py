@@ -63,7 +63,8 @@ class MovingAverageBaseline:
     def load_state_dict(self, state: dict) -> None:
         self.mean, self.count = state["mean"].to(torch.float64), int(state["count"])
         # checkpoints before ``seen``: every step was counted in every batch
-        self.seen = state["seen"].long() if "seen" in state else torch.full_like(self.mean, self.count, dtype=torch.long)
+        seen = state.get("seen")
+        self.seen = seen.long() if seen is not None else torch.full_like(self.mean, self.count, dtype=torch.long)
 
 
 def reinforce_losses(log_probs: Tensor, entropies: Tensor, values: Tensor, rewards: Tensor, *, gamma: float,
