@@ -331,8 +331,12 @@ def device_problem(value: str) -> str | None:
 
 def parse_value(raw: str) -> Any:
     """A command-line value read as YAML, except that ``1e-3`` is a float (YAML 1.1 reads exponents without a
-    dot as strings)."""
-    value = yaml.safe_load(raw)
+    dot as strings). Text that is not YAML (an unclosed ``[`` or ``{``) is a :class:`ConfigError`."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{raw!r} is not a YAML value ({problem})") from None
     if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip()):
         return float(value)
     return value

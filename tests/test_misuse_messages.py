@@ -14,6 +14,7 @@ import cv2
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from fh_gym.agents.cli.main import main
 from fh_gym.envs.config import make_config
@@ -87,8 +88,18 @@ CLI_CASES = [
     ("5 --out is a file", ["compare", "--out", "{file}"], 2, "is a file, not a folder"),
     ("cli --threads after the command", ["train", "--list", "--threads", "0"], 2,
      "argument --threads: invalid value 0"),
-    ("cli unknown flag", ["compare", "--facez", "3"], 2, "unrecognized arguments: --facez 3"),
-]
+    ("cli unknown flag", ["compare", "--facez", "3"], 2,
+     "fh-gym compare: error: unrecognized arguments: --facez 3 (see fh-gym compare --help)"),
+    ("cli no abbreviations", ["verify", "--data", "lfw", "--recognizer", "dlib"], 2,
+     "fh-gym verify: error: unrecognized arguments: --data lfw"),  # it was read as --data-root
+    ("cli --set not YAML", ["eval", "--set", "action={'type': 'box'"], 2,
+     "--set action: \"{'type': 'box'\" is not a YAML value (expected ',' or '}'"),
+    ("cli --set-algo not YAML", ["train", "--algo", "ppo", "--set-algo", "policy_kwargs.net_arch=[64", "--out",
+                                 "{tmp}"], 2, "--set-algo policy_kwargs.net_arch: '[64' is not a YAML value"),
+] + ([] if torch.cuda.is_available() else [  # commands that built their networks before checking the device
+    (f"cli {cmd[0]} --device cuda", [*cmd, "--device", "cuda"], 2, "device 'cuda' requested but CUDA is not available")
+    for cmd in (["eval", "--strategies", "even", "--faces", "2"], ["compare", "--strategies", "even", "--faces", "2"],
+                ["hallucinate", "{lr}"], ["bench"], ["demo"])])
 
 
 @pytest.mark.parametrize("item,argv,status,message", CLI_CASES, ids=[c[0] for c in CLI_CASES])

@@ -86,20 +86,24 @@ def add_env_args(parser: argparse.ArgumentParser, default_split: str = "test") -
     group.add_argument("--device", type=DEVICE.argparse_type("--device"), help="cpu, cuda, cuda:N, mps or auto")
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML, ``1e-3`` a float)."""
+def parse_overrides(pairs: list[str], flag: str = "--set") -> dict[str, Any]:
+    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML, ``1e-3`` a float);
+    errors name ``flag`` and the key."""
     result: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}")
         key, raw = pair.split("=", 1)
         node = result
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {pair!r}: {part} is set to a value and used as a block")
-        node[parts[-1]] = parse_value(raw)
+                raise ConfigError(f"{flag} {pair!r}: {part} is set to a value and used as a block")
+        try:
+            node[parts[-1]] = parse_value(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{flag} {key.strip()}: {exc}") from None
     return result
 
 

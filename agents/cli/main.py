@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fh_gym import __version__
 from fh_gym.agents.cli import (
@@ -43,7 +43,12 @@ THREADS_HELP = ("torch intra-op threads (default: torch's). With other jobs on t
 
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: ``fh-gym train: error: argument --timesteps: invalid --timesteps: 0
-    (expected an integer >= 1) (see fh-gym train --help)`` instead of the usage block."""
+    (expected an integer >= 1) (see fh-gym train --help)`` instead of the usage block. Flags are never
+    abbreviated: ``verify --data`` would otherwise be read as ``--data-root``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -66,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         # After the command too; SUPPRESS keeps a value given before it.
         _add_global_flags(command, argparse.SUPPRESS)
+    parser.commands = dict(sub.choices)  # name -> its parser (errors about its arguments)
     return parser
 
 
@@ -80,7 +86,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command they were given to, whose --help lists what it takes
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
     name = f"fh-gym {args.command}"
     try:

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     algo_config = algo.defaults(args.env)
     if args.config:
         algo_config = merge_overrides(args.algo, algo_config, load_yaml(args.config))
-    algo_config = merge_overrides(args.algo, algo_config, parse_overrides(args.algo_overrides))
+    algo_config = merge_overrides(args.algo, algo_config, parse_overrides(args.algo_overrides, "--set-algo"))
     if args.timesteps is not None:
         algo_config["total_timesteps"] = args.timesteps
     if args.checkpoint_every is not None:

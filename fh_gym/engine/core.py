@@ -22,9 +22,10 @@ from fh_gym.data.build import build_dataset
 from fh_gym.degradations import Degradation
 from fh_gym.engine.actions.base import build_action_type
 from fh_gym.engine.config import check_env_config
+from fh_gym.engine.device import resolve_device
 from fh_gym.engine.geometry import DiscreteGeometry
 from fh_gym.engine.inputs import face_indices, images_to_tensor
-from fh_gym.engine.interface import StepOutput, StepTensors, observation_space, resolve_device
+from fh_gym.engine.interface import StepOutput, StepTensors, observation_space
 from fh_gym.engine.lookahead import EngineLookahead
 from fh_gym.engine.networks import (
     NETWORK_INIT_SEED,

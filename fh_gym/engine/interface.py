@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from gymnasium import spaces
 from torch import Tensor
 
 from fh_gym.engine.rewards.base import StepRecord
 from fh_gym.restorers.base import RepairContext
-from fh_gym.restorers.config import ConfigError
 
 
 @dataclass
@@ -59,18 +57,6 @@ class StepTensors:
         return StepOutput(reward=self.reward.cpu().numpy(), terms={k: v.cpu().numpy() for k, v in self.terms.items()},
                           terminated=self.terminated.cpu().numpy(), boxes=self.boxes.cpu().numpy(),
                           record=self.record, context=self.context)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' requested but CUDA is not available")
-    return device
 
 
 def observation_space(image_size: int) -> spaces.Dict:

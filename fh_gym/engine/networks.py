@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fh_gym.engine.device import resolve_device
 from fh_gym.restorers.build import build_network
 
 #: torch seed of the networks an engine builds without a checkpoint (reproducible untrained restorers)
@@ -48,7 +49,9 @@ def build_scaled(block: Mapping[str, Any], kind: str, scale: int, device: torch.
     """
     if "checkpoint" not in block and "weights" not in block:
         block = {**block, "weights": "default"}
-    return build_network(block, kind=kind, scale=scale, init_seed=init_seed, weights_context=context).to(device)
+    # a device name is checked first: "cuda" without CUDA is the user's one-line error, not torch's assertion
+    target = resolve_device(device) if isinstance(device, str) else device
+    return build_network(block, kind=kind, scale=scale, init_seed=init_seed, weights_context=context).to(target)
 
 
 def env_network(config: Mapping[str, Any], key: str = "restorer", kind: str = "patch") -> nn.Module:
