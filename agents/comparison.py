@@ -26,9 +26,8 @@ from fh_gym.agents.strategies.base import build_strategy
 from fh_gym.data import build_dataset
 from fh_gym.engine.networks import env_network
 from fh_gym.episodes import Actor
-from fh_gym.identity.recognizers import build_recognizer, identity_distance
+from fh_gym.identity.recognizers import build_recognizer, identity_distance, identity_network
 from fh_gym.identity_eval import identity_similarity
-from fh_gym.restorers.checkpoint import load_network
 
 
 def build_actors(strategies: Sequence[str] | str, agents: Sequence[str | Path] = (),
@@ -58,8 +57,9 @@ def build_actors(strategies: Sequence[str] | str, agents: Sequence[str | Path] =
 
 
 def identity_metric(identity_net: str | Path, device: str) -> ExtraMetrics:
-    """The ``identity`` column: cosine of the identity network's features of the final image vs HR."""
-    net = load_network(identity_net, kind="aux").to(device).eval()
+    """The ``identity`` column: cosine of the identity network's features of the final image vs HR (``identity_net``:
+    a checkpoint path or shipped weights ``TYPE:NAME``)."""
+    net = identity_network(identity_net, device, what="--identity-net")
 
     def metrics(final: Any, hr: Any, slots: Any) -> dict[str, np.ndarray]:
         return {"identity": identity_similarity(final, hr, net).numpy()}
@@ -89,7 +89,7 @@ def _joined(metrics: Sequence[ExtraMetrics]) -> ExtraMetrics | None:
 
 def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int, batch_size: int = 32,
             seed: int = 0, out_dir: Path = Path("outputs/compare"), progress: bool = True,
-            identity_net: Path | None = None, recognizer: str | Path | None = None,
+            identity_net: str | Path | None = None, recognizer: str | Path | None = None,
             ) -> tuple[list[dict[str, object]], dict[str, Path]]:
     """Evaluate each actor on ``num_faces`` faces of the env config's split and write the report.
 
@@ -100,7 +100,7 @@ def compare(env_config: dict[str, Any], actors: Sequence[Actor], num_faces: int,
         batch_size: Faces stepped together; seed: faces, degradations and random strategies.
         out_dir: Where ``compare.md``, ``.csv``, ``.png`` and ``compare_per_face.csv`` go.
         progress: Show a progress bar over the actors.
-        identity_net: Identity network checkpoint: adds the identity cosine column.
+        identity_net: Identity network checkpoint or shipped weights ``TYPE:NAME``: adds the identity cosine column.
         recognizer: ``"dlib"`` or an identity-network checkpoint: adds the identity distance to HR and the
             same-person rate (:func:`recognizer_metric`), on the bicubic row too.
 

@@ -149,3 +149,11 @@ def test_compare_reports_the_identity_cosine(checkpoint, tmp_path, capsys):
     row = [cell.strip() for cell in next(line for line in lines if line.startswith("| even")).strip("|").split("|")]
     mean = float(row[header.index("ID cosine")].split("±")[0])
     assert -1.0 <= mean <= 1.0
+
+
+def test_compare_takes_shipped_identity_weights_by_name(tmp_path, capsys):
+    from fh_gym.agents.cli.main import main
+
+    code = main(["compare", "--strategies", "even", "--faces", "2", "--batch-size", "2", "--set", "horizon=2",
+                 "--identity-net", "CNNR:lfw_dlib", "--out", str(tmp_path)])  # as --recognizer takes them
+    assert code == 0 and "ID cosine" in capsys.readouterr().out

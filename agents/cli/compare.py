@@ -35,8 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="two-step lookaheads greedy2 and self_lookahead2: first repairs looked past per step "
                             "(default 8)")
         add_seed_arg(p, "seed of the degradations and sampling strategies")
-        p.add_argument("--identity-net", type=Path, metavar="CKPT",
-                       help="identity network checkpoint: adds the identity cosine (SR vs HR) column")
+        p.add_argument("--identity-net", metavar="CKPT|TYPE:NAME",
+                       help="identity network checkpoint or shipped weights TYPE:NAME (CNNR:lfw_dlib): adds the "
+                            "identity cosine (SR vs HR) column")
         p.add_argument("--recognizer", metavar="dlib|CKPT|TYPE:NAME",
                        help="face recogniser judging identity: 'dlib' (pip install \"fh-gym[identity]\"), an "
                             "identity-network checkpoint or shipped weights TYPE:NAME (+flip: flip-averaged "
