@@ -149,7 +149,9 @@ def load_error(exc: BaseException) -> str:
     """A short reason for a failed ``torch.load(weights_only=True)``: a refused pickle says what it held (torch's
     own message would suggest ``weights_only=False``, which would run the file's code)."""
     if isinstance(exc, pickle.UnpicklingError):
-        found = re.search(r"Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+", str(exc))
+        if re.search(r"Unsupported operand \d+", str(exc)):  # a byte no pickle starts with: some other file
+            return "not a torch checkpoint (neither torch's zip format nor a pickle of tensors)"
+        found = re.search(r"Unsupported global: GLOBAL [\w.]+", str(exc))
         what = f" ({found.group(0)})" if found else ""
         return f"refused: it holds objects other than tensors and plain values{what}; fh-gym never unpickles code"
     return " ".join(str(exc).split())[:300]

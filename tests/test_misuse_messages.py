@@ -86,6 +86,8 @@ CLI_CASES = [
     ("5 agent zip without algo", ["compare", "--strategies", "even", "--agent", "{agent}"], 2, "names no 'algo'"),
     ("5 --fps 0", ["record", "--fps", "0"], 2, "argument --fps: invalid value 0 (expected a number > 0)"),
     ("5 --out is a file", ["compare", "--out", "{file}"], 2, "is a file, not a folder"),
+    ("5 --restorer a text file", ["compare", "--strategies", "even", "--restorer", "{file}"], 2,
+     "file.txt: not a torch checkpoint (neither torch's zip format nor a pickle of tensors)"),
     ("cli --threads after the command", ["train", "--list", "--threads", "0"], 2,
      "argument --threads: invalid value 0"),
     ("cli unknown flag", ["compare", "--facez", "3"], 2,

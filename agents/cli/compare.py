@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         add_env_args(p, default_split="test")
         default = ",".join(strategy_names()) if name == "compare" else "even"
         p.add_argument("--strategies", default=default,
-                       help=f"comma-separated strategies of {', '.join(strategy_names())} (default: {default})")
+                       help=f"comma-separated strategies of {', '.join(strategy_names(defaults_only=False))} "
+                            f"(default: {default})")
         p.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
                        help="trained agent checkpoint to include (repeatable)")
         p.add_argument("--faces", type=count("--faces"), default=100, help="number of test faces")

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--agent", type=Path, help="trained agent checkpoint (.zip / .pt)")
     who.add_argument("--strategy", default="even",
-                     help=f"baseline strategy when no agent ({', '.join(strategy_names(with_truth=False))})")
+                     help="baseline strategy when no agent "
+                          f"({', '.join(strategy_names(with_truth=False, defaults_only=False))})")
     p.add_argument("--env", help=f"registered env id (default: the agent's env, else {DEFAULT_ENV})")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one env config key, e.g. --set horizon=20")

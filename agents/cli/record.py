@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record", help="record MP4 videos of repair episodes", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_env_args(p, default_split="test")
-    p.add_argument("--strategy", default="even", help=f"baseline strategy ({', '.join(strategy_names())})")
+    p.add_argument("--strategy", default="even",
+                   help=f"baseline strategy ({', '.join(strategy_names(defaults_only=False))})")
     p.add_argument("--agent", type=Path, help="trained agent checkpoint (instead of --strategy)")
     p.add_argument("--episodes", type=count("--episodes"), default=2, help="videos to record (default: 2)")
     p.add_argument("--fps", type=FPS.argparse_type("--fps"), default=4.0, help="video frame rate (default: 4)")

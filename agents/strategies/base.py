@@ -55,11 +55,12 @@ def build_strategy(name: str, **kwargs: Any) -> Strategy:
     return STRATEGIES.build({"type": name, **kwargs})
 
 
-def strategy_names(with_truth: bool = True) -> list[str]:
-    """The strategies built with their defaults (``compare``'s default list), in table order; ``with_truth=False``
-    leaves out oracles (no ground truth at inference). Strategies that need a trained file are left out too."""
+def strategy_names(with_truth: bool = True, defaults_only: bool = True) -> list[str]:
+    """The strategies in table order: ``compare``'s default list, or with ``defaults_only=False`` every registered
+    one (those asked for by name too: a trained file's, the costly lookaheads); ``with_truth=False`` leaves out
+    oracles (no ground truth at inference)."""
     names = [n for n in STRATEGIES.names() if (with_truth or not STRATEGIES.get(n).uses_truth)
-             and STRATEGIES.get(n).in_defaults]
+             and (STRATEGIES.get(n).in_defaults or not defaults_only)]
     return sorted(names, key=lambda n: (STRATEGIES.get(n).order, n))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -120,6 +121,10 @@ class BestFixedStrategy(Strategy):
             order, winner = np.asarray(record["order"], dtype=engine.action_type.candidate_actions().dtype), \
                 record["winner"]
         else:
+            # minutes on a CPU the first time: say so, or the first comparison looks hung
+            where = f"; cached in {path.parent}" if self.cache else ""
+            print(f"best_fixed: searching the best open-loop order on {self.search_faces} training faces (once per "
+                  f"env config and restorer{where})", file=sys.stderr, flush=True)
             with torch.no_grad():
                 order, winner = search_order(engine.config, engine.restorer, self.search_faces, self.seed)
             if self.cache:
