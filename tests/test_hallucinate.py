@@ -37,11 +37,16 @@ def _lr_folder(tmp_path, sizes=((16, 16), (16, 16))):
     return folder
 
 
-def test_hallucinate_with_an_agent_writes_hr_pngs(tmp_path, agent_file):
+def test_hallucinate_with_an_agent_writes_hr_pngs(tmp_path, agent_file, capsys):
     out = tmp_path / "out"
     rc = main(["hallucinate", str(_lr_folder(tmp_path)), "--agent", str(agent_file), "--out", str(out),
                "--save-steps"])
     assert rc == 0
+    # trained on synthetic faces (syn_x8 repairs); a user's faces are real: lfw_x8, and the tool says so
+    printed = capsys.readouterr().out
+    assert "repairing with AttentionFHEnhancer weights:lfw_x8" in printed
+    assert "note: the agent was trained with the restorer of weights:syn_x8; these repairs use weights:lfw_x8" \
+        in printed
     for k in range(2):
         image = cv2.imread(str(out / f"face{k}.png"))
         assert image.shape == (128, 128, 3)

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         hallucinate_files,
         inference_config,
         inference_restorer,
+        training_repairs_note,
     )
 
     # A plain SB3 / RL Zoo zip records no env: it acts on --env's (fh-gym's agent files act on their own).
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     restorer = inference_restorer(config, actor)
     if actor.restorer is None:
         print(f"repairing with {config['restorer']['type']} {restorer.weights_source or ''}".rstrip())
+        note = training_repairs_note(config, actor, restorer)
+        if note:
+            print(note)
     written = hallucinate_files(config, actor, files, args.out, restorer=restorer, batch_size=args.batch_size,
                                 seed=args.seed,
                                 strict_size=args.strict_size, save_steps=args.save_steps, video=args.video,
