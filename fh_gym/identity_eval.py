@@ -328,10 +328,14 @@ class VerificationReport:
     total: int
     excluded: int
     balanced: bool
+    #: pairs the fold balancing and the ``max_pairs`` subset left out (after ``excluded``)
+    unbalanced: int = 0
+    beyond_max: int = 0
 
     def table(self) -> str:
         """Markdown table of accuracy (mean ± std over folds) and ROC AUC, with a note on the pairs used."""
-        return format_table(self.results, self.kept, self.total, self.excluded, self.balanced)
+        return format_table(self.results, self.kept, self.total, self.excluded, self.balanced, self.unbalanced,
+                            self.beyond_max)
 
 
 def verify_lfw(judges: Judge | Mapping[str, Judge], dataset: FaceDataset, pairs: Sequence[LFWPair],
@@ -343,22 +347,29 @@ def verify_lfw(judges: Judge | Mapping[str, Judge], dataset: FaceDataset, pairs:
     spread over the folds, then verify every source on the pairs left with every judge (:func:`verify_pairs`)."""
     kept = restrict_pairs(pairs, exclude_people) if exclude_people is not None else list(pairs)
     excluded = len(pairs) - len(kept)
+    before = len(kept)
     if balanced:
         kept = balance_folds(kept)
+    unbalanced, before = before - len(kept), len(kept)
     kept = spread_subset(kept, max_pairs)
     results = verify_pairs(judges, dataset, kept, sources, batch_size=batch_size, device=device)
-    return VerificationReport(results, len(kept), len(pairs), excluded, balanced)
+    return VerificationReport(results, len(kept), len(pairs), excluded, balanced, unbalanced, before - len(kept))
 
 
 def format_table(results: Mapping[str, VerificationResult], kept: int, total: int, excluded: int,
-                 balanced: bool = True) -> str:
-    """Markdown table of verification results, with a note on how many of ``total`` pairs were used."""
+                 balanced: bool = True, unbalanced: int = 0, beyond_max: int = 0) -> str:
+    """Markdown table of verification results, with a note on how many of ``total`` pairs were used and why the
+    others were not (``excluded``: the identity net's people; ``unbalanced``: fold balancing; ``beyond_max``:
+    the ``--max-pairs`` subset)."""
     lines = ["| faces | pairs (same) | accuracy (mean ± std over folds) | ROC AUC |", "|---|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r.pairs} ({r.positives}) | {100 * r.accuracy:.2f}% ± {100 * r.std:.2f} | "
                      f"{r.auc:.4f} |")
-    note = (f"\n{kept} of {total} pairs used"
-            + (f" ({excluded} left out: a person the identity net was trained on)" if excluded else "")
+    dropped = [f"{excluded} with a person the identity net was trained on" if excluded else "",
+               f"{unbalanced} to balance the folds" if unbalanced else "",
+               f"{beyond_max} beyond --max-pairs" if beyond_max else ""]
+    dropped = [d for d in dropped if d]
+    note = (f"\n{kept} of {total} pairs used" + (f" (left out: {', '.join(dropped)})" if dropped else "")
             + ("; folds balanced (as many different- as same-person pairs, chance = 50%)" if balanced else "") + ".")
     return "\n".join(lines) + "\n" + note
 

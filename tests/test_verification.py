@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,12 @@ def test_verify_command_on_lfw(shared_data, tmp_path, capsys):
     assert rows[0].startswith("| even repair") and "| bicubic x8 |" in rows[0]
     assert rows[2].startswith("| centre_out repair") and "| even repair" in rows[2]
     assert not any(line.startswith("| HR") for line in paired)
-    assert "40 of" in out and "left out: a person the identity net was trained on" in out
+    # the note accounts for every pair of the file: used + each reason for leaving one out = all
+    note = re.search(r"(\d+) of (\d+) pairs used \(left out: (\d+) with a person the identity net was trained on, "
+                     r"(\d+) to balance the folds, (\d+) beyond --max-pairs\)", out)
+    assert note is not None, out
+    kept, total, *dropped = map(int, note.groups())
+    assert kept == 40 and kept + sum(dropped) == total and all(d > 0 for d in dropped)
     code = main(["verify", "--identity-net", str(checkpoint), "--pairs-from", "unseen", "--max-pairs", "20"])
     out = capsys.readouterr().out
     assert code == 0 and "20 of " in out and "| HR | 20 (" in out
