@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             f"(default: {default})")
         p.add_argument("--agent", action="append", default=[], type=Path, metavar="CHECKPOINT",
                        help="trained agent checkpoint to include (repeatable)")
-        p.add_argument("--faces", type=count("--faces"), default=100, help="number of test faces")
+        p.add_argument("--faces", type=count("--faces"), default=100, help="number of test faces (default: 100)")
         p.add_argument("--batch-size", type=count("--batch-size"), default=32, help="faces per batch (default: 32)")
         p.add_argument("--greedy-candidates", type=count("--greedy-candidates"),
                        help="greedy oracle: candidates per step (default all)")

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_out_arg(p, "outputs/demo")
     p.add_argument("--timesteps", type=count("--timesteps"), default=12_288,
                    help="env steps of the demo agent's training (default: 12288, a few minutes on a CPU)")
-    p.add_argument("--faces", type=count("--faces"), default=64, help="test faces in the comparison")
+    p.add_argument("--faces", type=count("--faces"), default=64, help="test faces in the comparison (default: 64)")
     p.add_argument("--episodes", type=count("--episodes"), default=2, help="videos to record")
     add_seed_arg(p)
     p.set_defaults(func=run)
