@@ -147,7 +147,8 @@ def new_context(out: Path, env_id: str, algo: str, seed: int, env_config: dict[s
 
 
 def finished_run_error(run_dir: Path, done: int, total: int) -> ValueError:
-    """The error for resuming a run that has trained its total already (nothing in the folder is changed)."""
+    """The error for resuming a run that has trained ``total`` steps or more already (raised before the trainer
+    changes anything in the folder, ``run.json`` included)."""
     return ValueError(f"{run_dir} has trained {done} env steps of its total {total} already: resume with "
                       f"--timesteps above {done} to train on")
 
@@ -159,18 +160,25 @@ def resume_context(run_dir: Path, *, algo: str | None = None, total_timesteps: i
     Args:
         run_dir: A folder made by :func:`new_context`.
         algo: The algorithm the caller expects (a mismatch is an error), or None.
-        total_timesteps: A new total (recorded in ``run.json``; below the recorded one is a ``ValueError``), or
-            None to keep the recorded one.
+        total_timesteps: A new total (above the steps trained so far; the trainer records it in ``run.json``),
+            or None to keep the recorded one.
         progress: Show a progress bar.
     """
     record = read_run_record(run_dir)
     if algo and algo != record["algo"]:
         raise ValueError(f"{run_dir} is a {record['algo']} run, not {algo}")
-    if total_timesteps:
-        recorded = int(record["algo_config"]["total_timesteps"])
-        if int(total_timesteps) < recorded:
-            raise ValueError(f"--timesteps {total_timesteps}: below the total {recorded} that {run_dir} was started "
-                             "with; a resumed run can only raise it")
+    if total_timesteps:  # recorded by the trainer once it has checked the run has steps left (record_total)
+        record["algo_config"]["total_timesteps"] = int(total_timesteps)
+    return record["algo"], context_from_record(record, run_dir, resume=True, progress=progress)
+
+
+def record_total(run_dir: Path, total_timesteps: int) -> None:
+    """Write a resumed run's total into its ``run.json`` (the next ``--resume`` continues towards it); trainers
+    call it after checking that the run has trained fewer steps than that (else :func:`finished_run_error`). A
+    run folder without a record (a ``TrainContext`` built in Python) is left as it is."""
+    if not (Path(run_dir) / RUN_RECORD).is_file():
+        return
+    record = read_run_record(run_dir)
+    if int(record["algo_config"]["total_timesteps"]) != int(total_timesteps):
         record["algo_config"]["total_timesteps"] = int(total_timesteps)
         write_run_record(run_dir, record)
-    return record["algo"], context_from_record(record, run_dir, resume=True, progress=progress)

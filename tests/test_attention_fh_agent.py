@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -226,9 +228,10 @@ def test_train_cli_trains_and_resumes(tmp_path):
     assert list(load_agent(run_dir / "agent.pt").policy.spec.sizes) == [4, 4, 1, 1]
     record = (run_dir / "run.json").read_bytes()
     agent = (run_dir / "agent.pt").read_bytes()
-    # a finished run, and a total below the recorded one: one-line errors that change nothing in the folder
+    # a finished run, and a total it has trained already: one-line errors that change nothing in the folder
     assert main(["train", "--resume", str(run_dir), "--quiet"]) == 2
     assert main(["train", "--resume", str(run_dir), "--timesteps", "6", "--quiet"]) == 2
+    assert json.loads(record)["algo_config"]["total_timesteps"] == 12
     assert (run_dir / "run.json").read_bytes() == record and (run_dir / "agent.pt").read_bytes() == agent
     assert safe_load(run_dir / "last.pt")["step"] == 2
     assert main(["train", "--algo", ALGO, *env_flags, "--set-algo", "lr_policy=1", "--out", str(tmp_path)]) == 2

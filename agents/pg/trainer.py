@@ -39,7 +39,7 @@ from fh_gym.agents.pg.policy_base import ENV_ARGS, POLICIES, EpisodePolicy, buil
 from fh_gym.agents.pg.reinforce import MovingAverageBaseline, reinforce_losses
 from fh_gym.agents.pg.rollout import Rollout, run_rollout
 from fh_gym.agents.registry import Algo
-from fh_gym.agents.runs import TrainContext, finished_run_error
+from fh_gym.agents.runs import TrainContext, finished_run_error, record_total
 from fh_gym.engine.core import RepairEngine
 from fh_gym.engine.networks import frontend_signature
 from fh_gym.restorers.config import (
@@ -217,9 +217,11 @@ def train_agent(ctx: TrainContext, algo: PaperAgentAlgo) -> dict[str, Any]:
                       progress=ctx.progress, schedulers=schedulers, description=name,
                       state={"moving_average": moving}, on_checkpoint=write_agent,
                       log_units_per_step=steps_per_update)
-    if run.resumed and run.step >= updates:
-        run.close()
-        raise finished_run_error(ctx.run_dir, run.log_step, int(ctx.total_timesteps))
+    if ctx.resume:
+        if run.resumed and run.step >= updates:
+            run.close()
+            raise finished_run_error(ctx.run_dir, run.log_step, int(ctx.total_timesteps))
+        record_total(ctx.run_dir, ctx.total_timesteps)
     # In updates; 0 (eval_every 0): only the final evaluation.
     eval_every = max(1, math.ceil(int(ctx.eval_every) / steps_per_update)) if ctx.eval_every > 0 else 0
 

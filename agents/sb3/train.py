@@ -42,7 +42,7 @@ from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from fh_gym.agents.comparison import recognizer_metric
 from fh_gym.agents.finetune import finetune_settings
 from fh_gym.agents.registry import Algo
-from fh_gym.agents.runs import TrainContext, finished_run_error, last_checkpoint
+from fh_gym.agents.runs import TrainContext, finished_run_error, last_checkpoint, record_total
 from fh_gym.agents.sb3 import callbacks as cb
 from fh_gym.agents.sb3.actor import SB3Actor
 from fh_gym.agents.sb3.checkpoint import (
@@ -230,9 +230,11 @@ def _train_session(ctx: TrainContext, algo: SB3Algo, hp: dict[str, Any], run_dir
     # _setup_model), and a resumed one is re-seeded from the resume point in _model.
     env, vec_norm = make_vec_env(ctx, hp)
     model = _model(ctx, algo, env, vec_norm, resume_from, meta)
-    if ctx.resume and model.num_timesteps >= ctx.total_timesteps and (run_dir / "final.zip").exists():
-        env.close()  # before the logger, which would add an empty TensorBoard file to the run
-        raise finished_run_error(run_dir, int(model.num_timesteps), int(ctx.total_timesteps))
+    if ctx.resume:
+        if model.num_timesteps >= ctx.total_timesteps and (run_dir / "final.zip").exists():
+            env.close()  # before the logger, which would add an empty TensorBoard file to the run
+            raise finished_run_error(run_dir, int(model.num_timesteps), int(ctx.total_timesteps))
+        record_total(run_dir, ctx.total_timesteps)
     model.set_logger(make_logger(run_dir))
     if ctx.resume:
         continue_tensorboard(model.logger, model.num_timesteps)
