@@ -7,9 +7,9 @@ then every ``--checkpoint-every`` env steps, so a killed run loses at most one i
 continues a run from its last checkpoint with its step count, its TensorBoard run (without the steps the killed
 attempt logged after its checkpoint) and its recorded config (``RUN_DIR/run.json``, see ``fh_gym.agents.runs``;
 ``--timesteps`` may change the total to any number above the steps trained). Hyperparameters come from the
-algorithm's RL-Zoo-style YAML in ``envs_configs/agents/`` (per env id, with a default), then ``--config`` and ``--set-algo`` overrides (RL-Zoo's
-``n_timesteps`` is accepted for ``total_timesteps``); every value is checked before the run folder is made;
-docs/agents.md lists the keys.
+algorithm's RL-Zoo-style YAML in ``envs_configs/agents/`` (per env id, with a default), then ``--config`` and
+``--set-algo`` overrides (RL-Zoo's ``n_timesteps`` is accepted for ``total_timesteps``); every value is checked
+before the run folder is made; docs/agents.md lists the keys.
 
 Examples::
 
