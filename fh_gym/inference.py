@@ -52,14 +52,17 @@ def inference_restorer(config: Mapping[str, Any], actor: Actor) -> nn.Module:
     return env_network(config)
 
 
-def training_repairs_note(config: Mapping[str, Any], actor: Actor, restorer: nn.Module) -> str | None:
+def training_repairs_note(actor: Actor, restorer: nn.Module) -> str | None:
     """A line saying so when ``restorer`` (what hallucination repairs with) holds other weights than the restorer
     ``actor`` was trained with (e.g. real-face ``lfw_x8`` for an agent trained on synthetic faces with ``syn_x8``:
     inference picks the shipped weights of real faces), else None."""
     if actor.env_config is None or repairing_restorer(actor, None) is not None:
         return None
-    # cpu: only the weights' name is compared (the agent may have been trained on a GPU this machine lacks)
-    trained = getattr(env_network(merge_config(actor.env_config, {"device": "cpu"})), "weights_source", None)
+    block = actor.env_config["restorer"]
+    if "checkpoint" in block:  # named, not loaded: the file may be gone, and the note is only a note
+        trained = f"checkpoint:{block['checkpoint']}"
+    else:  # on the cpu: only the weights' name is compared (the agent may have been trained on a GPU)
+        trained = getattr(env_network(merge_config(actor.env_config, {"device": "cpu"})), "weights_source", None)
     used = getattr(restorer, "weights_source", None)
     if trained == used or trained is None:
         return None

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     restorer = inference_restorer(config, actor)
     if actor.restorer is None:
         print(f"repairing with {config['restorer']['type']} {restorer.weights_source or ''}".rstrip())
-        note = training_repairs_note(config, actor, restorer)
+        note = training_repairs_note(actor, restorer)
         if note:
             print(note)
     written = hallucinate_files(config, actor, files, args.out, restorer=restorer, batch_size=args.batch_size,
