@@ -15,7 +15,7 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise ConfigError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from exc
+        raise ConfigError(f"unknown device '{name}' (use cpu, cuda, cuda:N, mps or auto)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device '{name}' requested but CUDA is not available")
     return device
