@@ -345,15 +345,12 @@ def verify_lfw(judges: Judge | Mapping[str, Judge], dataset: FaceDataset, pairs:
     """The LFW verification protocol of ``docs/evaluation.md``: leave out pairs with ``exclude_people`` (the
     identity net's training people), re-balance each fold (``balanced``), optionally keep ``max_pairs``
     spread over the folds, then verify every source on the pairs left with every judge (:func:`verify_pairs`)."""
-    kept = restrict_pairs(pairs, exclude_people) if exclude_people is not None else list(pairs)
-    excluded = len(pairs) - len(kept)
-    before = len(kept)
-    if balanced:
-        kept = balance_folds(kept)
-    unbalanced, before = before - len(kept), len(kept)
-    kept = spread_subset(kept, max_pairs)
+    restricted = restrict_pairs(pairs, exclude_people) if exclude_people is not None else list(pairs)
+    even = balance_folds(restricted) if balanced else restricted
+    kept = spread_subset(even, max_pairs)
     results = verify_pairs(judges, dataset, kept, sources, batch_size=batch_size, device=device)
-    return VerificationReport(results, len(kept), len(pairs), excluded, balanced, unbalanced, before - len(kept))
+    return VerificationReport(results, len(kept), len(pairs), len(pairs) - len(restricted), balanced,
+                              unbalanced=len(restricted) - len(even), beyond_max=len(even) - len(kept))
 
 
 def format_table(results: Mapping[str, VerificationResult], kept: int, total: int, excluded: int,

@@ -75,7 +75,8 @@ class LookaheadPolicy(GainPolicy):
     def forward(self, engine, slots: Tensor, state: State, prev_actions: Tensor, first: Tensor) -> PolicyOutput:
         self._candidates(engine)
         with torch.no_grad():  # the restorer is the env's: no gradient through the lookahead
-            changes = engine.candidate_changes(slots, self._candidate_actions(engine), chunk=self.chunk,
+            # candidate_actions lists the patches in the order of self.boxes (action order; C order over factors)
+            changes = engine.candidate_changes(slots, engine.action_type.candidate_actions(), chunk=self.chunk,
                                                fresh_only=self.fresh_only)
         prior = torch.as_tensor(np.log(changes + self.floor), dtype=torch.float32, device=self.boxes.device)
         maps = self.selector.features(engine_selection_stack(engine, slots))
@@ -86,10 +87,3 @@ class LookaheadPolicy(GainPolicy):
             logits = torch.cat([logits, self.stop_score(pooled) / self.temperature], dim=1)
         return PolicyOutput(logits, self.value_head(pooled.detach()).squeeze(1), dict(state))
 
-    def _candidate_actions(self, engine) -> np.ndarray:
-        """The env's candidate actions, in the order of ``self.boxes`` (C order over the factors)."""
-        actions = engine.action_type.candidate_actions()
-        if len(actions) != len(self.boxes):
-            raise ValueError(f"LookaheadPolicy scores {len(self.boxes)} candidates, the env's action type lists "
-                             f"{len(actions)}")
-        return actions
